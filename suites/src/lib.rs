@@ -1,0 +1,1 @@
+//! amp-suites: the conformance cases
