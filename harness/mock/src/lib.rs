@@ -1,0 +1,218 @@
+//! amp-mock: a built-in, strict AMP v1 provider with switchable planted defects.
+//!
+//! It is the embedded default target of the conformance suite and the suite's self-proof: for
+//! every planted defect (see [`defects`]) at least one case citing the defect's clause must
+//! fail. The clean mock (no defects) must pass every case. Contract:
+//! `notes/mock-contract.md`.
+//!
+//! Servers bind to loopback only unless explicitly allowed; state is in memory.
+
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod config;
+pub mod defects;
+pub mod error;
+pub mod federation;
+pub mod keys;
+pub mod ratelimit;
+pub mod ssrf;
+pub mod state;
+pub mod webhook;
+pub mod ws;
+
+pub use config::{Clock, FederationPeer, MockConfig, RateLimits};
+pub use defects::{Defect, DefectSet, Owner, UnknownDefect, defect_table};
+pub use error::ApiError;
+pub use state::{
+    AckResult, AgentRef, AppState, ConnId, PushEvent, QueuedMessage, RouteOutcome, SecurityMeta,
+    Trust,
+};
+
+use amp_core::signing::{PublicKey, SecretKey};
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, post};
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// Why the mock could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum MockError {
+    /// Non-loopback listen address without `allow_non_loopback`.
+    #[error("refusing to listen on non-loopback {0}: amp-mock is a test provider; set allow_non_loopback to override")]
+    NonLoopback(SocketAddr),
+    /// Bind failed.
+    #[error("cannot bind {addr}: {source}")]
+    Bind {
+        /// Address tried.
+        addr: SocketAddr,
+        /// OS error.
+        source: std::io::Error,
+    },
+}
+
+/// Build the shared state for a configuration (also used for in-process fuzzing).
+pub fn new_state(config: &MockConfig) -> AppState {
+    let seed = config
+        .provider_key_seed
+        .unwrap_or_else(state::random_bytes::<32>);
+    let provider_key = SecretKey::from_seed(seed);
+    let provider_public = provider_key.public_key();
+    AppState(Arc::new(state::Inner {
+        config: config.clone(),
+        provider_key,
+        provider_public,
+        started: Instant::now(),
+        db: Mutex::new(state::Db::default()),
+        ws: Mutex::new(Default::default()),
+        next_conn: AtomicU64::new(1),
+        limiter: ratelimit::RateLimiter::default(),
+    }))
+}
+
+/// The full axum router (REST + WS + federation) with body-cap, rate-limit and error-format
+/// middleware. Serve it with `into_make_service_with_connect_info::<SocketAddr>()` to get
+/// per-IP limits; without connect info all clients share one anonymous bucket.
+pub fn router(state: AppState) -> Router {
+    use axum::middleware::from_fn_with_state;
+    let base = state.config().normalized_base();
+    let v1: Router<AppState> = Router::new()
+        .route("/health", get(api::health))
+        .route("/info", get(api::info))
+        .route("/register", post(api::register))
+        .route(
+            "/agents/me",
+            get(api::me).patch(api::patch_me).delete(api::delete_me),
+        )
+        .route("/agents", get(api::list_agents))
+        .route("/agents/resolve/{address}", get(api::resolve))
+        .route("/route", post(api::route))
+        .route("/messages/pending", get(api::pending))
+        .route("/messages/pending/count", get(api::pending_count))
+        .route("/messages/pending/ack", post(api::batch_ack))
+        .route("/messages/pending/{id}", delete(api::ack_one))
+        .route("/messages/{id}/read", post(api::read))
+        .route("/auth/rotate-key", post(api::rotate_key))
+        .route("/auth/rotate-keys", post(api::rotate_keys))
+        .route("/auth/revoke-key", delete(api::revoke_key));
+    let v1 = mount_helper_b(v1);
+    let app = if base.is_empty() {
+        v1
+    } else {
+        Router::new().nest(&base, v1)
+    };
+    app.route("/.well-known/agent-messaging.json", get(api::well_known))
+        .fallback(api::not_found)
+        .layer(from_fn_with_state(state.clone(), api::body_limit_mw))
+        .layer(from_fn_with_state(state.clone(), api::rate_limit_mw))
+        .layer(from_fn_with_state(state.clone(), api::error_format_mw))
+        .layer(DefaultBodyLimit::disable())
+        .with_state(state)
+}
+
+/// Mount helper B's WebSocket and federation endpoints.
+fn mount_helper_b(r: Router<AppState>) -> Router<AppState> {
+    r
+}
+
+/// A running mock.
+#[derive(Debug)]
+pub struct MockHandle {
+    addr: SocketAddr,
+    base: String,
+    state: AppState,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl MockHandle {
+    /// `http://127.0.0.1:PORT/v1`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}{}", self.addr, self.base)
+    }
+    /// `http://127.0.0.1:PORT`.
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+    /// `ws://127.0.0.1:PORT/v1/ws`.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}{}/ws", self.addr, self.base)
+    }
+    /// Bound socket address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+    /// Provider domain (`amp-mock.test`).
+    pub fn provider_domain(&self) -> &str {
+        &self.state.config().provider_domain
+    }
+    /// The provider's federation/signing public key.
+    pub fn provider_public_key(&self) -> PublicKey {
+        self.state.provider_public_key()
+    }
+    /// The injectable clock (advance it to test expiry).
+    pub fn clock(&self) -> &Clock {
+        self.state.clock()
+    }
+    /// The shared state (tests and in-process tooling).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+    /// Stop serving and wait for the server task.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+}
+
+impl Drop for MockHandle {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Bind and serve a mock in the background.
+pub async fn spawn(config: MockConfig) -> Result<MockHandle, MockError> {
+    if !config.listen.ip().is_loopback() && !config.allow_non_loopback {
+        return Err(MockError::NonLoopback(config.listen));
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| MockError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| MockError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    let state = new_state(&config);
+    let app = router(state.clone());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = rx.await;
+        })
+        .await;
+    });
+    Ok(MockHandle {
+        addr,
+        base: config.normalized_base(),
+        state,
+        shutdown: Some(tx),
+        task: Some(task),
+    })
+}
