@@ -64,11 +64,11 @@ static DELIVER_GATE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// A refusal: HTTP status plus the `{accepted:false, error, message[, field]}` body.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Refusal(ApiError);
+struct Refusal(Box<ApiError>);
 
 impl Refusal {
     fn new(status: u16, code: &str, message: impl Into<String>) -> Refusal {
-        Refusal(ApiError::new(status, code, message))
+        Refusal(Box::new(ApiError::new(status, code, message)))
     }
 
     fn into_response(self) -> Response {
@@ -85,7 +85,7 @@ impl Refusal {
 
 impl From<ApiError> for Refusal {
     fn from(e: ApiError) -> Refusal {
-        Refusal(e)
+        Refusal(Box::new(e))
     }
 }
 
@@ -140,9 +140,11 @@ async fn accept(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Va
 
     // 3. Body.
     let v = parse_json(state, body)?;
-    let obj = v
-        .as_object()
-        .ok_or_else(|| ApiError::invalid_request("body must be a JSON object {envelope, payload, sender_public_key}"))?;
+    let obj = v.as_object().ok_or_else(|| {
+        ApiError::invalid_request(
+            "body must be a JSON object {envelope, payload, sender_public_key}",
+        )
+    })?;
     let envelope_v = obj
         .get("envelope")
         .ok_or_else(|| ApiError::missing_field("envelope"))?;
@@ -159,10 +161,16 @@ async fn accept(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Va
         return Err(ApiError::invalid_field("payload", "payload must be a JSON object").into());
     }
     MessageId::parse(&envelope.id, amp_core::IdStrictness::Schema).map_err(|e| {
-        ApiError::invalid_field("envelope.id", format!("envelope.id is not a message id: {e}"))
+        ApiError::invalid_field(
+            "envelope.id",
+            format!("envelope.id is not a message id: {e}"),
+        )
     })?;
     let from = Address::parse(&envelope.from).map_err(|e| {
-        ApiError::invalid_field("envelope.from", format!("envelope.from is not an address: {e}"))
+        ApiError::invalid_field(
+            "envelope.from",
+            format!("envelope.from is not an address: {e}"),
+        )
     })?;
     let to = Address::parse(&envelope.to).map_err(|e| {
         ApiError::invalid_field("envelope.to", format!("envelope.to is not an address: {e}"))
@@ -334,7 +342,7 @@ fn verify_sender(
     let canonical = amp_core::canonical_string(&fields);
     amp_core::verify(&pk, canonical.as_bytes(), &envelope.signature, Strictness::Strict).map_err(
         |e| {
-            Refusal(
+            Refusal::from(
                 ApiError::new(
                     403,
                     "signature_invalid",
@@ -352,16 +360,13 @@ fn verify_sender(
 fn resolve_recipient(state: &AppState, to: &Address) -> Result<AgentRef, Refusal> {
     let ours = &state.config().provider_domain;
     let hosted = to.provider().eq_ignore_ascii_case(ours);
-    hosted
-        .then(|| state.resolve(to))
-        .flatten()
-        .ok_or_else(|| {
-            Refusal::new(
-                404,
-                "recipient_not_found",
-                format!("Agent '{to}' does not exist on {ours}"),
-            )
-        })
+    hosted.then(|| state.resolve(to)).flatten().ok_or_else(|| {
+        Refusal::new(
+            404,
+            "recipient_not_found",
+            format!("Agent '{to}' does not exist on {ours}"),
+        )
+    })
 }
 
 /// Has an envelope with this id already been delivered to the recipient? The relay mailbox

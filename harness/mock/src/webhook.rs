@@ -315,9 +315,11 @@ fn client(allow_loopback: bool, timeout: Duration) -> Result<reqwest::Client, St
 
 /// WH-008/009/010: bounded hops, each target re-validated, never HTTPS→HTTP.
 fn redirect_policy(allow_loopback: bool) -> Policy {
-    Policy::custom(move |a: Attempt| match redirect_verdict(a.url(), a.previous(), allow_loopback) {
-        Ok(()) => a.follow(),
-        Err(why) => a.error(why),
+    Policy::custom(move |a: Attempt| {
+        match redirect_verdict(a.url(), a.previous(), allow_loopback) {
+            Ok(()) => a.follow(),
+            Err(why) => a.error(why),
+        }
     })
 }
 
@@ -328,9 +330,7 @@ fn redirect_verdict(
     allow_loopback: bool,
 ) -> Result<(), String> {
     if previous.len() > MAX_REDIRECTS {
-        return Err(format!(
-            "more than {MAX_REDIRECTS} redirect hops (WH-008)"
-        ));
+        return Err(format!("more than {MAX_REDIRECTS} redirect hops (WH-008)"));
     }
     if previous.last().is_some_and(|p| p.scheme() == "https") && next.scheme() != "https" {
         return Err("HTTPS to HTTP redirect refused (WH-010)".into());
@@ -367,9 +367,8 @@ impl Resolve for GuardedResolver {
         let host = name.as_str().to_string();
         let allow_loopback = self.allow_loopback;
         Box::pin(async move {
-            let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let resolved: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             let allowed: Vec<SocketAddr> = resolved
                 .iter()
                 .copied()
@@ -397,8 +396,14 @@ mod tests {
 
     #[test]
     fn classification_follows_wh005() {
-        assert_eq!(classify(&AttemptResult::Status(200), false), Next::Delivered);
-        assert_eq!(classify(&AttemptResult::Status(204), false), Next::Delivered);
+        assert_eq!(
+            classify(&AttemptResult::Status(200), false),
+            Next::Delivered
+        );
+        assert_eq!(
+            classify(&AttemptResult::Status(204), false),
+            Next::Delivered
+        );
         assert_eq!(classify(&AttemptResult::Status(400), false), Next::Stop);
         assert_eq!(classify(&AttemptResult::Status(410), false), Next::Stop);
         assert_eq!(classify(&AttemptResult::Status(404), true), Next::Retry);
@@ -423,11 +428,24 @@ mod tests {
         assert!(redirect_verdict(&c, &[a.clone(), b.clone()], false).is_ok());
         assert!(redirect_verdict(&u("https://d.example/"), &[a.clone(), b, c], false).is_err());
         // WH-009: metadata / loopback targets.
-        assert!(redirect_verdict(&u("https://169.254.169.254/"), std::slice::from_ref(&a), false).is_err());
-        assert!(redirect_verdict(&u("https://127.0.0.1/"), std::slice::from_ref(&a), false).is_err());
-        assert!(redirect_verdict(&u("http://127.0.0.1:9/"), &[u("http://127.0.0.1:8/")], true).is_ok());
+        assert!(
+            redirect_verdict(
+                &u("https://169.254.169.254/"),
+                std::slice::from_ref(&a),
+                false
+            )
+            .is_err()
+        );
+        assert!(
+            redirect_verdict(&u("https://127.0.0.1/"), std::slice::from_ref(&a), false).is_err()
+        );
+        assert!(
+            redirect_verdict(&u("http://127.0.0.1:9/"), &[u("http://127.0.0.1:8/")], true).is_ok()
+        );
         // WH-010 even when loopback is allowed.
-        assert!(redirect_verdict(&u("http://127.0.0.1/"), &[u("https://127.0.0.1/")], true).is_err());
+        assert!(
+            redirect_verdict(&u("http://127.0.0.1/"), &[u("https://127.0.0.1/")], true).is_err()
+        );
     }
 
     #[test]

@@ -277,7 +277,10 @@ async fn session(
     let mark_replay = !state.has(Defect::WsReplayUnmarked);
     let mut replayed: HashSet<String> = HashSet::new();
     for m in &pending {
-        if send_json(socket, &message_new_frame(m, mark_replay)).await.is_err() {
+        if send_json(socket, &message_new_frame(m, mark_replay))
+            .await
+            .is_err()
+        {
             return;
         }
         replayed.insert(m.id.clone());
@@ -375,8 +378,10 @@ async fn handle_text(state: &AppState, agent: &AgentRef, text: &str) -> Option<V
         "route" => {
             let Some(data) = obj.get("data").filter(|d| d.is_object()) else {
                 return Some(api_error_frame(
-                    &ApiError::missing_field("data")
-                        .with_extra("hint", json!("send {\"type\":\"route\",\"data\":{<route body>}}")),
+                    &ApiError::missing_field("data").with_extra(
+                        "hint",
+                        json!("send {\"type\":\"route\",\"data\":{<route body>}}"),
+                    ),
                 ));
             };
             match state.route(agent, data).await {
