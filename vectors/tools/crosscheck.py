@@ -622,7 +622,15 @@ def main() -> int:
     ap.add_argument("--openssl", action="store_true", help="also verify signatures with the openssl CLI")
     ap.add_argument("--quiet", action="store_true", help="only print failures and the summary")
     args = ap.parse_args()
-    paths = args.files or sorted(VECTORS_DIR.glob("*.json"))
+    paths = args.files or sorted(p for p in VECTORS_DIR.glob("*.json") if p.name != "vector.schema.json")
+    validator = None
+    try:
+        import jsonschema  # type: ignore
+
+        validator = jsonschema.Draft202012Validator(json.loads((VECTORS_DIR / "vector.schema.json").read_text(encoding="utf-8")))
+    except ImportError:
+        if not args.quiet:
+            print("note: jsonschema not installed; files not validated against vector.schema.json")
     known = load_known_clauses()
     if known is None and not args.quiet:
         print("note: suites/requirements.toml not found or unreadable; clause ids not checked")
@@ -637,6 +645,10 @@ def main() -> int:
             failed += 1
             continue
         loaded.append((name, f))
+        if validator is not None:
+            for err in validator.iter_errors(json.loads(path.read_text(encoding="utf-8"))):
+                print(f"FAIL {name}: schema: {'/'.join(map(str, err.absolute_path))}: {err.message[:200]}")
+                failed += 1
         for e in check_structure(f, name, known):
             print(f"FAIL {e}")
             failed += 1
