@@ -1,0 +1,27 @@
+//! amp-runner: the case model, the per-case context, the runner and its reports.
+//!
+//! Suites define [`Case`]s (static data plus an async function taking a [`Ctx`]); [`run`]
+//! selects, gates, executes them with bounded concurrency and per-case timeouts, cleans up
+//! the agents they registered and returns a [`RunReport`], which renders as JSON
+//! (`reports/report.schema.json`), JUnit XML and a terminal summary.
+
+#![forbid(unsafe_code)]
+
+pub mod case;
+pub mod ctx;
+pub mod expect;
+pub mod options;
+pub mod output;
+pub mod report;
+pub mod run;
+
+pub use amp_client::{Method, Receiver, Resp, Secret, WsConn, WsEvent};
+pub use case::{BoxFuture, Case, CaseFn, CaseResult, Failure, Level, Need, Outcome, Section, fail};
+pub use ctx::{Agent, Ctx, MessageBuilder, pass};
+pub use options::{ConfigError, ExpectedFailures, PeerConfig, RunOptions, Target};
+pub use output::{closing_counts, render_terminal, to_junit, write_traces};
+pub use report::{
+    CaseReport, CoverageReport, Leftover, RunReport, SpecRevision, Summary, Verdict, Warning,
+    exit_code,
+};
+pub use run::{RunError, run, select};

@@ -1,0 +1,278 @@
+//! The run report: the data model behind JSON, JUnit, terminal and trace outputs.
+//! Schema: `reports/report.schema.json` (documented in `reports/README.md`).
+
+use crate::case::{Level, Section};
+use amp_client::Exchange;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Identifies the report format; bump on incompatible changes.
+pub const REPORT_SCHEMA: &str = "amp-conformance/report/v1";
+
+/// Final verdict of one case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    Warn,
+    Skip,
+    Info,
+    Error,
+    /// Failed (or errored) and listed in the expected-failures file.
+    Xfail,
+    /// Listed in the expected-failures file but passed: fails the run (stale list).
+    Xpass,
+}
+
+impl Verdict {
+    pub const ALL: [Verdict; 8] = [
+        Verdict::Pass,
+        Verdict::Fail,
+        Verdict::Warn,
+        Verdict::Skip,
+        Verdict::Info,
+        Verdict::Error,
+        Verdict::Xfail,
+        Verdict::Xpass,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Warn => "warn",
+            Verdict::Skip => "skip",
+            Verdict::Info => "info",
+            Verdict::Error => "error",
+            Verdict::Xfail => "xfail",
+            Verdict::Xpass => "xpass",
+        }
+    }
+
+    /// Which bucket of the closing line `N passed, N failed, N skipped` this verdict counts
+    /// in. `warn` is passed, unless `strict`.
+    pub fn bucket(self, strict: bool) -> Bucket {
+        match self {
+            Verdict::Pass | Verdict::Info | Verdict::Xfail => Bucket::Passed,
+            Verdict::Warn if !strict => Bucket::Passed,
+            Verdict::Warn | Verdict::Fail | Verdict::Error | Verdict::Xpass => Bucket::Failed,
+            Verdict::Skip => Bucket::Skipped,
+        }
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bucket {
+    Passed,
+    Failed,
+    Skipped,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolInfo {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunMeta {
+    /// 6 lowercase hex chars; also part of every agent name this run registered.
+    pub id: String,
+    /// Seed for names and keys (`--seed` reproduces them).
+    pub seed: u64,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetInfo {
+    pub base_url: String,
+    pub origin: String,
+    pub ws_url: String,
+    /// `/info.provider`.
+    pub provider: Option<String>,
+    /// `/info.version` (advertised protocol version).
+    pub version: Option<String>,
+    /// `/info.capabilities`.
+    pub capabilities: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OptionsInfo {
+    /// Level filter (`None` = all levels).
+    pub level: Option<Level>,
+    pub strict: bool,
+    pub run_patterns: Vec<String>,
+    pub skip_patterns: Vec<String>,
+    pub concurrency: usize,
+    pub case_timeout_ms: u64,
+    pub request_timeout_ms: u64,
+    pub expected_failures: Vec<String>,
+    pub expected_failures_source: Option<String>,
+    pub tenant: String,
+    pub loopback_webhooks: bool,
+    pub federation_peer: bool,
+    /// Cases known to the tool.
+    pub cases_known: usize,
+    /// Cases left out by `--run`/`--skip`/level filters (not in `cases`).
+    pub cases_filtered_out: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseReport {
+    pub id: String,
+    pub title: String,
+    pub section: Section,
+    pub clauses: Vec<String>,
+    pub level: Level,
+    pub verdict: Verdict,
+    pub duration_ms: u64,
+    /// Why the case did not pass (or the info/warn note). Redacted.
+    pub reason: Option<String>,
+    /// Contradiction record the verdict depends on (`C-11`).
+    pub contradiction: Option<String>,
+    pub expectation: String,
+    /// Redacted exchanges in order.
+    pub transcript: Vec<Exchange>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Summary {
+    pub total: usize,
+    pub by_verdict: BTreeMap<Verdict, usize>,
+    pub by_section: BTreeMap<Section, BTreeMap<Verdict, usize>>,
+    /// pass + info + xfail (+ warn unless strict).
+    pub passed: usize,
+    /// fail + error + xpass (+ warn if strict).
+    pub failed: usize,
+    pub skipped: usize,
+}
+
+impl Summary {
+    pub fn compute(cases: &[CaseReport], strict: bool) -> Summary {
+        let mut s = Summary {
+            total: cases.len(),
+            ..Summary::default()
+        };
+        for c in cases {
+            *s.by_verdict.entry(c.verdict).or_default() += 1;
+            *s.by_section
+                .entry(c.section)
+                .or_default()
+                .entry(c.verdict)
+                .or_default() += 1;
+            match c.verdict.bucket(strict) {
+                Bucket::Passed => s.passed += 1,
+                Bucket::Failed => s.failed += 1,
+                Bucket::Skipped => s.skipped += 1,
+            }
+        }
+        s
+    }
+
+    pub fn count(&self, v: Verdict) -> usize {
+        self.by_verdict.get(&v).copied().unwrap_or(0)
+    }
+}
+
+/// Clause coverage of the cases that ran (judged: not skipped).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct CoverageReport {
+    /// Whether the catalogue loaded (if not, every list is empty and `testable` is 0).
+    pub catalogue: bool,
+    /// Testable clauses in the catalogue.
+    pub testable: usize,
+    /// Testable clauses cited by at least one case that ran (catalogue order).
+    pub covered: Vec<String>,
+    /// Testable clauses no case that ran cites (catalogue order).
+    pub uncovered: Vec<String>,
+    /// MUST / MUST NOT clauses: covered and total.
+    pub required_covered: usize,
+    pub required_total: usize,
+    /// Clauses cited by cases but unknown to the catalogue (a suite bug).
+    pub unknown: Vec<String>,
+    /// Cited clauses the catalogue calls untestable (not counted as coverage).
+    pub untestable_cited: Vec<String>,
+}
+
+/// Which spec the catalogue (and so the suite) was written against.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpecRevision {
+    pub repo: String,
+    pub catalogue_version: String,
+    /// Spec file -> commit read.
+    pub files: BTreeMap<String, String>,
+}
+
+/// An agent the run created and could not deregister.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Leftover {
+    pub address: String,
+    /// The case that created it.
+    pub case: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Warning {
+    /// `contradiction`, `preflight`, `expected-failures`, `cleanup`.
+    pub kind: String,
+    pub message: String,
+    pub case: Option<String>,
+    pub contradiction: Option<String>,
+}
+
+/// Everything a run produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    pub schema: String,
+    pub tool: ToolInfo,
+    pub run: RunMeta,
+    pub target: TargetInfo,
+    /// Payload profile name (`sorted`, `jcs`, ...).
+    pub profile: String,
+    /// Spec revision the catalogue was built from (`None` if the catalogue did not load).
+    pub spec_revision: Option<SpecRevision>,
+    pub options: OptionsInfo,
+    /// Sorted by id.
+    pub cases: Vec<CaseReport>,
+    pub summary: Summary,
+    pub coverage: CoverageReport,
+    pub leftovers: Vec<Leftover>,
+    pub warnings: Vec<Warning>,
+}
+
+impl RunReport {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self)
+            .unwrap_or_else(|e| format!("{{\"error\":\"cannot serialise report: {e}\"}}"))
+    }
+
+    pub fn from_json(s: &str) -> Result<RunReport, serde_json::Error> {
+        serde_json::from_str(s)
+    }
+
+    pub fn case(&self, id: &str) -> Option<&CaseReport> {
+        self.cases.iter().find(|c| c.id == id)
+    }
+}
+
+/// Process exit code for a finished run: 0 when no required case failed (fail, error and
+/// xpass count; warn counts only under `strict`), 1 otherwise. Usage errors (2) and an
+/// unreachable target (3) come from [`crate::RunError::exit_code`].
+pub fn exit_code(report: &RunReport, strict: bool) -> i32 {
+    let failed = report
+        .cases
+        .iter()
+        .filter(|c| c.verdict.bucket(strict) == Bucket::Failed)
+        .count();
+    if failed > 0 { 1 } else { 0 }
+}
