@@ -8,7 +8,7 @@ use crate::state::{
     AckResult, Agent, AgentRef, AppState, KeyRecord, NAME_BLOCK_SECS, ROTATE_GRACE_SECS,
     fingerprint_of, hash_api_key, random_bytes, random_hex,
 };
-use amp_core::signing::{PublicKey, SecretKey, Strictness};
+use amp_core::signing::{KeyError, PublicKey, SecretKey, Strictness};
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -71,7 +71,10 @@ pub(crate) async fn body_limit_mw(
     }
     let (parts, body) = req.into_parts();
     match axum::body::to_bytes(body, cap).await {
-        Ok(bytes) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
+        Ok(bytes) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
         Err(_) => too_large(),
     }
 }
@@ -152,7 +155,9 @@ pub(crate) async fn error_format_mw(
         return resp;
     }
     let (mut parts, body) = resp.into_parts();
-    let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
+    let bytes = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .unwrap_or_default();
     let parsed: Option<Value> = if is_json {
         serde_json::from_slice(&bytes).ok()
     } else {
@@ -246,9 +251,12 @@ pub fn parse_json(state: &AppState, bytes: &[u8]) -> Result<Value, ApiError> {
     match amp_core::parse_strict(bytes) {
         Ok(v) => Ok(v),
         Err(e) => {
-            if state.has(Defect::MalformedJson500) && serde_json::from_slice::<Value>(bytes).is_err()
+            if state.has(Defect::MalformedJson500)
+                && serde_json::from_slice::<Value>(bytes).is_err()
             {
-                return Err(ApiError::internal("unexpected error while reading the body"));
+                return Err(ApiError::internal(
+                    "unexpected error while reading the body",
+                ));
             }
             Err(ApiError::invalid_request(format!(
                 "body is not acceptable JSON ({e}): send one JSON object without duplicate keys or non-finite numbers"
@@ -291,8 +299,7 @@ fn base_url_of(state: &AppState, headers: &HeaderMap) -> String {
 /// ADDR-002: agent name 1–63 of `[A-Za-z0-9_-]`.
 fn valid_name(n: &str) -> bool {
     (1..=63).contains(&n.len())
-        && n
-            .bytes()
+        && n.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
@@ -306,7 +313,10 @@ fn valid_tenant(t: &str) -> bool {
 
 fn tenant_id(tenant: &str) -> String {
     use sha2::{Digest, Sha256};
-    format!("ten_{}", &hex::encode(Sha256::digest(tenant.as_bytes()))[..16])
+    format!(
+        "ten_{}",
+        &hex::encode(Sha256::digest(tenant.as_bytes()))[..16]
+    )
 }
 
 const ADJECTIVES: &[&str] = &[
@@ -357,27 +367,22 @@ fn parse_public_key(state: &AppState, pem: &str, field: &str) -> Result<PublicKe
         .with_field(field)
     };
     match PublicKey::from_spki_pem(pem) {
-        Ok(pk) => {
-            if pk.is_weak() && !state.has(Defect::AcceptSmallOrderKey) {
-                return Err(bad(
-                    "small-order / identity key (trivially forgeable); generate a fresh key".into(),
-                ));
-            }
-            Ok(pk)
+        Ok(pk) if pk.is_weak() && !state.has(Defect::AcceptSmallOrderKey) => Err(bad(
+            "small-order / identity key (trivially forgeable); generate a fresh key".into(),
+        )),
+        Ok(pk) => Ok(pk),
+        Err(KeyError::PrivateKeyGiven) if state.has(Defect::AcceptPrivateKeyPem) => {
+            SecretKey::from_pkcs8_pem(pem)
+                .map(|sk| sk.public_key())
+                .map_err(|e| bad(e.to_string()))
         }
-        Err(e) => {
-            if state.has(Defect::AcceptPrivateKeyPem)
-                && let Ok(sk) = SecretKey::from_pkcs8_pem(pem)
-            {
-                return Ok(sk.public_key());
-            }
-            if state.has(Defect::AcceptSmallOrderKey)
-                && let Some(pk) = crate::keys::weak_key_from_pem(pem)
-            {
-                return Ok(pk);
-            }
-            Err(bad(e.to_string()))
+        Err(KeyError::SmallOrder) if state.has(Defect::AcceptSmallOrderKey) => {
+            // Planted defect: take the raw key bytes without the small-order check.
+            PublicKey::spki_pem_raw_bytes(pem)
+                .and_then(|raw| PublicKey::from_bytes(&raw))
+                .map_err(|e| bad(e.to_string()))
         }
+        Err(e) => Err(bad(e.to_string())),
     }
 }
 
@@ -488,7 +493,13 @@ fn new_api_key() -> String {
 // ---------------------------------------------------------------------------------------------
 
 fn capabilities() -> Value {
-    json!(["notify:v1", "notify:longpoll", "websockets", "webhooks", "federation"])
+    json!([
+        "notify:v1",
+        "notify:longpoll",
+        "websockets",
+        "webhooks",
+        "federation"
+    ])
 }
 
 /// `GET {base}/health` (API-003).
@@ -644,9 +655,7 @@ pub(crate) async fn register(
         capabilities,
         registered_at: now,
         last_seen_at: now,
-        api_key_plain: state
-            .has(Defect::ApiKeyInMe)
-            .then(|| api_key.clone()),
+        api_key_plain: state.has(Defect::ApiKeyInMe).then(|| api_key.clone()),
         revoked_public_keys: Vec::new(),
     };
     {
@@ -658,7 +667,8 @@ pub(crate) async fn register(
             db.mailboxes.remove(&old_id);
         }
         db.tombstones.remove(&address);
-        db.by_address.insert(address.clone(), agent.agent_id.clone());
+        db.by_address
+            .insert(address.clone(), agent.agent_id.clone());
         db.api_keys.insert(
             hash_api_key(&api_key),
             KeyRecord {
@@ -710,7 +720,10 @@ pub(crate) async fn me(State(state): State<AppState>, headers: HeaderMap) -> Api
     let mut m = Map::new();
     m.insert("agent_id".into(), json!(a.agent_id));
     m.insert("address".into(), json!(a.address));
-    m.insert("short_address".into(), json!(format!("{}@{}", a.name, a.tenant)));
+    m.insert(
+        "short_address".into(),
+        json!(format!("{}@{}", a.name, a.tenant)),
+    );
     m.insert("name".into(), json!(a.name));
     m.insert("tenant".into(), json!(a.tenant));
     m.insert("tenant_id".into(), json!(a.tenant_id));
@@ -850,7 +863,10 @@ pub(crate) async fn list_agents(
     let offset = match q.get("cursor") {
         None => 0usize,
         Some(c) => c.parse::<usize>().map_err(|_| {
-            ApiError::invalid_field("cursor", "unknown cursor: use `cursor` from a previous page")
+            ApiError::invalid_field(
+                "cursor",
+                "unknown cursor: use `cursor` from a previous page",
+            )
         })?,
     };
     let search = q.get("search").map(|s| s.to_ascii_lowercase());
@@ -862,8 +878,7 @@ pub(crate) async fn list_agents(
             .filter(|a| {
                 search.as_ref().is_none_or(|s| {
                     a.name.contains(s.as_str())
-                        || a
-                            .alias
+                        || a.alias
                             .as_ref()
                             .is_some_and(|al| al.to_ascii_lowercase().contains(s.as_str()))
                 })
@@ -908,13 +923,19 @@ pub(crate) async fn resolve(
             _ => lowered.clone(),
         }
     } else {
-        format!("{lowered}@{}.{}", who.tenant, state.config().provider_domain)
+        format!(
+            "{lowered}@{}.{}",
+            who.tenant,
+            state.config().provider_domain
+        )
     };
     let found = state
         .resolve_str(&expanded)
         .and_then(|r| state.lock().agents.get(&r.agent_id).cloned());
     let a = found.ok_or_else(|| {
-        ApiError::not_found(format!("no agent `{address}` is registered on this provider"))
+        ApiError::not_found(format!(
+            "no agent `{address}` is registered on this provider"
+        ))
     })?;
     let mut m = Map::new();
     m.insert("address".into(), json!(a.address));
@@ -964,8 +985,7 @@ pub(crate) async fn pending(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult {
-    let who = if headers.get(header::AUTHORIZATION).is_none() && state.has(Defect::NoAuthPending)
-    {
+    let who = if headers.get(header::AUTHORIZATION).is_none() && state.has(Defect::NoAuthPending) {
         let first = state.lock().first_agent.clone();
         let agent = first.and_then(|id| state.lock().agents.get(&id).map(Agent::as_ref));
         agent.ok_or_else(|| ApiError::unauthorized("missing API key"))?
@@ -1003,10 +1023,7 @@ pub(crate) async fn pending(
 }
 
 /// `GET {base}/messages/pending/count` (NOTIFY-004).
-pub(crate) async fn pending_count(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> ApiResult {
+pub(crate) async fn pending_count(State(state): State<AppState>, headers: HeaderMap) -> ApiResult {
     let who = auth(&state, &headers)?;
     ok(StatusCode::OK, state.pending_count(&who))
 }
@@ -1086,7 +1103,9 @@ pub(crate) async fn read(
 /// `POST {base}/auth/rotate-key` (REG-019).
 pub(crate) async fn rotate_key(State(state): State<AppState>, headers: HeaderMap) -> ApiResult {
     let who = auth(&state, &headers)?;
-    let old = bearer(&headers).map(|t| hash_api_key(&t)).unwrap_or_default();
+    let old = bearer(&headers)
+        .map(|t| hash_api_key(&t))
+        .unwrap_or_default();
     let now = state.clock().now_unix();
     let until = now.saturating_add(ROTATE_GRACE_SECS);
     let new_key = new_api_key();

@@ -188,8 +188,16 @@ impl FromIterator<Defect> for DefectSet {
 
 /// The table rendered as aligned `name  clause  description` lines (for `--list-defects`).
 pub fn defect_table() -> String {
-    let name_w = Defect::ALL.iter().map(|d| d.name().len()).max().unwrap_or(0);
-    let clause_w = Defect::ALL.iter().map(|d| d.clause().len()).max().unwrap_or(0);
+    let name_w = Defect::ALL
+        .iter()
+        .map(|d| d.name().len())
+        .max()
+        .unwrap_or(0);
+    let clause_w = Defect::ALL
+        .iter()
+        .map(|d| d.clause().len())
+        .max()
+        .unwrap_or(0);
     let mut out = String::new();
     for d in Defect::ALL {
         out.push_str(&format!(
@@ -221,7 +229,10 @@ mod tests {
     fn table_has_one_line_per_defect() {
         let t = defect_table();
         assert_eq!(t.lines().count(), Defect::ALL.len());
-        assert!(t.lines().any(|l| l.starts_with("accept-unsigned") && l.contains("SIG-002")));
+        assert!(
+            t.lines()
+                .any(|l| l.starts_with("accept-unsigned") && l.contains("SIG-002"))
+        );
     }
 
     #[test]

@@ -14,7 +14,6 @@ pub mod config;
 pub mod defects;
 pub mod error;
 pub mod federation;
-pub mod keys;
 pub mod ratelimit;
 pub mod ssrf;
 pub mod state;
@@ -42,7 +41,9 @@ use std::time::Instant;
 #[derive(Debug, thiserror::Error)]
 pub enum MockError {
     /// Non-loopback listen address without `allow_non_loopback`.
-    #[error("refusing to listen on non-loopback {0}: amp-mock is a test provider; set allow_non_loopback to override")]
+    #[error(
+        "refusing to listen on non-loopback {0}: amp-mock is a test provider; set allow_non_loopback to override"
+    )]
     NonLoopback(SocketAddr),
     /// Bind failed.
     #[error("cannot bind {addr}: {source}")]
@@ -115,7 +116,8 @@ pub fn router(state: AppState) -> Router {
 
 /// Mount helper B's WebSocket and federation endpoints.
 fn mount_helper_b(r: Router<AppState>) -> Router<AppState> {
-    r
+    r.route("/ws", get(ws::handler))
+        .route("/federation/deliver", post(federation::deliver))
 }
 
 /// A running mock.

@@ -22,7 +22,9 @@ pub enum WebhookUrlError {
     #[error("webhook_url must not contain user:password credentials")]
     Credentials,
     /// Host names a private / loopback / link-local / metadata / multicast target (WH-012/014).
-    #[error("webhook_url host `{0}` is a private, loopback, link-local, multicast or metadata address (WH-012): use a public HTTPS endpoint")]
+    #[error(
+        "webhook_url host `{0}` is a private, loopback, link-local, multicast or metadata address (WH-012): use a public HTTPS endpoint"
+    )]
     Forbidden(String),
 }
 

@@ -366,7 +366,11 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
     if getrandom::fill(&mut buf).is_err() {
         static CTR: AtomicU64 = AtomicU64::new(0);
         let mut h = Sha256::new();
-        h.update(format!("{:?}{}", Instant::now(), CTR.fetch_add(1, Ordering::SeqCst)));
+        h.update(format!(
+            "{:?}{}",
+            Instant::now(),
+            CTR.fetch_add(1, Ordering::SeqCst)
+        ));
         let d = h.finalize();
         for (i, b) in buf.iter_mut().enumerate() {
             *b = d[i % d.len()];
@@ -585,7 +589,10 @@ impl AppState {
 
     /// Registered public key of an agent (federation and tests).
     pub fn public_key_of(&self, agent: &AgentRef) -> Option<PublicKey> {
-        self.lock().agents.get(&agent.agent_id).map(|a| a.public_key)
+        self.lock()
+            .agents
+            .get(&agent.agent_id)
+            .map(|a| a.public_key)
     }
 
     /// Is this public-key fingerprint on the revocation list (REV-001/002)?
@@ -595,7 +602,11 @@ impl AppState {
 
     /// Wake long-pollers of a mailbox.
     fn wake(&self, agent_id: &str) {
-        let n = self.lock().mailboxes.get(agent_id).map(|m| m.notify.clone());
+        let n = self
+            .lock()
+            .mailboxes
+            .get(agent_id)
+            .map(|m| m.notify.clone());
         if let Some(n) = n {
             n.notify_waiters();
         }
@@ -696,7 +707,9 @@ impl AppState {
 
         let envelope = self.build_envelope(&req, &from, &recipient, signature, now);
         let trust = if recipient.tenant == sender.tenant
-            && recipient.address.ends_with(&format!(".{}", self.config().provider_domain))
+            && recipient
+                .address
+                .ends_with(&format!(".{}", self.config().provider_domain))
         {
             Trust::Verified
         } else {
@@ -714,7 +727,10 @@ impl AppState {
             envelope,
             payload,
             trust,
-            req.options.as_ref().and_then(|o| o.receipt).unwrap_or(false),
+            req.options
+                .as_ref()
+                .and_then(|o| o.receipt)
+                .unwrap_or(false),
         )?;
 
         if let Some(k) = idem_key
@@ -1063,8 +1079,8 @@ impl AppState {
     }
 
     fn spawn_webhook(&self, recipient: &AgentRef, qm: &QueuedMessage) {
-        // Helper B's fire-and-forget delivery (WH-001..007); wired once `webhook.rs` lands.
-        let _ = (recipient, qm);
+        // Fire-and-forget delivery with retries (WH-001..007, `webhook.rs`).
+        crate::webhook::spawn_delivery(self, recipient, qm);
     }
 
     /// Mark a message read and send the sender a `message.read` receipt (RTE-022, NOTIFY-010).
