@@ -16,8 +16,9 @@ pub struct ApiError {
     pub message: String,
     /// The offending request field, when one is to blame.
     pub field: Option<String>,
-    /// Extra top-level members (e.g. `suggestions` for `name_taken`).
-    pub extra: Map<String, Value>,
+    /// Extra top-level members (e.g. `suggestions` for `name_taken`); boxed to keep the error
+    /// small on the `Result` hot path.
+    pub extra: Option<Box<Map<String, Value>>>,
 }
 
 impl ApiError {
@@ -28,7 +29,7 @@ impl ApiError {
             code: code.to_string(),
             message: message.into(),
             field: None,
-            extra: Map::new(),
+            extra: None,
         }
     }
     /// Attach the offending field.
@@ -38,7 +39,9 @@ impl ApiError {
     }
     /// Attach an extra top-level member.
     pub fn with_extra(mut self, key: &str, value: Value) -> ApiError {
-        self.extra.insert(key.to_string(), value);
+        self.extra
+            .get_or_insert_with(Default::default)
+            .insert(key.to_string(), value);
         self
     }
     /// 400 invalid_request.
@@ -78,7 +81,7 @@ impl ApiError {
         if let Some(f) = &self.field {
             m.insert("field".into(), json!(f));
         }
-        for (k, v) in &self.extra {
+        for (k, v) in self.extra.iter().flat_map(|e| e.iter()) {
             m.insert(k.clone(), v.clone());
         }
         Value::Object(m)

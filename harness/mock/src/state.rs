@@ -144,6 +144,9 @@ impl QueuedMessage {
 }
 
 /// Live-connection event pushed to a WebSocket (contract `PushEvent`).
+// Events live briefly in a bounded channel; boxing the common variant would only add an
+// allocation per push.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum PushEvent {
     /// `message.new`; `replay` marks messages replayed on connect (NOTIFY-012).
@@ -175,6 +178,9 @@ pub enum PushEvent {
 
 /// Identifies one live WS connection.
 pub type ConnId = u64;
+
+/// A live socket's push channel.
+pub(crate) type LiveConn = (ConnId, mpsc::Sender<PushEvent>);
 
 /// Result of acknowledging one message (NOTIFY-009).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -335,7 +341,7 @@ pub(crate) struct Inner {
     pub provider_public: PublicKey,
     pub started: Instant,
     pub db: Mutex<Db>,
-    pub ws: Mutex<HashMap<String, Vec<(ConnId, mpsc::Sender<PushEvent>)>>>,
+    pub ws: Mutex<HashMap<String, Vec<LiveConn>>>,
     pub next_conn: AtomicU64,
     pub limiter: RateLimiter,
 }
