@@ -81,11 +81,7 @@ def num_text(raw: RawNumber, profile: str) -> str:
     is_int = bool(INT_LITERAL.match(t))
     if profile == "python-ascii":
         return str(int(t)) if is_int else repr(float(t))
-    if profile == "jcs":
-        return es_number(float(t))
-    # sorted / insertion: integer literals within the 64-bit range stay exact.
-    if is_int and -(2**63) <= int(t) <= 2**64 - 1:
-        return str(int(t))
+    # sorted / jcs / insertion: every number is an IEEE double printed as ECMAScript does.
     return es_number(float(t))
 
 
@@ -311,12 +307,11 @@ def decode_sig_text(text: str, mode: str):
         if b64(raw) != text:  # non-zero trailing bits
             return None
         return raw
-    t = text.strip(ASCII_WS)
-    if any(c in ASCII_WS for c in t):
+    t = "".join(c for c in text if c not in ASCII_WS)
+    stripped = t.rstrip("=")
+    if len(t) - len(stripped) > 2:
         return None
-    t = t.rstrip("=")
-    if len(text.strip(ASCII_WS)) - len(t) > 2:
-        return None
+    t = stripped
     t = t.replace("-", "+").replace("_", "/")
     t += "=" * (-len(t) % 4)
     try:
@@ -331,7 +326,8 @@ def ed_verify(pub: bytes, msg: bytes, sig_text: str, mode: str) -> bool:
         return False
     r_b, s_b = raw[:32], raw[32:]
     s = int.from_bytes(s_b, "little")
-    if s >= L:
+    # strict: RFC 8032 (S < L). lax: the historical ref10 bound (top three bits clear), C-56.
+    if s >= (L if mode == "strict" else 2**253):
         return False
     a = _decode(pub)
     if a is None:
@@ -511,7 +507,7 @@ def gen_address():
     add("addr-022", "Empty label between dots", ["ADDR-001", "ADDR-003"], "alice@acme..crabmail.ai", rule=False)
     add("addr-023", "Leading dot in the domain", ["ADDR-001", "ADDR-003"], "alice@.acme.crabmail.ai", rule=False)
     add("addr-024", "Trailing dot (DNS root) is not part of the grammar", ["ADDR-001"], "alice@acme.crabmail.ai.", rule=False)
-    add("addr-025", "Non-ASCII letter in the name", ["ADDR-002"], "jos\u00e9@acme.crabmail.ai")
+    add("addr-025", "Non-ASCII letter in the name (violates both the ASCII grammar and the name charset, so no single rule is recorded)", ["ADDR-001", "ADDR-002"], "jos\u00e9@acme.crabmail.ai", rule=False)
     add("addr-026", "Non-ASCII (IDN, not punycoded) provider label", ["ADDR-001"], "bob@acme.crabm\u00e4il.ai", rule=False)
     add("addr-027", "Dot in the agent name (schema allows it, ABNF does not)", ["ADDR-002", "C-16"], "first.last@acme.crabmail.ai", flags=["schema-differs"])
     add("addr-028", "Scope segment of 63 characters", ["ADDR-003"], "bob@" + "s" * 63 + ".crabmail.ai")
@@ -700,7 +696,7 @@ def gen_payload_hash():
     add("hash-027", "Integral float 1.0: JS prints 1, Python 1.0", ["SIG-008", "C-03"], {"type": "notification", "message": "x", "context": {"n": N("1.0")}})
     add("hash-028", "1e21: exponent form in every profile", ["SIG-008", "C-03"], {"type": "t", "message": "m", "context": {"n": N("1e21")}})
     add("hash-029", "1e-7: JS 1e-7, Python 1e-07", ["SIG-008", "C-03"], {"type": "t", "message": "m", "context": {"n": N("1e-7")}})
-    add("hash-030", "2^53+1: exact integer except under JCS (IEEE double)", ["SIG-008", "C-03"], {"type": "t", "message": "m", "context": {"n": N("9007199254740993")}})
+    add("hash-030", "2^53+1: the IEEE double 2^53 in JS-style profiles, exact in python-ascii", ["SIG-008", "C-03"], {"type": "t", "message": "m", "context": {"n": N("9007199254740993")}})
     add("hash-031", "1e20 is printed in full by JS (below the 1e21 switch)", ["SIG-008", "C-03"], {"type": "t", "message": "m", "context": {"n": N("1e20")}})
     add("hash-032", "Small fraction 0.000001 (JS keeps decimal, Python 1e-06)", ["SIG-008", "C-03"], {"type": "t", "message": "m", "context": {"n": N("0.000001")}})
     add("hash-033", "Negative integer and negative fraction", ["SIG-008", "C-03"], {"type": "t", "message": "m", "context": {"i": N("-42"), "f": N("-2.25")}})
@@ -710,7 +706,7 @@ def gen_payload_hash():
     add("hash-037", "Keys differing only in case sort uppercase first", ["SIG-008"], {"type": "t", "message": "m", "context": {"b": N("1"), "B": N("2"), "a": N("3"), "A": N("4")}})
     add("hash-038", "Non-ASCII key (é) sorts after ASCII letters", ["SIG-008", "C-02"], {"type": "t", "message": "m", "context": {"\u00e9t\u00e9": N("1"), "ete": N("2"), "z": N("3")}})
     add("hash-039", "Combining sequence kept unnormalised (e + U+0301)", ["SIG-008", "C-18"], {"type": "t", "message": "e\u0301"})
-    add("hash-040", "Large integer 2^63 (fits u64)", ["SIG-008", "C-03"], {"type": "t", "message": "m", "context": {"n": N("9223372036854775808")}})
+    add("hash-040", "Large integer 2^63: IEEE double in JS-style profiles, exact in python-ascii", ["SIG-008", "C-03"], {"type": "t", "message": "m", "context": {"n": N("9223372036854775808")}})
     add("hash-041", "Exponent-written integer 1e2 is a float (JS 100, Python 100.0)", ["SIG-008", "C-03"], {"type": "t", "message": "m", "context": {"n": N("1e2")}})
     add("hash-042", "Mixed tree resembling a real task payload", ["SIG-008"], {
         "type": "task",
@@ -893,7 +889,7 @@ def gen_signature():
     add("sig-043", "URL-safe and unpadded", ["SIG-011", "C-56"], pk1, fv, sv.replace("+", "-").replace("/", "_").rstrip("="))
     add("sig-044", "Trailing newline after the base64 text", ["SIG-011", "C-56"], pk1, fv, sv + "\n")
     add("sig-045", "Leading space before the base64 text", ["SIG-011", "C-56"], pk1, fv, " " + sv)
-    add("sig-046", "Line break inside the base64 text (MIME wrapping)", ["SIG-011", "C-56"], pk1, fv, sv[:44] + "\n" + sv[44:])
+    add("sig-046", "Line break inside the base64 text (MIME wrapping): lax readers drop all whitespace", ["SIG-011", "C-56"], pk1, fv, sv[:44] + "\n" + sv[44:])
     # Non-canonical trailing bits: the last data char carries 2 significant bits of 6.
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
     last = sv[85]
@@ -936,7 +932,7 @@ def gen_signature():
         {
             "profile-dependent": "The payload hash inside the canonical string differs between payload profiles, so the verdict does (C-01..C-03)",
             "lax-only": "Rejected by strict verification, accepted by lax verification; graded acceptable (C-56)",
-            "malleability": "RFC 8032 requires S < L; every verifier must reject",
+            "malleability": "Non-canonical S (S + L): RFC 8032 and strict verifiers reject; lax readers modelled on ref10's historical check (S < 2^253) accept the malleated copy; graded acceptable (C-56)",
             "small-order": "Small-order public key: strict verifiers reject it, cofactorless lax verifiers accept the crafted signature (C-56)",
             "test-key": "Public test key from a published seed: never use for anything but tests",
         },
