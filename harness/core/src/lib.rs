@@ -43,3 +43,5 @@ pub use signing::{
 };
 pub use time::{TimeError, format_rfc3339, parse_rfc3339};
 pub use webhook::{WebhookError, verify_webhook, webhook_signature};
+pub use time::Timestamp;
+pub use envelope::validate_any_attachment;
