@@ -6,11 +6,12 @@
 
 use amp_runner::Case;
 
+pub mod relay;
 pub mod routing;
 
 /// Every case of the suite, sorted by id.
 pub fn all() -> Vec<Case> {
-    let tables: &[&[Case]] = &[routing::CASES];
+    let tables: &[&[Case]] = &[relay::CASES, routing::CASES];
     let mut cases: Vec<Case> = tables.iter().flat_map(|t| t.iter().copied()).collect();
     cases.sort_by(|a, b| a.id.cmp(b.id));
     cases

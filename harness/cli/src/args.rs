@@ -1,0 +1,205 @@
+//! Command-line surface of `amp-conformance`. Parsing only: every command lives in `cmd/`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Conformance test suite and protocol fuzzer for the Agent Messaging Protocol (AMP).
+///
+/// Without a subcommand, runs the conformance suite (same as `amp-conformance run`).
+#[derive(Debug, Parser)]
+#[command(
+    name = "amp-conformance",
+    version,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the conformance suite against a provider (default: the embedded mock).
+    Run(RunArgs),
+    /// List every conformance case with its clauses, level and needs.
+    List(ListArgs),
+    /// Print the requirement catalogue (every normative statement of the spec, with stable ids).
+    Clauses(ClausesArgs),
+    /// Run the data-driven test vectors (the embedded corpus, or the given files).
+    Vectors(VectorsArgs),
+    /// Start the built-in mock provider on loopback.
+    Mock(MockArgs),
+    /// Prove the suite: clean mock must pass, every planted defect must be caught.
+    Selftest(SelftestArgs),
+}
+
+/// Payload canonicalisation profile (catalogue contradictions C-01..C-04).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ProfileArg {
+    /// Keys sorted at every level by UTF-16 code units, compact, raw UTF-8 (SIG-008, published vectors).
+    #[default]
+    Sorted,
+    /// RFC 8785 JSON Canonicalization Scheme.
+    Jcs,
+    /// Compact, keys in input order (`JSON.stringify` as the prose and examples use).
+    Insertion,
+    /// Python `json.dumps(sort_keys=True, separators=(',',':'))` with ASCII escapes.
+    PythonAscii,
+}
+
+impl From<ProfileArg> for amp_core::PayloadProfile {
+    fn from(p: ProfileArg) -> Self {
+        match p {
+            ProfileArg::Sorted => amp_core::PayloadProfile::Sorted,
+            ProfileArg::Jcs => amp_core::PayloadProfile::Jcs,
+            ProfileArg::Insertion => amp_core::PayloadProfile::Insertion,
+            ProfileArg::PythonAscii => amp_core::PayloadProfile::PythonAscii,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LevelArg {
+    Must,
+    Should,
+    May,
+}
+
+#[derive(Debug, Clone, Args, Default)]
+pub struct RunArgs {
+    /// Base URL of the provider under test, including the version path (e.g. https://p.example/v1).
+    /// Without it, the embedded mock provider is started on an ephemeral loopback port.
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// Payload canonicalisation profile used to sign traffic.
+    #[arg(long, value_enum, default_value_t)]
+    pub profile: ProfileArg,
+    /// Only run cases of this level and above (must < should < may). Default: all.
+    #[arg(long, value_enum)]
+    pub level: Option<LevelArg>,
+    /// SHOULD-level findings (warnings) also fail the run.
+    #[arg(long)]
+    pub strict: bool,
+    /// Only run cases whose id matches this glob (repeatable).
+    #[arg(long = "run", value_name = "PATTERN")]
+    pub run_patterns: Vec<String>,
+    /// Skip cases whose id matches this glob (repeatable).
+    #[arg(long = "skip", value_name = "PATTERN")]
+    pub skip_patterns: Vec<String>,
+    /// List the cases that would run, then exit.
+    #[arg(long)]
+    pub list: bool,
+    /// Per-request timeout in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub timeout: f64,
+    /// Per-case timeout in seconds (a hung case becomes an `error` verdict).
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub case_timeout: f64,
+    /// Cases run concurrently.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// TOML configuration (tenant, registration headers, WebSocket URL, federation peer).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Cases expected to fail (one id per line, `#` comments). A listed case that passes fails the run.
+    #[arg(long, value_name = "FILE")]
+    pub expected_failures: Option<PathBuf>,
+    /// Write the JSON report here.
+    #[arg(long, value_name = "FILE")]
+    pub report_json: Option<PathBuf>,
+    /// Write a JUnit XML report here.
+    #[arg(long, value_name = "FILE")]
+    pub report_junit: Option<PathBuf>,
+    /// Write one full (redacted) wire transcript per case into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub trace: Option<PathBuf>,
+    /// Seed for run-unique names and generated keys (deterministic runs).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Embedded mock only: plant this defect (repeatable; see `mock --list-defects`).
+    #[arg(long = "defect", value_name = "NAME")]
+    pub defects: Vec<String>,
+    /// Print every case, not only failures.
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    /// Only cases of this level and above.
+    #[arg(long, value_enum)]
+    pub level: Option<LevelArg>,
+    /// Only cases whose id matches this glob (repeatable).
+    #[arg(long = "run", value_name = "PATTERN")]
+    pub run_patterns: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ClausesArgs {
+    /// Only requirements of this level (must includes MUST NOT).
+    #[arg(long, value_enum)]
+    pub level: Option<LevelArg>,
+    /// Only requirements with this testability (vector, blackbox, receiver, federation, bus, untestable).
+    #[arg(long)]
+    pub testability: Option<String>,
+    /// Only requirements of this spec section (e.g. 04-messages).
+    #[arg(long)]
+    pub section: Option<String>,
+    /// Also print the contradiction records and how each is handled.
+    #[arg(long)]
+    pub contradictions: bool,
+    /// Show which requirements have conformance cases or vectors.
+    #[arg(long)]
+    pub coverage: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct VectorsArgs {
+    /// `lint` to check files instead of running them.
+    #[arg(value_name = "lint | FILE")]
+    pub files: Vec<PathBuf>,
+    /// Payload profile under which expectations are evaluated.
+    #[arg(long, value_enum, default_value_t)]
+    pub profile: ProfileArg,
+    /// Print every case, not only failures.
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MockArgs {
+    /// Address to listen on (loopback only unless --allow-non-loopback).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: String,
+    /// Path prefix of the API.
+    #[arg(long, default_value = "/v1")]
+    pub base_path: String,
+    /// Plant a defect (repeatable).
+    #[arg(long = "defect", value_name = "NAME")]
+    pub defects: Vec<String>,
+    /// Print the planted defects (name, clause, description) and exit.
+    #[arg(long)]
+    pub list_defects: bool,
+    /// Payload profile the mock verifies signatures with.
+    #[arg(long, value_enum, default_value_t)]
+    pub profile: ProfileArg,
+    /// Accept webhook URLs on loopback (for local receivers; WH-012 otherwise refuses them).
+    #[arg(long)]
+    pub allow_loopback_webhooks: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SelftestArgs {
+    /// Only these defects (default: all).
+    #[arg(long = "defect", value_name = "NAME")]
+    pub defects: Vec<String>,
+    /// Defects checked concurrently.
+    #[arg(long, default_value_t = 4)]
+    pub jobs: usize,
+    /// Write the matrix as JSON here.
+    #[arg(long, value_name = "FILE")]
+    pub report_json: Option<PathBuf>,
+}

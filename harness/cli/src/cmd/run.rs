@@ -1,0 +1,177 @@
+//! `amp-conformance run`: the suite against a provider, or against the embedded mock.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::time::Duration;
+
+use amp_mock::DefectSet;
+use amp_runner::{ExpectedFailures, Level, PeerConfig, RunOptions, RunReport, Secret};
+
+use crate::args::{LevelArg, RunArgs};
+use crate::config::Config;
+use crate::exit::{CliError, ExitCode};
+
+pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
+    let config = match &args.config {
+        Some(path) => Some((Config::load(path)?, path.display().to_string())),
+        None => None,
+    };
+    let target_url = args
+        .target
+        .clone()
+        .or_else(|| config.as_ref().and_then(|(c, _)| c.target.base_url.clone()));
+    if target_url.is_some() && !args.defects.is_empty() {
+        return Err(CliError::usage(
+            "--defect plants defects in the embedded mock; it cannot be combined with --target",
+        ));
+    }
+    if args.list {
+        let opts = options(args, "http://127.0.0.1:1/v1", config.as_ref())?;
+        return crate::cmd::list::print_selection(&opts);
+    }
+    let rt = crate::runtime()?;
+    rt.block_on(async {
+        match target_url {
+            Some(url) => {
+                let opts = options(args, &url, config.as_ref())?;
+                finish(args, execute(opts).await?)
+            }
+            None => {
+                let names: Vec<&str> = args.defects.iter().map(String::as_str).collect();
+                let defects = DefectSet::from_names(&names).map_err(|e| {
+                    CliError::usage(format!(
+                        "{e}; `amp-conformance mock --list-defects` lists the known defects"
+                    ))
+                })?;
+                let mock =
+                    amp_mock::spawn(crate::embedded::mock_config(defects, args.profile.into()))
+                        .await
+                        .map_err(|e| {
+                            CliError::broken(format!("cannot start the embedded mock: {e}"))
+                        })?;
+                eprintln!(
+                    "amp-conformance: no --target given; running against the embedded mock at {}",
+                    mock.base_url()
+                );
+                let mut opts = options(args, &mock.base_url(), config.as_ref())?;
+                crate::embedded::adapt_options(&mut opts, &mock);
+                let report = execute(opts).await;
+                mock.shutdown().await;
+                finish(args, report?)
+            }
+        }
+    })
+}
+
+/// Build the runner's options from the command line and the config file.
+pub fn options(
+    args: &RunArgs,
+    base_url: &str,
+    config: Option<&(Config, String)>,
+) -> Result<RunOptions, CliError> {
+    if !(args.timeout > 0.0 && args.timeout.is_finite()) {
+        return Err(CliError::usage(
+            "--timeout must be a positive number of seconds",
+        ));
+    }
+    if !(args.case_timeout > 0.0 && args.case_timeout.is_finite()) {
+        return Err(CliError::usage(
+            "--case-timeout must be a positive number of seconds",
+        ));
+    }
+    if args.concurrency == 0 {
+        return Err(CliError::usage("--concurrency must be at least 1"));
+    }
+    let mut opts =
+        RunOptions::for_target(base_url).map_err(|e| CliError::usage(format!("--target: {e}")))?;
+    opts.profile = args.profile.into();
+    opts.level_filter = args.level.map(|l| match l {
+        LevelArg::Must => Level::Must,
+        LevelArg::Should => Level::Should,
+        LevelArg::May => Level::May,
+    });
+    opts.strict = args.strict;
+    opts.run_patterns = args.run_patterns.clone();
+    opts.skip_patterns = args.skip_patterns.clone();
+    opts.concurrency = args.concurrency;
+    opts.request_timeout = Duration::from_secs_f64(args.timeout);
+    opts.case_timeout = Duration::from_secs_f64(args.case_timeout);
+    opts.seed = args.seed;
+    opts.progress = std::io::stderr().is_terminal();
+    if let Some(path) = &args.expected_failures {
+        opts.expected_failures = ExpectedFailures::load(path)
+            .map_err(|e| CliError::usage(format!("--expected-failures: {e}")))?;
+    }
+    if let Some((cfg, path)) = config {
+        if let Some(ws) = &cfg.target.ws_url {
+            opts.target.ws_url = ws.clone();
+        }
+        opts.tenant = cfg.target.tenant.clone();
+        opts.registration_headers = cfg
+            .registration_headers(path)?
+            .into_iter()
+            .map(|(k, v)| (k, Secret::new(v)))
+            .collect();
+        opts.loopback_webhooks = cfg.webhooks.loopback;
+        if let Some((domain, seed)) = cfg.peer_seed(path)? {
+            opts.federation_peer = Some(PeerConfig {
+                provider: domain.clone(),
+                endpoint: format!("https://{domain}/v1"),
+                key_seed: seed,
+            });
+        }
+    }
+    Ok(opts)
+}
+
+async fn execute(opts: RunOptions) -> Result<RunReport, CliError> {
+    let cases = amp_suites::all();
+    amp_runner::run(&cases, opts).await.map_err(|e| {
+        let code = if e.exit_code() == 2 {
+            ExitCode::Usage
+        } else {
+            ExitCode::Broken
+        };
+        CliError {
+            code,
+            message: e.to_string(),
+        }
+    })
+}
+
+/// Write the reports, print the summary, and turn the verdicts into the exit code.
+fn finish(args: &RunArgs, report: RunReport) -> Result<ExitCode, CliError> {
+    let strict = args.strict;
+    if let Some(path) = &args.report_json {
+        let json = serde_json::to_string_pretty(&report)
+            .map_err(|e| CliError::broken(format!("cannot serialise the JSON report: {e}")))?;
+        write_file(path, json.as_bytes())?;
+    }
+    if let Some(path) = &args.report_junit {
+        let xml = amp_runner::to_junit(&report, strict)
+            .map_err(|e| CliError::broken(format!("cannot render the JUnit report: {e}")))?;
+        write_file(path, xml.as_bytes())?;
+    }
+    if let Some(dir) = &args.trace {
+        amp_runner::write_traces(&report, dir).map_err(|e| {
+            CliError::broken(format!("cannot write traces to {}: {e}", dir.display()))
+        })?;
+    }
+    let color = std::io::stdout().is_terminal();
+    print!("{}", amp_runner::render_terminal(&report, strict, color));
+    Ok(match amp_runner::exit_code(&report, strict) {
+        0 => ExitCode::Ok,
+        1 => ExitCode::Failed,
+        2 => ExitCode::Usage,
+        _ => ExitCode::Broken,
+    })
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| CliError::broken(format!("cannot create {}: {e}", parent.display())))?;
+    }
+    std::fs::write(path, bytes)
+        .map_err(|e| CliError::broken(format!("cannot write {}: {e}", path.display())))
+}

@@ -1,0 +1,249 @@
+//! `amp-conformance selftest`: the suite proves itself against the mock.
+//!
+//! 1. Against the clean embedded mock every case must pass (a fail, warn or error there is a false
+//!    alarm the suite would raise against a correct provider).
+//! 2. Against the mock with each planted defect, the cases that cite the defect's clause run; the
+//!    defect is *killed* when at least one of them fails or warns. A defect no case kills is a hole
+//!    in the suite.
+//!
+//! Prints a matrix and `mutation score: K/N defects killed`; exits non-zero below N/N or on any
+//! false alarm.
+
+use std::collections::BTreeMap;
+
+use amp_mock::{Defect, DefectSet};
+use amp_runner::{Case, RunOptions, RunReport, Verdict};
+use futures_util::StreamExt;
+use serde::Serialize;
+
+use crate::args::SelftestArgs;
+use crate::exit::{CliError, ExitCode};
+
+/// The verdict of one case in one selftest run.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseVerdict {
+    pub case: String,
+    pub verdict: Verdict,
+    pub reason: Option<String>,
+}
+
+/// One row of the matrix: a defect and what the suite made of it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DefectRow {
+    pub defect: String,
+    pub clause: String,
+    pub description: String,
+    /// The cases citing the defect's clause, with their verdicts against the defective mock.
+    pub cases: Vec<CaseVerdict>,
+    pub killed: bool,
+    /// Set when the run itself could not happen.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SelftestReport {
+    /// Cases that did not pass against the clean mock (should be empty).
+    pub false_alarms: Vec<CaseVerdict>,
+    pub clean_cases: usize,
+    pub defects: Vec<DefectRow>,
+    pub killed: usize,
+    pub total: usize,
+}
+
+impl SelftestReport {
+    pub fn is_success(&self) -> bool {
+        self.false_alarms.is_empty() && self.killed == self.total
+    }
+}
+
+pub fn run(args: &SelftestArgs) -> Result<ExitCode, CliError> {
+    let defects: Vec<Defect> = if args.defects.is_empty() {
+        Defect::ALL.to_vec()
+    } else {
+        let names: Vec<&str> = args.defects.iter().map(String::as_str).collect();
+        let set = DefectSet::from_names(&names).map_err(|e| {
+            CliError::usage(format!(
+                "{e}; `amp-conformance mock --list-defects` lists the known defects"
+            ))
+        })?;
+        set.iter().collect()
+    };
+    let rt = crate::runtime()?;
+    let report = rt.block_on(selftest(&defects, args.jobs.max(1)))?;
+    print!("{}", render(&report));
+    if let Some(path) = &args.report_json {
+        let json = serde_json::to_string_pretty(&report)
+            .map_err(|e| CliError::broken(format!("cannot serialise the selftest report: {e}")))?;
+        std::fs::write(path, json)
+            .map_err(|e| CliError::broken(format!("cannot write {}: {e}", path.display())))?;
+    }
+    Ok(if report.is_success() {
+        ExitCode::Ok
+    } else {
+        ExitCode::Failed
+    })
+}
+
+/// Run the clean pass and every defect pass (`jobs` defects at a time).
+pub async fn selftest(defects: &[Defect], jobs: usize) -> Result<SelftestReport, CliError> {
+    let cases = amp_suites::all();
+    let clean = run_against(DefectSet::none(), &cases, None)
+        .await
+        .map_err(|e| CliError::broken(format!("clean run failed to complete: {e}")))?;
+    let false_alarms: Vec<CaseVerdict> = clean
+        .cases
+        .iter()
+        .filter(|c| !matches!(c.verdict, Verdict::Pass | Verdict::Info | Verdict::Skip))
+        .map(|c| CaseVerdict {
+            case: c.id.clone(),
+            verdict: c.verdict,
+            reason: c.reason.clone(),
+        })
+        .collect();
+    let rows: Vec<DefectRow> = futures_util::stream::iter(defects.iter().copied())
+        .map(|d| {
+            let cases = &cases;
+            async move { defect_row(d, cases).await }
+        })
+        .buffered(jobs)
+        .collect()
+        .await;
+    let killed = rows.iter().filter(|r| r.killed).count();
+    Ok(SelftestReport {
+        false_alarms,
+        clean_cases: clean.cases.len(),
+        total: rows.len(),
+        killed,
+        defects: rows,
+    })
+}
+
+async fn defect_row(defect: Defect, cases: &[Case]) -> DefectRow {
+    let mapped: Vec<&Case> = cases
+        .iter()
+        .filter(|c| c.clauses.contains(&defect.clause()))
+        .collect();
+    let mut row = DefectRow {
+        defect: defect.name().to_string(),
+        clause: defect.clause().to_string(),
+        description: defect.description().to_string(),
+        cases: Vec::new(),
+        killed: false,
+        error: None,
+    };
+    if mapped.is_empty() {
+        row.error = Some(format!("no case cites {}", defect.clause()));
+        return row;
+    }
+    let patterns: Vec<String> = mapped.iter().map(|c| c.id.to_string()).collect();
+    match run_against(DefectSet::single(defect), cases, Some(patterns)).await {
+        Ok(report) => {
+            row.cases = report
+                .cases
+                .iter()
+                .map(|c| CaseVerdict {
+                    case: c.id.clone(),
+                    verdict: c.verdict,
+                    reason: c.reason.clone(),
+                })
+                .collect();
+            row.killed = row
+                .cases
+                .iter()
+                .any(|c| matches!(c.verdict, Verdict::Fail | Verdict::Warn));
+        }
+        Err(e) => row.error = Some(e),
+    }
+    row
+}
+
+/// Start a mock with `defects`, run the selected cases against it, stop the mock.
+async fn run_against(
+    defects: DefectSet,
+    cases: &[Case],
+    only: Option<Vec<String>>,
+) -> Result<RunReport, String> {
+    let profile = amp_core::PayloadProfile::default();
+    let mock = amp_mock::spawn(crate::embedded::mock_config(defects, profile))
+        .await
+        .map_err(|e| format!("cannot start the mock: {e}"))?;
+    let mut opts = RunOptions::for_target(&mock.base_url()).map_err(|e| e.to_string())?;
+    crate::embedded::adapt_options(&mut opts, &mock);
+    opts.progress = false;
+    opts.seed = Some(7);
+    if let Some(ids) = only {
+        opts.run_patterns = ids;
+    }
+    let result = amp_runner::run(cases, opts)
+        .await
+        .map_err(|e| e.to_string());
+    mock.shutdown().await;
+    result
+}
+
+/// The matrix, the false alarms, and the score line.
+pub fn render(report: &SelftestReport) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "clean mock: {} cases, {} false alarms",
+        report.clean_cases,
+        report.false_alarms.len()
+    );
+    for fa in &report.false_alarms {
+        let _ = writeln!(
+            out,
+            "  FALSE ALARM {} [{}] {}",
+            fa.case,
+            fa.verdict.as_str(),
+            fa.reason.as_deref().unwrap_or("")
+        );
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "{:<32} {:<11} {:<7} caught by",
+        "defect", "clause", "killed"
+    );
+    for row in &report.defects {
+        let by: BTreeMap<&str, &str> = row
+            .cases
+            .iter()
+            .filter(|c| matches!(c.verdict, Verdict::Fail | Verdict::Warn))
+            .map(|c| (c.case.as_str(), c.verdict.as_str()))
+            .collect();
+        let caught = if let Some(e) = &row.error {
+            format!("ERROR: {e}")
+        } else if by.is_empty() {
+            let ran: Vec<&str> = row.cases.iter().map(|c| c.case.as_str()).collect();
+            format!("none (ran: {})", ran.join(", "))
+        } else {
+            by.iter()
+                .map(|(c, v)| format!("{c} ({v})"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let _ = writeln!(
+            out,
+            "{:<32} {:<11} {:<7} {caught}",
+            row.defect,
+            row.clause,
+            if row.killed { "yes" } else { "NO" }
+        );
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "mutation score: {}/{} defects killed",
+        report.killed, report.total
+    );
+    let survivors = report.total - report.killed;
+    let _ = writeln!(
+        out,
+        "{} passed, {} failed",
+        report.killed,
+        survivors + report.false_alarms.len()
+    );
+    out
+}

@@ -1,0 +1,164 @@
+//! The `--config FILE` TOML: what a live target needs that the suite cannot discover by itself.
+//!
+//! Secrets never appear in the file: a value that is secret names the environment variable that
+//! holds it (`*_env`), so the config can be committed next to a provider's CI.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub target: TargetSection,
+    #[serde(default)]
+    pub registration: RegistrationSection,
+    pub federation: Option<FederationSection>,
+    #[serde(default)]
+    pub webhooks: WebhookSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetSection {
+    /// Base URL, used when `--target` is not given.
+    pub base_url: Option<String>,
+    /// WebSocket URL when it is not `<base>/ws`.
+    pub ws_url: Option<String>,
+    /// Tenant to register under (some providers fix it per user key).
+    pub tenant: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrationSection {
+    /// Extra headers sent with `POST /register`: header name → environment variable holding the value
+    /// (e.g. `Authorization = "AMP_USER_KEY"` with `AMP_USER_KEY="Bearer uk_…"`).
+    #[serde(default)]
+    pub headers_env: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FederationSection {
+    /// Domain the suite acts as when it plays a peer provider.
+    pub peer_domain: String,
+    /// Environment variable holding the peer's Ed25519 seed (64 hex chars) the target trusts.
+    pub peer_key_seed_env: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSection {
+    /// The target accepts webhook URLs on loopback (so the suite can run a receiver on 127.0.0.1).
+    #[serde(default)]
+    pub loopback: bool,
+}
+
+/// A config error, with the file and what to change.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("config {path} is not valid: {message}")]
+    Parse { path: String, message: String },
+    #[error("config {path}: environment variable {var} (named by {key}) is not set")]
+    MissingEnv {
+        path: String,
+        key: String,
+        var: String,
+    },
+    #[error("config {path}: {key} must be 64 hex characters (an Ed25519 seed)")]
+    BadSeed { path: String, key: String },
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: shown,
+            message: e.to_string(),
+        })
+    }
+
+    /// Registration headers with their values read from the environment.
+    pub fn registration_headers(&self, path: &str) -> Result<Vec<(String, String)>, ConfigError> {
+        self.registration
+            .headers_env
+            .iter()
+            .map(|(name, var)| {
+                std::env::var(var)
+                    .map(|v| (name.clone(), v))
+                    .map_err(|_| ConfigError::MissingEnv {
+                        path: path.to_string(),
+                        key: format!("registration.headers_env.{name}"),
+                        var: var.clone(),
+                    })
+            })
+            .collect()
+    }
+
+    /// The federation peer seed, read from the environment.
+    pub fn peer_seed(&self, path: &str) -> Result<Option<(String, [u8; 32])>, ConfigError> {
+        let Some(fed) = &self.federation else {
+            return Ok(None);
+        };
+        let key = "federation.peer_key_seed_env".to_string();
+        let raw = std::env::var(&fed.peer_key_seed_env).map_err(|_| ConfigError::MissingEnv {
+            path: path.to_string(),
+            key: key.clone(),
+            var: fed.peer_key_seed_env.clone(),
+        })?;
+        let bytes = hex::decode(raw.trim()).map_err(|_| ConfigError::BadSeed {
+            path: path.to_string(),
+            key: key.clone(),
+        })?;
+        let seed: [u8; 32] = bytes.try_into().map_err(|_| ConfigError::BadSeed {
+            path: path.to_string(),
+            key,
+        })?;
+        Ok(Some((fed.peer_domain.clone(), seed)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_rejected_with_the_key_named() {
+        let err = toml::from_str::<Config>("[target]\nbase_urll = 'x'\n").unwrap_err();
+        assert!(err.to_string().contains("base_urll"), "{err}");
+    }
+
+    #[test]
+    fn full_config_parses() {
+        let cfg: Config = toml::from_str(
+            r#"
+            [target]
+            base_url = "http://127.0.0.1:1/v1"
+            tenant = "acme"
+            [registration.headers_env]
+            Authorization = "AMP_TEST_USER_KEY"
+            [federation]
+            peer_domain = "peer.test"
+            peer_key_seed_env = "AMP_TEST_PEER_SEED"
+            [webhooks]
+            loopback = true
+            "#,
+        )
+        .unwrap();
+        assert_eq!(cfg.target.tenant.as_deref(), Some("acme"));
+        assert!(cfg.webhooks.loopback);
+        assert_eq!(cfg.federation.unwrap().peer_domain, "peer.test");
+    }
+}

@@ -1,0 +1,61 @@
+//! The embedded default target: the mock provider as `run` and `selftest` start it.
+//!
+//! Timings are shortened (the suite must finish in seconds) but every behaviour stays the
+//! spec's; the run options tell the cases about the shortened timings so that against a real
+//! provider they still wait the spec's times.
+
+use std::time::Duration;
+
+use amp_core::SecretKey;
+use amp_mock::{DefectSet, FederationPeer, MockConfig, RateLimits};
+
+/// Domain the suite uses when it plays a federation peer of the embedded mock (two labels, so
+/// the `last2` provider split of C-15 yields it for the peer's senders).
+pub const PEER_DOMAIN: &str = "amp-peer.test";
+
+/// Seed of the suite's federation peer key. A public test key: it only ever signs traffic to
+/// the embedded mock, which trusts it because this module configures it to.
+pub const PEER_SEED: [u8; 32] = *b"amp-conformance embedded peer k1";
+
+/// WS-004 auth timeout of the embedded mock (the spec's is 10 s).
+pub const WS_AUTH_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Webhook retry delays of the embedded mock (the spec's are 0 s, 30 s, 120 s).
+pub const WEBHOOK_RETRY_DELAYS: [Duration; 3] = [
+    Duration::ZERO,
+    Duration::from_millis(300),
+    Duration::from_millis(600),
+];
+
+/// The mock configuration used by `run` (no `--target`) and by `selftest`.
+pub fn mock_config(defects: DefectSet, profile: amp_core::PayloadProfile) -> MockConfig {
+    let peer_key = SecretKey::from_seed(PEER_SEED);
+    MockConfig {
+        defects,
+        profile,
+        ws_auth_timeout: WS_AUTH_TIMEOUT,
+        ws_idle_timeout: Duration::from_secs(60),
+        webhook_retry_delays: WEBHOOK_RETRY_DELAYS.to_vec(),
+        webhook_timeout: Duration::from_secs(2),
+        allow_loopback_webhooks: true,
+        // High budgets (the mock's default) so a full run never trips them; the rate-limit cases
+        // exercise the spec's per-endpoint budgets, which the mock keeps.
+        rate_limits: RateLimits::default(),
+        federation_peers: vec![FederationPeer {
+            domain: PEER_DOMAIN.to_string(),
+            public_key: peer_key.public_key(),
+        }],
+        ..MockConfig::default()
+    }
+}
+
+/// Tell the runner what the embedded mock allows: loopback webhook receivers, the suite as a
+/// trusted federation peer.
+pub fn adapt_options(opts: &mut amp_runner::RunOptions, mock: &amp_mock::MockHandle) {
+    opts.loopback_webhooks = true;
+    opts.federation_peer = Some(amp_runner::PeerConfig {
+        provider: PEER_DOMAIN.to_string(),
+        endpoint: mock.origin(),
+        key_seed: PEER_SEED,
+    });
+}
