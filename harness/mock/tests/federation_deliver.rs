@@ -69,7 +69,7 @@ enum Auth<'a> {
     /// Sign with `key` as provider `provider`, timestamp `now + skew`.
     Signed {
         provider: &'a str,
-        key: SecretKey,
+        key: Box<SecretKey>,
         skew: i64,
     },
     /// Only `X-AMP-Provider`.
@@ -79,7 +79,7 @@ enum Auth<'a> {
 fn peer() -> Auth<'static> {
     Auth::Signed {
         provider: PEER,
-        key: peer_key(),
+        key: Box::new(peer_key()),
         skew: 0,
     }
 }
@@ -185,7 +185,7 @@ async fn unknown_provider_is_not_trusted() {
         &message(&m, from, &bob.address, 0, "x"),
         Auth::Signed {
             provider: "stranger.test",
-            key: SecretKey::from_seed([9; 32]),
+            key: Box::new(SecretKey::from_seed([9; 32])),
             skew: 0,
         },
     )
@@ -207,14 +207,14 @@ async fn missing_or_bad_provider_signature_is_refused() {
     // Signed by the wrong key.
     let wrong = Auth::Signed {
         provider: PEER,
-        key: SecretKey::from_seed([3; 32]),
+        key: Box::new(SecretKey::from_seed([3; 32])),
         skew: 0,
     };
     assert_refused(&deliver(&m, &msg, wrong).await, 401, "unauthorized");
     // Stale request timestamp (1 h old, C-28).
     let stale = Auth::Signed {
         provider: PEER,
-        key: peer_key(),
+        key: Box::new(peer_key()),
         skew: -3600,
     };
     assert_refused(&deliver(&m, &msg, stale).await, 401, "unauthorized");

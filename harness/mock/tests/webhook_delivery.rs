@@ -239,14 +239,14 @@ async fn a_timeout_counts_as_a_failed_attempt() {
 #[tokio::test]
 async fn retries_stop_once_the_message_is_acked() {
     let mut rcv = receiver(vec![Step::Status(500); 3]).await;
-    let (m, b, id) = routed(&[], &[0, 400, 400], &rcv).await;
+    let (m, b, id) = routed(&[], &[0, 800, 800], &rcv).await;
     rcv.hit().await;
     let r = m
         .delete(&format!("/messages/pending/{id}"), Some(&b.api_key))
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    // NOTIFY-013: the 400 ms retry must see the ack and not fire.
-    if let Ok(Some(h)) = tokio::time::timeout(Duration::from_millis(900), rcv.rx.recv()).await {
+    // NOTIFY-013: the retry 800 ms later must see the ack and not fire.
+    if let Ok(Some(h)) = tokio::time::timeout(Duration::from_millis(1300), rcv.rx.recv()).await {
         panic!(
             "retry fired after ack: attempt {:?}",
             h.headers.get("x-amp-delivery-attempt")
