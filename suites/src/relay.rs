@@ -7,7 +7,7 @@
 
 use crate::routing::{delivered, entry_id, pending_list, route_ok, subject};
 use amp_runner::{
-    Agent, Case, CaseResult, Ctx, Failure, Level, Need, Outcome, Section, expect, fail, pass,
+    Agent, Case, CaseResult, Ctx, Failure, Level, Need, Outcome, Resp, Section, expect, fail, pass,
 };
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -34,6 +34,13 @@ fn query_value(v: &str) -> String {
         }
     }
     out
+}
+
+/// The field at `ptr` is a non-empty string.
+fn nonempty_str(resp: &Resp, ptr: &str) -> bool {
+    resp.pointer(ptr)
+        .and_then(Value::as_str)
+        .is_some_and(|s| !s.is_empty())
 }
 
 fn ids(msgs: &[Value]) -> Vec<&str> {
@@ -67,8 +74,14 @@ async fn pending_shape(ctx: &mut Ctx) -> CaseResult {
             ("id", m.get("id").is_some_and(Value::is_string)),
             ("envelope", m.get("envelope").is_some_and(Value::is_object)),
             ("payload", m.get("payload").is_some_and(Value::is_object)),
-            ("queued_at", m.get("queued_at").is_some_and(Value::is_string)),
-            ("expires_at", m.get("expires_at").is_some_and(Value::is_string)),
+            (
+                "queued_at",
+                m.get("queued_at").is_some_and(Value::is_string),
+            ),
+            (
+                "expires_at",
+                m.get("expires_at").is_some_and(Value::is_string),
+            ),
         ] {
             if !ok {
                 problems.push(format!(
@@ -341,16 +354,10 @@ async fn count_shape(ctx: &mut Ctx) -> CaseResult {
             resp.pointer("/count")
         ));
     }
-    if !resp
-        .pointer("/oldest_queued_at")
-        .is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty()))
-    {
+    if !nonempty_str(&resp, "/oldest_queued_at") {
         problems.push("`oldest_queued_at` is not a timestamp string".to_string());
     }
-    if !resp
-        .pointer("/cursor")
-        .is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty()))
-    {
+    if !nonempty_str(&resp, "/cursor") {
         problems.push("`cursor` is not a non-empty string".to_string());
     }
     for k in ["messages", "envelope", "payload"] {
@@ -397,10 +404,7 @@ async fn after_cursor(ctx: &mut Ctx) -> CaseResult {
              cursor ({new}), not {old} (NOTIFY-006)"
         ),
     )?;
-    if !resp
-        .pointer("/next_cursor")
-        .is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty()))
-    {
+    if !nonempty_str(&resp, "/next_cursor") {
         return Ok(Outcome::Warn {
             reason: "the `after` page carries no `next_cursor` (NOTIFY-006 SHOULD)".to_string(),
             contradiction: None,

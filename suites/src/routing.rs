@@ -78,7 +78,11 @@ pub(crate) async fn route_ok(
 pub(crate) async fn delivered(ctx: &mut Ctx, to: &Agent, id: &str) -> Result<Value, Failure> {
     let want = id.to_string();
     match ctx
-        .wait_pending(to, move |m| entry_id(m) == Some(want.as_str()), DELIVERY_WAIT)
+        .wait_pending(
+            to,
+            move |m| entry_id(m) == Some(want.as_str()),
+            DELIVERY_WAIT,
+        )
         .await?
     {
         Some(m) => Ok(m),
@@ -193,7 +197,8 @@ async fn route_envelope_shape(ctx: &mut Ctx) -> CaseResult {
     let a = ctx.agent().await?;
     let b = ctx.agent().await?;
     let s = subject(ctx, "envelope shape");
-    let payload = json!({"type": "notification", "message": "envelope shape", "context": {"k": "v"}});
+    let payload =
+        json!({"type": "notification", "message": "envelope shape", "context": {"k": "v"}});
     let body = ctx
         .message(&a, &b.address)
         .subject(s.clone())
@@ -223,7 +228,9 @@ async fn route_envelope_shape(ctx: &mut Ctx) -> CaseResult {
     ] {
         match env.get(f).and_then(Value::as_str) {
             Some(v) if !v.is_empty() => {}
-            _ => problems.push(format!("required envelope field `{f}` missing or empty (MSG-001)")),
+            _ => problems.push(format!(
+                "required envelope field `{f}` missing or empty (MSG-001)"
+            )),
         }
     }
     let get = |f: &str| env.get(f).and_then(Value::as_str).unwrap_or_default();
@@ -239,7 +246,11 @@ async fn route_envelope_shape(ctx: &mut Ctx) -> CaseResult {
         ));
     }
     if get("to") != b.address {
-        problems.push(format!("envelope.to `{}` is not `{}`", get("to"), b.address));
+        problems.push(format!(
+            "envelope.to `{}` is not `{}`",
+            get("to"),
+            b.address
+        ));
     }
     if get("subject") != s {
         problems.push("envelope.subject differs from the submitted subject".to_string());
@@ -304,7 +315,9 @@ async fn route_envelope_shape(ctx: &mut Ctx) -> CaseResult {
 async fn route_unsigned(ctx: &mut Ctx) -> CaseResult {
     let a = ctx.agent().await?;
     let b = ctx.agent().await?;
-    let base = ctx.message(&a, &b.address).subject(subject(ctx, "signed baseline"));
+    let base = ctx
+        .message(&a, &b.address)
+        .subject(subject(ctx, "signed baseline"));
     route_ok(ctx, &a, &base.signed()?, "the signed message").await?;
     let s = subject(ctx, "unsigned");
     let body = ctx.message(&a, &b.address).subject(s.clone()).unsigned();
@@ -317,7 +330,9 @@ async fn route_unsigned(ctx: &mut Ctx) -> CaseResult {
 async fn route_signature_invalid(ctx: &mut Ctx) -> CaseResult {
     let a = ctx.agent().await?;
     let b = ctx.agent().await?;
-    let base = ctx.message(&a, &b.address).subject(subject(ctx, "valid baseline"));
+    let base = ctx
+        .message(&a, &b.address)
+        .subject(subject(ctx, "valid baseline"));
     route_ok(ctx, &a, &base.signed()?, "the correctly signed message").await?;
     // Same fields, same key, but one bit of R flipped: well-formed Base64 of 64 bytes that
     // cannot verify.
@@ -335,7 +350,9 @@ async fn route_signature_invalid(ctx: &mut Ctx) -> CaseResult {
 async fn route_signature_other_key(ctx: &mut Ctx) -> CaseResult {
     let a = ctx.agent().await?;
     let b = ctx.agent().await?;
-    let base = ctx.message(&a, &b.address).subject(subject(ctx, "valid baseline"));
+    let base = ctx
+        .message(&a, &b.address)
+        .subject(subject(ctx, "valid baseline"));
     route_ok(ctx, &a, &base.signed()?, "the correctly signed message").await?;
     let stranger = ctx.new_key();
     let s = subject(ctx, "signed by another key");
@@ -458,7 +475,10 @@ async fn route_signature_encoding_variants(ctx: &mut Ctx) -> CaseResult {
             "could not produce a signature containing + or / in 32 tries".to_string(),
         ));
     };
-    let standard = ctx.message(&a, &b.address).subject(s.clone()).signature(sig.clone());
+    let standard = ctx
+        .message(&a, &b.address)
+        .subject(s.clone())
+        .signature(sig.clone());
     route_ok(ctx, &a, &standard, "the standard padded Base64 signature").await?;
 
     let url_safe = sig.replace('+', "-").replace('/', "_");
@@ -473,7 +493,10 @@ async fn route_signature_encoding_variants(ctx: &mut Ctx) -> CaseResult {
     ];
     let mut accepted = Vec::new();
     for (name, text) in variants {
-        let body = ctx.message(&a, &b.address).subject(s.clone()).signature(text);
+        let body = ctx
+            .message(&a, &b.address)
+            .subject(s.clone())
+            .signature(text);
         let resp = ctx.route(&a, &body).await?;
         if resp.is_success() {
             accepted.push(name);
@@ -565,7 +588,9 @@ async fn route_from_spoofed(ctx: &mut Ctx) -> CaseResult {
     let a = ctx.agent().await?;
     let b = ctx.agent().await?;
     let victim = ctx.agent().await?;
-    let base = ctx.message(&a, &b.address).subject(subject(ctx, "baseline"));
+    let base = ctx
+        .message(&a, &b.address)
+        .subject(subject(ctx, "baseline"));
     route_ok(ctx, &a, &base.signed()?, "the message without `from`").await?;
 
     // Correctly signed by the sender's own key over the spoofed `from`, so only the check
@@ -621,9 +646,17 @@ async fn route_from_spoofed(ctx: &mut Ctx) -> CaseResult {
     let id = route_id(&resp)?;
     let want = id.clone();
     let m = ctx
-        .wait_pending(&b, move |m| entry_id(m) == Some(want.as_str()), DELIVERY_WAIT)
+        .wait_pending(
+            &b,
+            move |m| entry_id(m) == Some(want.as_str()),
+            DELIVERY_WAIT,
+        )
         .await?;
-    match m.as_ref().and_then(|m| m.pointer("/envelope/from")).and_then(Value::as_str) {
+    match m
+        .as_ref()
+        .and_then(|m| m.pointer("/envelope/from"))
+        .and_then(Value::as_str)
+    {
         Some(f) if f.eq_ignore_ascii_case(&victim.address) => fail(format!(
             "the provider accepted a spoofed `from` and delivered the message as coming from \
              `{f}` although `{}` sent it (SIG-013: impersonation)",
@@ -651,7 +684,9 @@ async fn route_from_spoofed(ctx: &mut Ctx) -> CaseResult {
 async fn route_client_id(ctx: &mut Ctx) -> CaseResult {
     let a = ctx.agent().await?;
     let b = ctx.agent().await?;
-    let base = ctx.message(&a, &b.address).subject(subject(ctx, "baseline"));
+    let base = ctx
+        .message(&a, &b.address)
+        .subject(subject(ctx, "baseline"));
     route_ok(ctx, &a, &base.signed()?, "the message without id/timestamp").await?;
     let forged_id = "msg_1600000000_0123456789abcdef";
     let forged_ts = "2020-09-13T12:26:40Z";
@@ -770,7 +805,8 @@ async fn route_context_preserved(ctx: &mut Ctx) -> CaseResult {
         "pipe": "a | b",
         "blank": ""
     });
-    let payload = json!({"type": "notification", "message": "context check", "context": context.clone()});
+    let payload =
+        json!({"type": "notification", "message": "context check", "context": context.clone()});
     let body = ctx
         .message(&a, &b.address)
         .subject(subject(ctx, "context"))
@@ -828,7 +864,9 @@ async fn route_unknown_recipient(ctx: &mut Ctx) -> CaseResult {
                 "a message to the unregistered address {nobody} was accepted (HTTP {}, status \
                  {:?}); the default `reject` reading expects 404 not_found (AGT-003)",
                 resp.status,
-                resp.pointer("/status").and_then(Value::as_str).unwrap_or("")
+                resp.pointer("/status")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
             ),
             contradiction: Some("C-37"),
         });
@@ -1019,9 +1057,14 @@ async fn route_single_delivery(ctx: &mut Ctx) -> CaseResult {
 
 /// Security metadata of a delivered message, wherever the provider put it (C-32).
 fn security_meta(m: &Value) -> Option<&Value> {
-    ["/security", "/local/security", "/payload/security", "/envelope/security"]
-        .iter()
-        .find_map(|p| m.pointer(p))
+    [
+        "/security",
+        "/local/security",
+        "/payload/security",
+        "/envelope/security",
+    ]
+    .iter()
+    .find_map(|p| m.pointer(p))
 }
 
 /// `wrapped: true` in the security metadata.
