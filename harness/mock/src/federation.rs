@@ -10,6 +10,7 @@
 //! | peer in `MockConfig::federation_peers` (allowlist mode, FED-017) | 403 `provider_not_trusted` |
 //! | provider signature (FED-002/003) | 401 `unauthorized` |
 //! | body is strict JSON `{envelope, payload, sender_public_key}` | 400 `invalid_request` / `missing_field` / `invalid_field` |
+//! | subject, payload and size rules of a local route (MSG-001..014) | the same 400 codes as `/route` |
 //! | `from` domain = forwarding provider (FED-020) | 403 `provider_mismatch` |
 //! | sender's message signature (FED-003 step 3) | 403 `signature_invalid` / 400 `signature_missing` / 403 `key_revoked` |
 //! | recipient hosted here and registered (FED-005) | 404 `recipient_not_found` |
@@ -42,7 +43,7 @@ use crate::config::FederationPeer;
 use crate::defects::Defect;
 use crate::error::{ApiError, json_response};
 use crate::state::{AgentRef, AppState, RELAY_TTL_SECS, Trust, fingerprint_of};
-use amp_core::envelope::{Envelope, Message};
+use amp_core::envelope::{Envelope, Limits, Message, RouteRequest};
 use amp_core::replay::{ReplayDecision, ReplayInput, ReplayPolicy};
 use amp_core::signing::{PublicKey, SigningFields, Strictness};
 use amp_core::{Address, MessageId};
@@ -160,6 +161,7 @@ async fn accept(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Va
     if !payload.is_object() {
         return Err(ApiError::invalid_field("payload", "payload must be a JSON object").into());
     }
+    validate_content(state, &envelope, payload)?;
     MessageId::parse(&envelope.id, amp_core::IdStrictness::Schema).map_err(|e| {
         ApiError::invalid_field(
             "envelope.id",
@@ -229,6 +231,27 @@ async fn accept(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Va
         "delivered": delivered,
         "method": outcome.method,
     }))
+}
+
+/// The message rules a local route must pass apply to federated messages too (subject length,
+/// payload `type`, message/context size limits, attachment metadata: MSG-001..014): the
+/// envelope's routable fields are run through the same core validator as a `/route` body.
+fn validate_content(state: &AppState, envelope: &Envelope, payload: &Value) -> Result<(), Refusal> {
+    let mut as_route = Map::new();
+    as_route.insert("to".into(), json!(envelope.to));
+    as_route.insert("subject".into(), json!(envelope.subject));
+    as_route.insert("priority".into(), json!(envelope.priority.as_str()));
+    if let Some(r) = &envelope.in_reply_to {
+        as_route.insert("in_reply_to".into(), json!(r));
+    }
+    as_route.insert("payload".into(), payload.clone());
+    let limits = Limits {
+        http_body_bytes: state.config().max_body_bytes,
+        ..Limits::default()
+    };
+    RouteRequest::from_value(&Value::Object(as_route), &limits)
+        .map(|_| ())
+        .map_err(|e| Refusal::from(ApiError::from(e)))
 }
 
 /// The configured peer for a provider domain (case-insensitive, trailing dot ignored).

@@ -323,6 +323,33 @@ async fn malformed_bodies_are_client_errors() {
     }
 }
 
+#[tokio::test]
+async fn federated_messages_obey_the_local_message_rules() {
+    let (m, bob, from) = setup(&[]).await;
+    // A 300-character subject (MSG-003), correctly signed by sender and peer.
+    let mut msg = message(&m, &from, &bob.address, 0, "x");
+    let long = "s".repeat(300);
+    let payload = msg["payload"].clone();
+    let hash = amp_core::payload_hash(&payload, PayloadProfile::Sorted).expect("hash");
+    let sig = amp_core::sign_fields(
+        &sender_key(),
+        &SigningFields {
+            from: &from,
+            to: &bob.address,
+            subject: &long,
+            priority: Priority::Normal,
+            in_reply_to: None,
+            payload_hash: &hash,
+        },
+    );
+    msg["envelope"]["subject"] = json!(long);
+    msg["envelope"]["signature"] = json!(sig.to_base64());
+    let r = deliver(&m, &msg, peer()).await;
+    assert_refused(&r, 400, "invalid_field");
+    assert_eq!(r.body["field"], "subject");
+    assert!(m.pending(&bob).await.is_empty());
+}
+
 // ---------------------------------------------------------------- planted defects
 
 #[tokio::test]

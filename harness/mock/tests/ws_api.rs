@@ -516,3 +516,13 @@ async fn defect_ws_replay_unmarked_drops_the_replay_flag() {
         "defect must omit replay: {v}"
     );
 }
+
+#[tokio::test]
+async fn shutdown_is_not_held_up_by_an_open_socket() {
+    let m = mock(&[]).await;
+    let a = m.register("acme", "alice").await;
+    let (_ws, _) = connected(&m, &a).await;
+    tokio::time::timeout(Duration::from_secs(2), m.handle.shutdown())
+        .await
+        .expect("shutdown waited for the WebSocket session");
+}
