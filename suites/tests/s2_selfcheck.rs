@@ -35,6 +35,13 @@ const TARGETS: &[(&str, &str)] = &[
     ("relay.ack.idempotent", "ack-not-idempotent"),
     ("relay.read.not-ack", "read-acks"),
     ("relay.cursor-expired", "cursor-expired-not-410"),
+    // Secondary: cases aimed at a clause without its own defect still notice a neighbour's.
+    ("route.signature.tampered-subject", "accept-bad-signature"),
+    ("route.signature.tampered-payload", "accept-bad-signature"),
+    ("route.signature.tampered-to", "accept-bad-signature"),
+    ("route.signature.tampered-in-reply-to", "accept-bad-signature"),
+    ("route.idempotency.conflict", "idempotency-ignored"),
+    ("relay.ack.batch", "ack-keeps-message"),
 ];
 
 /// Clean-mock warnings that are the mock's documented reading of a contradiction, not a
