@@ -39,7 +39,10 @@ const TARGETS: &[(&str, &str)] = &[
     ("route.signature.tampered-subject", "accept-bad-signature"),
     ("route.signature.tampered-payload", "accept-bad-signature"),
     ("route.signature.tampered-to", "accept-bad-signature"),
-    ("route.signature.tampered-in-reply-to", "accept-bad-signature"),
+    (
+        "route.signature.tampered-in-reply-to",
+        "accept-bad-signature",
+    ),
     ("route.idempotency.conflict", "idempotency-ignored"),
     ("relay.ack.batch", "ack-keeps-message"),
 ];
