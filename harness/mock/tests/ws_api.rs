@@ -526,3 +526,20 @@ async fn shutdown_is_not_held_up_by_an_open_socket() {
         .await
         .expect("shutdown waited for the WebSocket session");
 }
+
+#[tokio::test]
+async fn a_frame_over_the_size_cap_ends_only_that_connection() {
+    let m = mock(&[]).await;
+    let a = m.register("acme", "alice").await;
+    let (mut ws, _) = connected(&m, &a).await;
+    let huge = format!(
+        r#"{{"type":"ping","pad":"{}"}}"#,
+        "x".repeat(2 * 1024 * 1024)
+    );
+    // The send itself may fail once the server drops the connection mid-frame.
+    let _ = ws.send(Message::text(huge)).await;
+    expect_closed(&mut ws).await;
+    // The provider keeps serving.
+    let (mut again, _) = connected(&m, &a).await;
+    sync(&mut again).await;
+}
