@@ -578,6 +578,18 @@ fn check_filename(o: &Obj, rule: &'static str) -> Result<(), AttachmentError> {
     if name.contains("..") {
         return Err(invalid("filename", "contains `..`", "ATT-009"));
     }
+    // A percent-encoded separator or dot-dot becomes a path step once some layer decodes it.
+    let lower = name.to_ascii_lowercase();
+    if let Some(seq) = ["%2f", "%5c", "%2e%2e", "%00"]
+        .iter()
+        .find(|seq| lower.contains(**seq))
+    {
+        return Err(invalid(
+            "filename",
+            format!("contains the percent-encoded sequence `{seq}` (a path step once decoded)"),
+            "ATT-009",
+        ));
+    }
     Ok(())
 }
 

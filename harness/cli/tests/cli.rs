@@ -1,0 +1,132 @@
+//! The binary's contract: exit codes, reports on disk, no secrets in them, clear errors.
+
+use std::process::Command;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_amp-conformance"))
+}
+
+#[test]
+fn unreachable_target_exits_3_quickly_with_a_message() {
+    // Port 9 (discard) on loopback: nothing listens there on these machines.
+    let start = std::time::Instant::now();
+    let out = bin()
+        .args(["run", "--target", "http://127.0.0.1:9/v1", "--timeout", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unreachable"), "{stderr}");
+    assert!(start.elapsed().as_secs() < 15);
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for args in [
+        &["run", "--level", "sometimes"][..],
+        &["run", "--defect", "no-such-defect"],
+        &["run", "--target", "not a url"],
+        &["run", "--concurrency", "0"],
+        &["mock", "--listen", "0.0.0.0:0"],
+        &["run", "--config", "/nonexistent/amp.toml"],
+        &[
+            "run",
+            "--target",
+            "http://127.0.0.1:9/v1",
+            "--defect",
+            "accept-unsigned",
+        ],
+    ] {
+        let out = bin().args(args).output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!out.stderr.is_empty(), "{args:?} printed no error");
+    }
+}
+
+#[test]
+fn embedded_run_writes_valid_reports_without_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let junit = dir.path().join("r.xml");
+    let traces = dir.path().join("traces");
+    let out = bin()
+        .args(["run", "--seed", "11", "--report-json"])
+        .arg(&json)
+        .arg("--report-junit")
+        .arg(&junit)
+        .arg("--trace")
+        .arg(&traces)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last = stdout.lines().last().unwrap_or_default();
+    assert!(
+        last.ends_with(" skipped") && last.contains(" passed, ") && last.contains(" failed"),
+        "closing line: {last}"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert!(report["cases"].as_array().is_some_and(|c| !c.is_empty()));
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.starts_with("<?xml") && xml.contains("<testsuites"));
+    // No API key or private key anywhere: API keys have the form amp_<env>_sk_…, private keys PEM.
+    let mut all = std::fs::read_to_string(&json).unwrap() + &xml + &stdout;
+    for entry in std::fs::read_dir(&traces).unwrap() {
+        all += &std::fs::read_to_string(entry.unwrap().path()).unwrap();
+    }
+    assert!(
+        !all.contains("PRIVATE KEY"),
+        "a private key leaked into a report"
+    );
+    let key_like = all
+        .match_indices("amp_test_sk_")
+        .map(|(i, _)| &all[i..(i + 40).min(all.len())])
+        .find(|s| !s.contains("REDACTED"));
+    assert!(key_like.is_none(), "an API key leaked: {key_like:?}");
+}
+
+#[test]
+fn vectors_command_passes_on_the_corpus_and_fails_on_a_wrong_file() {
+    let out = bin().args(["vectors"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let last = stdout.lines().last().unwrap_or_default();
+    assert!(last.contains(" passed, 0 failed, "), "closing line: {last}");
+    let wrong = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../vectors/testdata/wrong-hash.json"
+    );
+    let out = bin().args(["vectors", wrong]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("FAIL"), "{stdout}");
+}
+
+#[test]
+fn clauses_and_list_work() {
+    let out = bin()
+        .args(["clauses", "--level", "must", "--contradictions"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(s.contains("SIG-015") && s.contains("C-01"));
+    let out = bin().args(["list"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("route.unsigned"));
+}
