@@ -924,7 +924,14 @@ impl AppState {
             version: amp_core::PROTOCOL_VERSION.to_string(),
             id,
             from: from.to_string(),
-            to: recipient.address.clone(),
+            // Routing is case-insensitive (ADDR-005) but `to` is signed: deliver it exactly as the
+            // sender signed it, or recipients could not verify (C-09). A short address is still
+            // expanded (ADDR-009, C-10).
+            to: if req.to.eq_ignore_ascii_case(&recipient.address) {
+                req.to.clone()
+            } else {
+                recipient.address.clone()
+            },
             subject: req.subject.clone(),
             priority: req.priority.unwrap_or_default(),
             timestamp,
