@@ -97,7 +97,7 @@ impl Redactor {
                 s.push((n, repl.clone()));
             }
         }
-        s.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        s.sort_by_key(|e| std::cmp::Reverse(e.0.len()));
     }
 
     pub fn add_secret(&self, label: &str, secret: &Secret) {
