@@ -100,7 +100,7 @@ impl std::fmt::Debug for WsConn {
 }
 
 impl WsConn {
-    /// Connect to `url` (`ws://`; `wss://` is not supported yet), offering `subprotocols`.
+    /// Connect to `url` (`ws://` or `wss://`), offering `subprotocols`.
     pub async fn connect(
         url: &str,
         subprotocols: &[&str],
@@ -164,6 +164,8 @@ impl WsConn {
         let config = WebSocketConfig::default()
             .max_message_size(Some(cfg.max_frame))
             .max_frame_size(Some(cfg.max_frame));
+        // `wss://` uses rustls with the ring provider and the system's root certificates.
+        crate::http::install_crypto_provider();
         let fut = tokio_tungstenite::connect_async_with_config(request, Some(config), true);
         let (stream, resp) = match tokio::time::timeout(cfg.op_timeout, fut).await {
             Err(_) => {

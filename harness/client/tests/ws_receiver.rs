@@ -208,3 +208,18 @@ async fn receiver_waiter_wakes_on_arrival() {
     let r = rx.wait_for(1, Duration::from_secs(3)).await.unwrap();
     assert_eq!(&r.body[..], b"hi");
 }
+
+#[tokio::test]
+async fn wss_to_a_non_tls_server_is_an_error_not_a_panic() {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let _ = tokio::io::AsyncWriteExt::write_all(&mut s, b"HTTP/1.1 400 no\r\n\r\n").await;
+        }
+    });
+    let e = WsConn::connect(&format!("wss://{addr}/ws"), &["amp.v1"], &cfg(), None)
+        .await
+        .unwrap_err();
+    assert!(!e.to_string().is_empty());
+}

@@ -513,6 +513,7 @@ async fn full_run_verdicts_cleanup_outputs_and_redaction() {
 
     // Outputs.
     let json = report.to_json();
+    schema_keys_match(&json);
     let back = amp_runner::RunReport::from_json(&json).unwrap();
     assert_eq!(back, report);
     let junit = to_junit(&report, false).unwrap();
@@ -655,4 +656,40 @@ fn deterministic_names_under_seed() {
         let b = run(&cases(), o).await.unwrap();
         assert_eq!(a.run.id, b.run.id);
     });
+}
+
+/// The documented schema and the serialised report agree on the field names (required ==
+/// present, no extra fields) at the top level and for cases.
+fn schema_keys_match(json: &str) {
+    let schema: Value =
+        serde_json::from_str(include_str!("../../../reports/report.schema.json")).unwrap();
+    let report: Value = serde_json::from_str(json).unwrap();
+    let keys = |v: &Value| -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    let req = |v: &Value| -> Vec<String> {
+        let mut k: Vec<String> = v["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_str().unwrap().to_string())
+            .collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&report), req(&schema));
+    assert_eq!(keys(&schema["properties"]), req(&schema));
+    let case_schema = &schema["properties"]["cases"]["items"];
+    for c in report["cases"].as_array().unwrap() {
+        assert_eq!(keys(c), req(case_schema));
+    }
+    for part in ["run", "target", "options", "summary", "coverage"] {
+        assert_eq!(
+            keys(&report[part]),
+            req(&schema["properties"][part]),
+            "{part}"
+        );
+    }
 }
