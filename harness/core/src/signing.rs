@@ -776,6 +776,15 @@ fn split_sig(sig: &[u8; 64]) -> ([u8; 32], [u8; 32]) {
 }
 
 fn verify_strict_bytes(pk: &PublicKey, msg: &[u8], sig: &[u8; 64]) -> Result<(), VerifyError> {
+    // Fast path: dalek's verify_strict already refuses weak keys, small-order R and S >= L, so
+    // success here means every strict check holds. Only a failure pays for the diagnosis below.
+    let dalek_ok = ed25519_dalek::VerifyingKey::from_bytes(&pk.0).is_ok_and(|vk| {
+        vk.verify_strict(msg, &ed25519_dalek::Signature::from_bytes(sig))
+            .is_ok()
+    });
+    if dalek_ok {
+        return Ok(());
+    }
     if pk.is_weak() {
         return Err(VerifyError::WeakKey);
     }
@@ -783,14 +792,13 @@ fn verify_strict_bytes(pk: &PublicKey, msg: &[u8], sig: &[u8; 64]) -> Result<(),
     if Option::<Scalar>::from(Scalar::from_canonical_bytes(s)).is_none() {
         return Err(VerifyError::NonCanonicalS);
     }
-    match CompressedEdwardsY(r).decompress() {
-        None => return Err(VerifyError::Mismatch),
-        Some(p) if p.is_small_order() => return Err(VerifyError::SmallOrderR),
-        Some(_) => {}
+    if CompressedEdwardsY(r)
+        .decompress()
+        .is_some_and(|p| p.is_small_order())
+    {
+        return Err(VerifyError::SmallOrderR);
     }
-    let vk = ed25519_dalek::VerifyingKey::from_bytes(&pk.0).map_err(|_| VerifyError::WeakKey)?;
-    vk.verify_strict(msg, &ed25519_dalek::Signature::from_bytes(sig))
-        .map_err(|_| VerifyError::Mismatch)
+    Err(VerifyError::Mismatch)
 }
 
 /// Cofactorless check `R == [S]B - [k]A` on encodings, with only the legacy "top three bits of
