@@ -45,3 +45,6 @@ pub use time::{TimeError, format_rfc3339, parse_rfc3339};
 pub use webhook::{WebhookError, verify_webhook, webhook_signature};
 pub use time::Timestamp;
 pub use envelope::validate_any_attachment;
+pub use federation::parse_federation_timestamp;
+pub use signing::{verify_fields, verify_signature, verify_signature_text, verify_value};
+pub use webhook::{parse_webhook_signature, parse_webhook_timestamp, signature_uses_uppercase_hex};
