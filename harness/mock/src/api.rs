@@ -794,9 +794,13 @@ pub(crate) async fn patch_me(
     if let Some(al) = alias {
         a.alias = al;
     }
+    let mut generated_secret = None;
     if let Some(u) = delivery.webhook_url {
         if u.is_some() && a.webhook_secret.is_none() && delivery.webhook_secret.is_none() {
-            a.webhook_secret = Some(format!("whsec_{}", random_hex::<24>()));
+            // Shown once, like at registration, so the agent can verify webhook HMACs.
+            let s = format!("whsec_{}", random_hex::<24>());
+            generated_secret = Some(s.clone());
+            a.webhook_secret = Some(s);
         }
         a.webhook_url = u;
     }
@@ -814,7 +818,11 @@ pub(crate) async fn patch_me(
     }
     let address = a.address.clone();
     drop(db);
-    ok(StatusCode::OK, json!({"updated": true, "address": address}))
+    let mut resp = json!({"updated": true, "address": address});
+    if let (Some(s), Some(m)) = (generated_secret, resp.as_object_mut()) {
+        m.insert("webhook_secret".into(), json!(s));
+    }
+    ok(StatusCode::OK, resp)
 }
 
 /// `DELETE {base}/agents/me` (REG-023).
@@ -1092,8 +1100,8 @@ pub(crate) async fn read(
     Path(id): Path<String>,
 ) -> ApiResult {
     let who = auth(&state, &headers)?;
-    state.mark_read(&who, &id)?;
-    ok(StatusCode::OK, json!({"read_receipt_sent": true}))
+    let sent = state.mark_read(&who, &id)?;
+    ok(StatusCode::OK, json!({"read_receipt_sent": sent}))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -272,6 +272,8 @@ pub(crate) struct Entry {
     pub msg: QueuedMessage,
     pub sender_agent_id: Option<String>,
     pub acked: bool,
+    /// Set by the first `POST /messages/{id}/read`.
+    pub read: bool,
 }
 
 /// One agent's relay mailbox.
@@ -331,6 +333,8 @@ pub(crate) struct Db {
     pub idempotency: HashMap<(String, String), IdemRecord>,
     /// Message id → thread id (MSG-011).
     pub threads: HashMap<String, String>,
+    /// Read receipts waiting for a sender without a live socket.
+    pub receipts: HashMap<String, VecDeque<PushEvent>>,
     /// First agent registered (target of the `no-auth-pending` defect).
     pub first_agent: Option<String>,
 }
@@ -1041,6 +1045,7 @@ impl AppState {
                     msg: qm.clone(),
                     sender_agent_id: sender_agent_id.map(str::to_string),
                     acked: false,
+                    read: false,
                 });
             }
             db.threads
@@ -1097,32 +1102,56 @@ impl AppState {
     }
 
     /// Mark a message read and send the sender a `message.read` receipt (RTE-022, NOTIFY-010).
-    pub fn mark_read(&self, agent: &AgentRef, id: &str) -> Result<(), ApiError> {
+    ///
+    /// Idempotent: only the first call creates a receipt. The receipt is pushed to the sender's
+    /// live sockets or, when none is connected, retained for [`AppState::take_receipts`].
+    /// Returns whether a receipt was delivered or retained (`read_receipt_sent`); a message
+    /// that arrived by federation has no local sender to notify, so the answer is `false`.
+    pub fn mark_read(&self, agent: &AgentRef, id: &str) -> Result<bool, ApiError> {
         let now = self.clock().now_unix();
-        let sender = {
+        let (sender, first) = {
             let mut db = self.lock();
             let mb = db.mailboxes.get_mut(&agent.agent_id);
             let entry = mb.and_then(|mb| mb.entries.iter_mut().find(|e| e.msg.id == id));
             let Some(entry) = entry else {
                 return Err(ApiError::not_found(format!(
-                    "no message `{id}` for this agent"
+                    "no message `{id}` for this agent: ids come from GET /messages/pending"
                 )));
             };
             if self.has(Defect::ReadAcks) {
                 entry.acked = true;
             }
-            entry.sender_agent_id.clone()
+            let first = !entry.read;
+            entry.read = true;
+            (entry.sender_agent_id.clone(), first)
         };
-        if let Some(s) = sender {
-            self.push(
-                &s,
-                PushEvent::Read {
-                    id: id.to_string(),
-                    read_at: amp_core::format_rfc3339(now),
-                },
-            );
+        let Some(s) = sender else { return Ok(false) };
+        if !first {
+            return Ok(true);
         }
-        Ok(())
+        let ev = PushEvent::Read {
+            id: id.to_string(),
+            read_at: amp_core::format_rfc3339(now),
+        };
+        if !self.push(&s, ev.clone()) {
+            let mut db = self.lock();
+            let q = db.receipts.entry(s).or_default();
+            if q.len() >= QUEUE_CAP {
+                q.pop_front();
+            }
+            q.push_back(ev);
+        }
+        Ok(true)
+    }
+
+    /// Receipts retained while the agent had no live socket (oldest first); the caller (WS on
+    /// connect) delivers them. Taking them removes them.
+    pub fn take_receipts(&self, agent: &AgentRef) -> Vec<PushEvent> {
+        self.lock()
+            .receipts
+            .remove(&agent.agent_id)
+            .map(Vec::from)
+            .unwrap_or_default()
     }
 }
 

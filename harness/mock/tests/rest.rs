@@ -719,3 +719,97 @@ async fn hostile_inputs_never_5xx() {
         assert!(r.status == 200 || r.is_spec_error(), "{q}: {}", r.text);
     }
 }
+
+#[tokio::test]
+async fn relay_ttl_and_queue_cap() {
+    let m = mock(&[]).await;
+    let a = m.register("acme", "alice").await;
+    let b = m.register("acme", "bob").await;
+    assert_eq!(m.send(&a, &b, "old").await.status, 200);
+    let p = m.pending(&b).await;
+    let queued =
+        amp_core::parse_rfc3339(p[0]["queued_at"].as_str().unwrap_or_default()).unwrap_or(0);
+    let expires =
+        amp_core::parse_rfc3339(p[0]["expires_at"].as_str().unwrap_or_default()).unwrap_or(0);
+    assert_eq!(expires - queued, 7 * 24 * 3600);
+    m.handle
+        .clock()
+        .advance(Duration::from_secs(7 * 24 * 3600 + 1));
+    assert!(
+        m.pending(&b).await.is_empty(),
+        "expired messages must leave the queue"
+    );
+
+    // Fill the queue to 1000 through the shared routing hook, then one more over REST.
+    let sender = m.handle.state().resolve_str(&a.address).expect("alice");
+    for i in 0..1000 {
+        let body = m.body(&a, &b.address, "fill", &payload(&format!("{i}")));
+        let r = m.handle.state().route(&sender, &body).await;
+        assert!(r.is_ok(), "{i}: {r:?}");
+    }
+    let r = m.send(&a, &b, "overflow").await;
+    assert_eq!((r.status, r.err()), (409, "queue_full"), "{}", r.text);
+    let c = m.get("/messages/pending/count", Some(&b.api_key)).await;
+    assert_eq!(c.body["count"], 1000);
+}
+
+#[tokio::test]
+async fn short_form_recipient_and_case_insensitive_resolution() {
+    let m = mock(&[]).await;
+    let a = m.register("acme", "alice").await;
+    let b = m.register("acme", "bob").await;
+    let body = m.body(&a, "BOB@ACME.AMP-MOCK.TEST", "s", &payload("x"));
+    let r = m.route(&a, &body).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // Delivered exactly as signed (C-09), routed case-insensitively (ADDR-005).
+    let p = m.pending(&b).await;
+    assert_eq!(p[0]["envelope"]["to"], "BOB@ACME.AMP-MOCK.TEST");
+    // A short form is expanded to the full address.
+    let body = m.body(&a, "bob@acme", "s", &payload("y"));
+    assert_eq!(m.route(&a, &body).await.status, 200);
+    let p = m.pending(&b).await;
+    assert_eq!(p[1]["envelope"]["to"], json!(b.address));
+}
+
+#[tokio::test]
+async fn config_refuses_non_loopback() {
+    init();
+    let cfg = MockConfig {
+        listen: "0.0.0.0:0".parse().expect("addr"),
+        ..MockConfig::default()
+    };
+    assert!(amp_mock::spawn(cfg).await.is_err());
+}
+
+#[tokio::test]
+async fn read_receipts_are_retained_once() {
+    let m = mock(&[]).await;
+    let a = m.register("acme", "alice").await;
+    let b = m.register("acme", "bob").await;
+    let id = m.send(&a, &b, "x").await.body["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    for _ in 0..2 {
+        let r = m
+            .post(
+                &format!("/messages/{id}/read"),
+                Some(&b.api_key),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(r.body["read_receipt_sent"], true);
+    }
+    let alice = m.handle.state().resolve_str(&a.address).expect("alice");
+    let receipts = m.handle.state().take_receipts(&alice);
+    assert_eq!(
+        receipts.len(),
+        1,
+        "one receipt per message, retained for the sender"
+    );
+    assert!(matches!(&receipts[0], amp_mock::PushEvent::Read { id: rid, .. } if *rid == id));
+    let r = m
+        .post("/messages/msg_1_ffff/read", Some(&b.api_key), &json!({}))
+        .await;
+    assert_eq!(r.status, 404);
+}
