@@ -6,6 +6,28 @@
 //! `notes/mock-contract.md`.
 //!
 //! Servers bind to loopback only unless explicitly allowed; state is in memory.
+//!
+//! # Chosen readings of contradictory or open spec points
+//!
+//! - C-11 `from`: optional in the route body; when present it must equal the authenticated
+//!   agent's full address (case-insensitive), else `403 forbidden`.
+//! - C-09 `to`: routed case-insensitively, delivered exactly as signed (short forms expanded).
+//! - C-21 rotation proof: standard Base64 Ed25519 signature by the OLD key over the exact
+//!   `new_public_key` PEM text bytes.
+//! - C-20: `revoke-key` kills every API key of the agent and also revokes its public key.
+//! - C-31 wrapping: cross-tenant `payload.message` is rewritten into the
+//!   `<external-content …>` wrapper AND the delivered message carries a top-level
+//!   `security {trust_level, wrapped}` so recipients know a rewrite happened.
+//! - C-58: only `Ed25519` keys register (`RSA`/`ECDSA` → `400 invalid_field`).
+//! - C-68 relay overflow: at 1000 unacknowledged messages new messages are refused with
+//!   `409 queue_full` (nothing accepted is ever dropped silently).
+//! - C-72 `thread_id`: a reply inherits the parent's thread id; an unknown parent id becomes the
+//!   thread id.
+//! - C-14 discovery: `/.well-known/agent-messaging.json` says `version: "AMP1"` (spec 06);
+//!   `/info` and envelopes say `amp/0.1`.
+//! - Rate limits: fixed one-minute windows per API key (per IP for `register` and anonymous
+//!   requests); `X-RateLimit-Reset` is a unix timestamp.
+//! - API keys are stored as SHA-256 hashes (256-bit random keys; bcrypt adds nothing here).
 
 #![forbid(unsafe_code)]
 
