@@ -6,12 +6,21 @@
 
 use amp_runner::Case;
 
+pub mod federation;
 pub mod relay;
 pub mod routing;
+pub mod webhooks;
+pub mod websocket;
 
 /// Every case of the suite, sorted by id.
 pub fn all() -> Vec<Case> {
-    let tables: &[&[Case]] = &[relay::CASES, routing::CASES];
+    let tables: &[&[Case]] = &[
+        relay::CASES,
+        routing::CASES,
+        federation::CASES,
+        webhooks::CASES,
+        websocket::CASES,
+    ];
     let mut cases: Vec<Case> = tables.iter().flat_map(|t| t.iter().copied()).collect();
     cases.sort_by(|a, b| a.id.cmp(b.id));
     cases

@@ -1,0 +1,796 @@
+//! WebSocket delivery (spec 05 "WebSocket Delivery", 08 "WebSocket API", 12.5 replay).
+//!
+//! Every case opens its own sockets at `{base}/ws`. Positive cases authenticate with the
+//! first-frame `auth` message (WS-002) and check the frames the provider sends; negative cases
+//! first show that the same agent authenticates normally, so a target whose WebSocket endpoint is
+//! simply broken cannot pass them.
+//!
+//! Timing: the spec gives the provider 10 s to close an unauthenticated socket (WS-004). Cases
+//! wait that long plus a margin but finish as soon as the close arrives, so a fast provider (the
+//! embedded mock closes after 1 s) is checked quickly; only a provider that never closes costs
+//! the full window.
+
+use crate::routing::{entry_id, pending_list, route_ok, subject};
+use amp_client::{ClientError, WsConn};
+use amp_runner::{Agent, Case, CaseResult, Ctx, Failure, Level, Need, Outcome, Section, WsEvent};
+use amp_runner::{expect, fail, pass};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+/// WS-004: the provider closes a socket that sent no `auth` frame within 10 s.
+const SPEC_AUTH_TIMEOUT: Duration = Duration::from_secs(10);
+/// Slack on top of a spec deadline for network latency and a loaded target.
+const MARGIN: Duration = Duration::from_secs(2);
+/// Longest wait for a close the spec requires (auth timeout, invalid token, non-auth frame):
+/// a provider that keeps a socket open longer than its own auth deadline has broken WS-004 too.
+const CLOSE_WAIT: Duration = Duration::from_secs(SPEC_AUTH_TIMEOUT.as_secs() + MARGIN.as_secs());
+/// How long to look for an `error` frame after a frame the provider should accept silently
+/// (no success frame is defined for `route` or `message.ack`). A provider answers a bad frame
+/// at once; this is only an observation window, not a spec deadline.
+const QUIET_WINDOW: Duration = Duration::from_millis(750);
+/// How long a correct provider may take to push a routed message to a live socket.
+const PUSH_WAIT: Duration = Duration::from_secs(5);
+/// Subprotocol of WS-010.
+const SUBPROTOCOL: &str = "amp.v1";
+
+// ------------------------------------------------------------------------------------------
+// Helpers
+// ------------------------------------------------------------------------------------------
+
+/// Short description of a WebSocket event for failure messages.
+fn describe(ev: &WsEvent) -> String {
+    match ev {
+        WsEvent::Text { raw, .. } => {
+            let cut: String = raw.chars().take(200).collect();
+            format!("the frame {cut}")
+        }
+        WsEvent::Binary(b) => format!("a binary frame of {} bytes", b.len()),
+        WsEvent::Closed { code, reason } => format!("a close (code {code:?}, reason {reason:?})"),
+        WsEvent::Timeout => "nothing".to_string(),
+        WsEvent::Error(e) => format!("a transport error ({e})"),
+    }
+}
+
+/// Open a socket offering `amp.v1`, without authenticating.
+async fn open(ctx: &mut Ctx) -> Result<WsConn, Failure> {
+    ctx.ws_raw(&[SUBPROTOCOL]).await
+}
+
+/// Send `frame`, then read until the provider closes (after at most one `error` frame is
+/// allowed and recorded). Returns `Ok(Some(error_code))` on close, `Err` with the reason when
+/// the provider authenticated the socket, sent something else, or kept it open for
+/// [`CLOSE_WAIT`].
+#[derive(Debug, Default)]
+struct Closed {
+    /// `error` field of the error frame sent before the close, if any.
+    error_code: Option<String>,
+    /// Whether an `error` frame arrived at all.
+    error_frame: bool,
+}
+
+/// Read frames until the socket closes. `connected`, `message.new` or `pong` mean the
+/// provider treated the socket as authenticated: a failure naming `clause`.
+async fn expect_close(conn: &mut WsConn, clause: &str, what: &str) -> Result<Closed, Failure> {
+    let deadline = Instant::now() + CLOSE_WAIT;
+    let mut out = Closed::default();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let ev = conn.recv(left).await;
+        match &ev {
+            WsEvent::Closed { .. } | WsEvent::Error(_) => return Ok(out),
+            WsEvent::Timeout => {
+                return fail(format!(
+                    "{what}: the socket was still open {} s later ({clause} requires the \
+                     provider to close it)",
+                    CLOSE_WAIT.as_secs()
+                ));
+            }
+            WsEvent::Text { .. } => match ev.frame_type() {
+                Some("error") => {
+                    out.error_frame = true;
+                    out.error_code = ev
+                        .json()
+                        .and_then(|v| v.get("error"))
+                        .and_then(Value::as_str)
+                        .map(str::to_string);
+                }
+                Some(t @ ("connected" | "message.new" | "pong")) => {
+                    return fail(format!(
+                        "{what}: the provider answered with a `{t}` frame, i.e. treated the \
+                         socket as authenticated ({clause})"
+                    ));
+                }
+                _ => {
+                    return fail(format!(
+                        "{what}: expected an error frame and a close, got {} ({clause})",
+                        describe(&ev)
+                    ));
+                }
+            },
+            WsEvent::Binary(_) => {
+                return fail(format!(
+                    "{what}: expected an error frame and a close, got {} ({clause})",
+                    describe(&ev)
+                ));
+            }
+        }
+    }
+}
+
+/// Authenticate as `agent` on a fresh socket and return it with the `connected` frame.
+async fn connect_as(ctx: &mut Ctx, agent: &Agent) -> Result<(WsConn, Value), Failure> {
+    let mut conn = open(ctx).await?;
+    conn.send_json(&json!({"type": "auth", "token": agent.api_key.expose()}))
+        .await?;
+    let ev = conn.recv(ctx.request_timeout()).await;
+    match (ev.frame_type(), ev.json()) {
+        (Some("connected"), Some(v)) => {
+            let v = v.clone();
+            Ok((conn, v))
+        }
+        _ => fail(format!(
+            "baseline: after a valid auth frame the provider sent {} instead of a `connected` \
+             frame (WS-003)",
+            describe(&ev)
+        )),
+    }
+}
+
+/// The message id of a `message.new` frame: `data.id` (08) or `data.envelope.id` (05), C-25.
+fn frame_message_id(frame: &Value) -> Option<&str> {
+    frame
+        .pointer("/data/id")
+        .and_then(Value::as_str)
+        .or_else(|| frame.pointer("/data/envelope/id").and_then(Value::as_str))
+}
+
+/// Read frames until a `message.new` for message `id` arrives; other frames are skipped.
+async fn await_message(conn: &mut WsConn, id: &str, within: Duration) -> Result<Value, Failure> {
+    let deadline = Instant::now() + within;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let ev = conn.recv_type("message.new", left).await;
+        match ev.json() {
+            Some(v) if ev.frame_type() == Some("message.new") => {
+                if frame_message_id(v) == Some(id) {
+                    return Ok(v.clone());
+                }
+            }
+            _ => {
+                return fail(format!(
+                    "no `message.new` frame for message {id} within {} s; got {} (WS-007)",
+                    within.as_secs(),
+                    describe(&ev)
+                ));
+            }
+        }
+    }
+}
+
+/// Any `error` frame arriving within [`QUIET_WINDOW`]; other frames are skipped.
+async fn error_frame_soon(conn: &mut WsConn) -> Option<Value> {
+    let ev = conn.recv_type("error", QUIET_WINDOW).await;
+    (ev.frame_type() == Some("error"))
+        .then(|| ev.json().cloned())
+        .flatten()
+}
+
+/// Poll `agent`'s pending queue until message `id` is gone (`true`) or `within` passes.
+async fn gone_from_pending(
+    ctx: &mut Ctx,
+    agent: &Agent,
+    id: &str,
+    within: Duration,
+) -> Result<bool, Failure> {
+    let deadline = Instant::now() + within;
+    loop {
+        let msgs = pending_list(ctx, agent, "").await?;
+        if !msgs.iter().any(|m| entry_id(m) == Some(id)) {
+            return Ok(true);
+        }
+        if Instant::now() >= deadline {
+            return Ok(false);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Cases
+// ------------------------------------------------------------------------------------------
+
+async fn ws_auth_connected(ctx: &mut Ctx) -> CaseResult {
+    let a = ctx.agent().await?;
+    let (mut conn, frame) = connect_as(ctx, &a).await?;
+    let addr = frame.pointer("/data/address").and_then(Value::as_str);
+    expect::that(
+        addr.is_some_and(|x| x.eq_ignore_ascii_case(&a.address)),
+        format!(
+            "the `connected` frame names address {addr:?}, not the authenticated agent {} \
+             (WS-003)",
+            a.address
+        ),
+    )?;
+    let count = frame.pointer("/data/pending_count");
+    expect::that(
+        count.is_some_and(Value::is_u64),
+        format!(
+            "the `connected` frame's data.pending_count is {count:?}, not a non-negative \
+             integer (WS-003)"
+        ),
+    )?;
+    expect::that(
+        count.and_then(Value::as_u64) == Some(0),
+        format!("a fresh agent with an empty queue was told pending_count {count:?} (WS-003)"),
+    )?;
+    conn.close().await;
+    pass()
+}
+
+async fn ws_auth_token_in_url(ctx: &mut Ctx) -> CaseResult {
+    let a = ctx.agent().await?;
+    let (mut ok, _) = connect_as(ctx, &a).await?;
+    ok.close().await;
+    for param in ["token", "api_key"] {
+        let url = format!("{}?{param}={}", ctx.target().ws_url, a.api_key.expose());
+        ctx.note(format!(
+            "connecting with the API key in the query parameter `{param}` and no auth frame"
+        ));
+        let conn = WsConn::connect(
+            &url,
+            &[SUBPROTOCOL],
+            ctx.ws_config(),
+            Some(ctx.transcript().clone()),
+        )
+        .await;
+        let mut conn = match conn {
+            Ok(c) => c,
+            // Refusing the upgrade outright is a correct answer too.
+            Err(ClientError::WsHandshake { status, .. }) => {
+                ctx.note(format!("upgrade refused with HTTP {status}"));
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        expect_close(
+            &mut conn,
+            "WS-001",
+            &format!("with `?{param}=<api key>` in the URL and no auth frame"),
+        )
+        .await?;
+    }
+    pass()
+}
+
+async fn ws_auth_first_frame(ctx: &mut Ctx) -> CaseResult {
+    let a = ctx.agent().await?;
+    let b = ctx.agent().await?;
+    let (mut ok, _) = connect_as(ctx, &a).await?;
+    ok.close().await;
+    let route = ctx
+        .message(&a, &b.address)
+        .subject(subject(ctx, "ws first frame"))
+        .signed()?;
+    let firsts = [
+        ("ping", json!({"type": "ping"})),
+        ("route", json!({"type": "route", "data": route})),
+    ];
+    for (name, first) in firsts {
+        let mut conn = open(ctx).await?;
+        conn.send_json(&first).await?;
+        // A valid auth frame right behind it: a provider that ignored the first frame
+        // authenticates here and shows it with `connected`. A correct one has closed, so
+        // the send may fail; that is fine.
+        if conn
+            .send_json(&json!({"type": "auth", "token": a.api_key.expose()}))
+            .await
+            .is_err()
+        {
+            ctx.note("the auth frame could not be sent: the socket is already closed");
+        }
+        let closed = expect_close(
+            &mut conn,
+            "WS-006",
+            &format!("after a `{name}` frame as the first frame"),
+        )
+        .await?;
+        if !closed.error_frame {
+            ctx.note(format!(
+                "closed after a `{name}` first frame without an error frame"
+            ));
+        }
+    }
+    // The `route` attempt must not have delivered anything.
+    let msgs = pending_list(ctx, &b, "").await?;
+    expect::that(
+        msgs.is_empty(),
+        "a `route` frame sent before authenticating was delivered (WS-006)",
+    )?;
+    pass()
+}
+
+async fn ws_auth_timeout(ctx: &mut Ctx) -> CaseResult {
+    let a = ctx.agent().await?;
+    let (mut ok, _) = connect_as(ctx, &a).await?;
+    ok.close().await;
+    let mut conn = open(ctx).await?;
+    ctx.note(format!(
+        "sending nothing; the provider must close within {} s (+{} s margin)",
+        SPEC_AUTH_TIMEOUT.as_secs(),
+        MARGIN.as_secs()
+    ));
+    expect_close(&mut conn, "WS-004", "with no auth frame sent").await?;
+    pass()
+}
+
+async fn ws_auth_invalid_token(ctx: &mut Ctx) -> CaseResult {
+    let a = ctx.agent().await?;
+    let (mut ok, _) = connect_as(ctx, &a).await?;
+    ok.close().await;
+    let mut conn = open(ctx).await?;
+    // Same shape as a real key, one character changed at the end.
+    let real = a.api_key.expose();
+    let mut bogus: String = real
+        .chars()
+        .take(real.chars().count().saturating_sub(1))
+        .collect();
+    bogus.push(if real.ends_with('0') { '1' } else { '0' });
+    conn.send_json(&json!({"type": "auth", "token": bogus}))
+        .await?;
+    let closed = expect_close(
+        &mut conn,
+        "WS-005",
+        "after an auth frame with an invalid token",
+    )
+    .await?;
+    match closed.error_code.as_deref() {
+        Some("unauthorized") => pass(),
+        Some(other) => fail(format!(
+            "the socket was closed, but the error frame says `{other}` instead of \
+             `unauthorized` (WS-003)"
+        )),
+        None if closed.error_frame => {
+            fail("the error frame before the close has no `error` code (WS-003)")
+        }
+        None => fail(
+            "the socket was closed without the `{\"type\":\"error\",\"error\":\"unauthorized\"}` \
+             frame WS-003 requires first",
+        ),
+    }
+}
+
+async fn ws_ping(ctx: &mut Ctx) -> CaseResult {
+    let a = ctx.agent().await?;
+    let (mut conn, _) = connect_as(ctx, &a).await?;
+    conn.send_json(&json!({"type": "ping"})).await?;
+    let ev = conn.recv_type("pong", ctx.request_timeout()).await;
+    if ev.frame_type() != Some("pong") {
+        return fail(format!(
+            "a `ping` frame on an authenticated socket got {} instead of a `pong` frame \
+             (WS-009)",
+            describe(&ev)
+        ));
+    }
+    let ts = ev
+        .json()
+        .and_then(|v| v.get("timestamp"))
+        .and_then(Value::as_str);
+    let Some(ts) = ts else {
+        return fail("the `pong` frame has no string `timestamp` (WS-009)");
+    };
+    expect::that(
+        amp_core::Timestamp::parse_any(ts).is_ok(),
+        format!("the `pong` timestamp `{ts}` is not a timestamp (WS-009)"),
+    )?;
+    conn.close().await;
+    pass()
+}
+
+async fn ws_push_message_new(ctx: &mut Ctx) -> CaseResult {
+    let a = ctx.agent().await?;
+    let b = ctx.agent().await?;
+    let (mut conn, _) = connect_as(ctx, &b).await?;
+    let payload = json!({"type": "notification", "message": "pushed over the socket"});
+    let body = ctx
+        .message(&a, &b.address)
+        .subject(subject(ctx, "ws push"))
+        .payload(payload.clone())
+        .signed()?;
+    let sig = body.get("signature").cloned();
+    let id = route_ok(ctx, &a, &body, "a message to an agent with a live socket").await?;
+    let frame = await_message(&mut conn, &id, PUSH_WAIT).await?;
+    conn.close().await;
+    let env = frame.pointer("/data/envelope");
+    let Some(env) = env.filter(|e| e.is_object()) else {
+        return fail("the `message.new` frame has no data.envelope object (WS-007)");
+    };
+    let get = |f: &str| env.get(f).and_then(Value::as_str);
+    let mut problems = Vec::new();
+    if get("id") != Some(id.as_str()) {
+        problems.push(format!("data.envelope.id is {:?}, not {id}", get("id")));
+    }
+    if get("from") != Some(a.address.as_str()) {
+        problems.push(format!("data.envelope.from is {:?}", get("from")));
+    }
+    if env.get("signature") != sig.as_ref() {
+        problems.push("data.envelope.signature is not the submitted signature".to_string());
+    }
+    if frame.pointer("/data/payload") != Some(&payload) {
+        problems.push("data.payload differs from the payload sent".to_string());
+    }
+    if frame.pointer("/data/replay") == Some(&Value::Bool(true)) {
+        problems.push("a live push is marked `replay: true`".to_string());
+    }
+    if !problems.is_empty() {
+        return fail(format!(
+            "the pushed `message.new` frame is wrong: {} (WS-007)",
+            problems.join("; ")
+        ));
+    }
+    match frame.pointer("/data/id").and_then(Value::as_str) {
+        Some(x) if x == id => pass(),
+        Some(x) => fail(format!(
+            "data.id is `{x}` but data.envelope.id is `{id}` (WS-007)"
+        )),
+        None => Ok(Outcome::Info(
+            "`message.new` carries data{envelope, payload} without data.id: the 05 shape \
+             (08 adds data.id, C-25)"
+                .to_string(),
+        )),
+    }
+}
+
+async fn ws_replay_marked(ctx: &mut Ctx) -> CaseResult {
+    let a = ctx.agent().await?;
+    let b = ctx.agent().await?;
+    let keep = ctx
+        .message(&a, &b.address)
+        .subject(subject(ctx, "replay keep"))
+        .signed()?;
+    let keep_id = route_ok(ctx, &a, &keep, "a message to an offline agent").await?;
+    let gone = ctx
+        .message(&a, &b.address)
+        .subject(subject(ctx, "replay acked"))
+        .signed()?;
+    let gone_id = route_ok(ctx, &a, &gone, "a second message to an offline agent").await?;
+    crate::routing::delivered(ctx, &b, &keep_id).await?;
+    crate::routing::delivered(ctx, &b, &gone_id).await?;
+    let resp = ctx.ack(&b, &gone_id).await?;
+    expect::success(&resp)?;
+
+    let (mut conn, connected) = connect_as(ctx, &b).await?;
+    let count = connected
+        .pointer("/data/pending_count")
+        .and_then(Value::as_u64);
+    // Read everything the provider replays right after `connected`.
+    let mut replayed = Vec::new();
+    loop {
+        let ev = conn.recv(QUIET_WINDOW.max(Duration::from_secs(2))).await;
+        match ev.frame_type() {
+            Some("message.new") => {
+                if let Some(v) = ev.json() {
+                    replayed.push(v.clone());
+                }
+                if replayed
+                    .iter()
+                    .any(|f| frame_message_id(f) == Some(keep_id.as_str()))
+                {
+                    // Give an acked replay a moment to show up too.
+                    let more = conn.recv_type("message.new", QUIET_WINDOW).await;
+                    if let Some(v) = more.json() {
+                        replayed.push(v.clone());
+                    }
+                    break;
+                }
+            }
+            Some(_) => {}
+            None => break,
+        }
+    }
+    conn.close().await;
+    if replayed
+        .iter()
+        .any(|f| frame_message_id(f) == Some(gone_id.as_str()))
+    {
+        return fail(format!(
+            "message {gone_id} was acknowledged before connecting but was replayed \
+             (NOTIFY-012)"
+        ));
+    }
+    let Some(frame) = replayed
+        .iter()
+        .find(|f| frame_message_id(f) == Some(keep_id.as_str()))
+    else {
+        return fail(format!(
+            "the unacknowledged message {keep_id} was not replayed as `message.new` after \
+             `connected` (NOTIFY-012)"
+        ));
+    };
+    if frame.pointer("/data/replay") != Some(&Value::Bool(true)) {
+        return fail(format!(
+            "the replayed message {keep_id} lacks `\"replay\": true` (NOTIFY-012; an unmarked \
+             second delivery is a duplicate, C-74)"
+        ));
+    }
+    if count != Some(1) {
+        return fail(format!(
+            "`connected` reported pending_count {count:?} with exactly one unacknowledged \
+             message queued (WS-003)"
+        ));
+    }
+    pass()
+}
+
+async fn ws_ack(ctx: &mut Ctx) -> CaseResult {
+    let a = ctx.agent().await?;
+    let b = ctx.agent().await?;
+    let (mut conn, _) = connect_as(ctx, &b).await?;
+    let body = ctx
+        .message(&a, &b.address)
+        .subject(subject(ctx, "ws ack"))
+        .signed()?;
+    let id = route_ok(ctx, &a, &body, "a message to an agent with a live socket").await?;
+    await_message(&mut conn, &id, PUSH_WAIT).await?;
+    let msgs = pending_list(ctx, &b, "").await?;
+    if !msgs.iter().any(|m| entry_id(m) == Some(id.as_str())) {
+        return Ok(Outcome::Skip(format!(
+            "message {id} is not in /messages/pending after the push, so an ack cannot be \
+             observed (a provider without notify:v1 need not retain pushed messages, NOTIFY-011)"
+        )));
+    }
+    let notify = ctx.has_capability("notify:v1");
+    for (variant, frame) in [
+        ("message.ack", json!({"type": "message.ack", "id": id})),
+        ("ack", json!({"type": "ack", "id": id})),
+    ] {
+        conn.send_json(&frame).await?;
+        let err = error_frame_soon(&mut conn).await;
+        if gone_from_pending(ctx, &b, &id, Duration::from_secs(3)).await? {
+            conn.close().await;
+            if variant == "message.ack" {
+                return pass();
+            }
+            let reason = "the provider ignored `{\"type\":\"message.ack\"}` (05, 12) and \
+                          acknowledged only on `{\"type\":\"ack\"}` (08)";
+            if notify {
+                return fail(format!(
+                    "{reason}; under notify:v1 `message.ack` is required (WS-008, C-24)"
+                ));
+            }
+            return Ok(Outcome::Warn {
+                reason: reason.to_string(),
+                contradiction: Some("C-24"),
+            });
+        }
+        ctx.note(format!(
+            "`{variant}` did not remove the message{}",
+            err.map(|e| format!(" (error frame {e})"))
+                .unwrap_or_default()
+        ));
+    }
+    conn.close().await;
+    fail(format!(
+        "neither a `message.ack` nor an `ack` frame removed message {id} from the queue \
+         (WS-008, C-24)"
+    ))
+}
+
+async fn ws_route(ctx: &mut Ctx) -> CaseResult {
+    let a = ctx.agent().await?;
+    let b = ctx.agent().await?;
+    let (mut conn, _) = connect_as(ctx, &a).await?;
+    let s = subject(ctx, "ws route");
+    let body = ctx.message(&a, &b.address).subject(s.clone()).signed()?;
+    conn.send_json(&json!({"type": "route", "data": body}))
+        .await?;
+    if let Some(e) = error_frame_soon(&mut conn).await {
+        return fail(format!(
+            "a correctly signed `route` frame was answered with the error frame {e} (WS-011)"
+        ));
+    }
+    let want = s.clone();
+    let got = ctx
+        .wait_pending(
+            &b,
+            move |m| crate::routing::entry_subject(m) == Some(want.as_str()),
+            PUSH_WAIT,
+        )
+        .await?;
+    let Some(m) = got else {
+        return fail(format!(
+            "a `route` frame sent over an authenticated socket did not reach the recipient \
+             within {} s (WS-011; no success frame is defined, C-26)",
+            PUSH_WAIT.as_secs()
+        ));
+    };
+    expect::that(
+        m.pointer("/envelope/from").and_then(Value::as_str) == Some(a.address.as_str()),
+        "the message routed over the socket was delivered with another `from` (WS-011)",
+    )?;
+
+    // The same path must verify signatures: a tampered subject is an error, not a delivery.
+    let bad_subject = subject(ctx, "ws route tampered");
+    let mut tampered = ctx.message(&a, &b.address).subject(s).signed()?;
+    tampered["subject"] = json!(bad_subject.clone());
+    conn.send_json(&json!({"type": "route", "data": tampered}))
+        .await?;
+    let err = conn.recv_type("error", ctx.request_timeout()).await;
+    conn.close().await;
+    crate::routing::not_delivered(ctx, &b, &bad_subject, "WS-011, SIG-016").await?;
+    match err
+        .json()
+        .filter(|_| err.frame_type() == Some("error"))
+        .and_then(|v| v.get("error"))
+        .and_then(Value::as_str)
+    {
+        Some("signature_invalid") => pass(),
+        Some(other) => fail(format!(
+            "a tampered `route` frame was refused with error `{other}`; the REST route \
+             answers signature_invalid (WS-011)"
+        )),
+        None => Ok(Outcome::Warn {
+            reason: format!(
+                "a tampered `route` frame was not delivered but no error frame arrived \
+                 (got {}); only error frames are defined for `route` (C-26)",
+                describe(&err)
+            ),
+            contradiction: Some("C-26"),
+        }),
+    }
+}
+
+async fn ws_subprotocol(ctx: &mut Ctx) -> CaseResult {
+    let a = ctx.agent().await?;
+    let mut conn = open(ctx).await?;
+    let proto = conn.subprotocol().map(str::to_string);
+    conn.send_json(&json!({"type": "auth", "token": a.api_key.expose()}))
+        .await?;
+    let ev = conn.recv(ctx.request_timeout()).await;
+    conn.close().await;
+    if ev.frame_type() != Some("connected") {
+        return fail(format!(
+            "baseline: authentication on a socket offering `{SUBPROTOCOL}` got {} (WS-003)",
+            describe(&ev)
+        ));
+    }
+    match proto.as_deref() {
+        Some(SUBPROTOCOL) => pass(),
+        Some(other) => fail(format!(
+            "the client offered `{SUBPROTOCOL}` and the server confirmed `{other}` (WS-010)"
+        )),
+        None => fail(format!(
+            "the client offered `{SUBPROTOCOL}` and the 101 answer carries no \
+             Sec-WebSocket-Protocol (WS-010)"
+        )),
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Table
+// ------------------------------------------------------------------------------------------
+
+pub static CASES: &[Case] = &[
+    Case {
+        id: "ws.auth.connected",
+        title: "A valid auth frame is answered with `connected`",
+        clauses: &["WS-003", "WS-002"],
+        level: Level::Must,
+        section: Section::WebSocket,
+        needs: &[],
+        expectation: "After `{type:auth, token}` the provider sends `{type:connected, \
+                      data:{address, pending_count}}` naming the agent.",
+        run: |ctx| Box::pin(ws_auth_connected(ctx)),
+    },
+    Case {
+        id: "ws.auth.token-in-url",
+        title: "An API key in the WebSocket URL does not authenticate",
+        clauses: &["WS-001"],
+        level: Level::Must,
+        section: Section::WebSocket,
+        needs: &[],
+        expectation: "A socket opened with `?token=`/`?api_key=` and no auth frame is never \
+                      sent `connected` and is closed (or the upgrade refused).",
+        run: |ctx| Box::pin(ws_auth_token_in_url(ctx)),
+    },
+    Case {
+        id: "ws.auth.first-frame",
+        title: "A first frame other than auth closes the socket",
+        clauses: &["WS-006"],
+        level: Level::Must,
+        section: Section::WebSocket,
+        needs: &[],
+        expectation: "A `ping` or `route` frame before `auth` is answered with an error and a \
+                      close; a following auth frame is not honoured and nothing is delivered.",
+        run: |ctx| Box::pin(ws_auth_first_frame(ctx)),
+    },
+    Case {
+        id: "ws.auth.timeout",
+        title: "A socket that never authenticates is closed",
+        clauses: &["WS-004"],
+        level: Level::Must,
+        section: Section::WebSocket,
+        needs: &[],
+        expectation: "A socket that sends no frame is closed within 10 s of opening.",
+        run: |ctx| Box::pin(ws_auth_timeout(ctx)),
+    },
+    Case {
+        id: "ws.auth.invalid-token",
+        title: "An invalid token gets an unauthorized error and a close",
+        clauses: &["WS-005", "WS-003"],
+        level: Level::Must,
+        section: Section::WebSocket,
+        needs: &[],
+        expectation: "An auth frame with a wrong token is answered with `{type:error, \
+                      error:unauthorized}` and the socket is closed.",
+        run: |ctx| Box::pin(ws_auth_invalid_token(ctx)),
+    },
+    Case {
+        id: "ws.ping",
+        title: "ping is answered with pong",
+        clauses: &["WS-009"],
+        level: Level::Must,
+        section: Section::WebSocket,
+        needs: &[],
+        expectation: "`{type:ping}` on an authenticated socket is answered with `{type:pong, \
+                      timestamp}`.",
+        run: |ctx| Box::pin(ws_ping(ctx)),
+    },
+    Case {
+        id: "ws.push.message-new",
+        title: "A message to a connected agent is pushed as message.new",
+        clauses: &["WS-007"],
+        level: Level::Must,
+        section: Section::WebSocket,
+        needs: &[],
+        expectation: "A message routed to an agent with a live socket arrives as \
+                      `message.new` with the envelope and payload as sent (data.id optional, \
+                      C-25).",
+        run: |ctx| Box::pin(ws_push_message_new(ctx)),
+    },
+    Case {
+        id: "ws.replay.marked",
+        title: "Queued messages replayed on connect are marked replay:true",
+        clauses: &["NOTIFY-012", "WS-003"],
+        level: Level::Must,
+        section: Section::WebSocket,
+        needs: &[Need::Capability("notify:v1")],
+        expectation: "On connect the unacknowledged queued message is replayed as \
+                      `message.new` with `replay: true`, the acknowledged one is not, and \
+                      pending_count counts it.",
+        run: |ctx| Box::pin(ws_replay_marked(ctx)),
+    },
+    Case {
+        id: "ws.ack",
+        title: "A WebSocket ack removes the message from the queue",
+        clauses: &["WS-008"],
+        level: Level::Should,
+        section: Section::WebSocket,
+        needs: &[],
+        expectation: "`{type:message.ack, id}` removes a pushed message from \
+                      /messages/pending (only `{type:ack}` working is a C-24 warning).",
+        run: |ctx| Box::pin(ws_ack(ctx)),
+    },
+    Case {
+        id: "ws.route",
+        title: "A route frame is routed like POST /route",
+        clauses: &["WS-011", "SIG-016"],
+        level: Level::Must,
+        section: Section::WebSocket,
+        needs: &[],
+        expectation: "A signed `{type:route, data}` frame is delivered without an error frame; \
+                      a tampered one is refused with an error frame signature_invalid and not \
+                      delivered (C-26).",
+        run: |ctx| Box::pin(ws_route(ctx)),
+    },
+    Case {
+        id: "ws.subprotocol",
+        title: "The amp.v1 subprotocol is confirmed",
+        clauses: &["WS-010"],
+        level: Level::Should,
+        section: Section::WebSocket,
+        needs: &[],
+        expectation: "A client offering Sec-WebSocket-Protocol `amp.v1` gets it confirmed in \
+                      the 101 answer.",
+        run: |ctx| Box::pin(ws_subprotocol(ctx)),
+    },
+];
