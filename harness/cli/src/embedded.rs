@@ -38,9 +38,13 @@ pub fn mock_config(defects: DefectSet, profile: amp_core::PayloadProfile) -> Moc
         webhook_retry_delays: WEBHOOK_RETRY_DELAYS.to_vec(),
         webhook_timeout: Duration::from_secs(2),
         allow_loopback_webhooks: true,
-        // High budgets (the mock's default) so a full run never trips them; the rate-limit cases
-        // exercise the spec's per-endpoint budgets, which the mock keeps.
-        rate_limits: RateLimits::default(),
+        // RL-001's per-key budget: the client paces each agent under it, and the rate-limit
+        // cases exceed it on purpose with one agent.
+        rate_limits: RateLimits {
+            api_requests_per_minute: 100,
+            pending_per_minute: 30,
+            ..RateLimits::default()
+        },
         federation_peers: vec![FederationPeer {
             domain: PEER_DOMAIN.to_string(),
             public_key: peer_key.public_key(),

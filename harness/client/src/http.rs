@@ -10,6 +10,7 @@ use crate::error::ClientError;
 use crate::secret::Secret;
 use bytes::Bytes;
 use serde_json::Value;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Once, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -209,52 +210,73 @@ fn strict_parse(bytes: &[u8]) -> Option<Result<Value, String>> {
     std::panic::catch_unwind(|| amp_core::json::parse_strict(bytes).map_err(|e| e.to_string())).ok()
 }
 
-/// Token bucket shared by all clones of an [`Http`]: `capacity` requests at once, refilled at
+/// Token buckets shared by all clones of an [`Http`], one per credential: AMP rate limits are
+/// per API key (RL-001), so each agent gets its own bucket of `per_minute` requests refilled at
 /// `per_minute / 60` per second.
 #[derive(Debug)]
 struct Pacer {
-    state: Mutex<Option<Bucket>>,
+    state: Mutex<PacerState>,
 }
+
+#[derive(Debug, Default)]
+struct PacerState {
+    per_minute: Option<u32>,
+    buckets: HashMap<String, Bucket>,
+}
+
+/// More credentials than this in one run means something is off; start over rather than grow.
+const MAX_BUCKETS: usize = 10_000;
 
 #[derive(Debug)]
 struct Bucket {
     tokens: f64,
-    capacity: f64,
-    per_sec: f64,
     last: Instant,
 }
 
 impl Pacer {
     fn set(&self, per_minute: Option<u32>) {
-        let bucket = per_minute.filter(|n| *n > 0).map(|n| Bucket {
-            tokens: f64::from(n),
-            capacity: f64::from(n),
-            per_sec: f64::from(n) / 60.0,
-            last: Instant::now(),
-        });
         if let Ok(mut s) = self.state.lock() {
-            *s = bucket;
+            s.per_minute = per_minute.filter(|n| *n > 0);
+            s.buckets.clear();
         }
     }
 
-    async fn acquire(&self) {
+    /// Wait until the bucket of `credential` has a token. Unauthenticated requests
+    /// (registration, discovery) are not paced: their budgets are per client IP and not
+    /// advertised, so only the 429 handling of [`Http::send`] applies to them.
+    async fn acquire(&self, credential: &str) {
+        if credential.is_empty() {
+            return;
+        }
         loop {
             let wait = {
                 let Ok(mut guard) = self.state.lock() else {
                     return;
                 };
-                let Some(b) = guard.as_mut() else {
+                let Some(per_minute) = guard.per_minute else {
                     return;
                 };
+                if guard.buckets.len() >= MAX_BUCKETS && !guard.buckets.contains_key(credential) {
+                    guard.buckets.clear();
+                }
+                let capacity = f64::from(per_minute);
+                let per_sec = capacity / 60.0;
                 let now = Instant::now();
+                let b = guard
+                    .buckets
+                    .entry(credential.to_string())
+                    .or_insert(Bucket {
+                        tokens: capacity,
+                        last: now,
+                    });
                 let dt = now.duration_since(b.last).as_secs_f64();
                 b.last = now;
-                b.tokens = (b.tokens + dt * b.per_sec).min(b.capacity);
+                b.tokens = (b.tokens + dt * per_sec).min(capacity);
                 if b.tokens >= 1.0 {
                     b.tokens -= 1.0;
                     return;
                 }
-                Duration::from_secs_f64(((1.0 - b.tokens) / b.per_sec).min(60.0))
+                Duration::from_secs_f64(((1.0 - b.tokens) / per_sec).min(60.0))
             };
             tokio::time::sleep(wait).await;
         }
@@ -287,7 +309,7 @@ impl Http {
             client,
             cfg,
             pacer: Arc::new(Pacer {
-                state: Mutex::new(None),
+                state: Mutex::new(PacerState::default()),
             }),
         })
     }
@@ -296,8 +318,8 @@ impl Http {
         &self.cfg
     }
 
-    /// Pace requests at most `per_minute` per minute (from `/v1/info.rate_limits`);
-    /// `None` turns pacing off.
+    /// Pace requests at most `per_minute` per minute per credential (from
+    /// `/v1/info.rate_limits`); `None` turns pacing off.
     pub fn set_rate_limit(&self, per_minute: Option<u32>) {
         self.pacer.set(per_minute);
     }
@@ -306,7 +328,12 @@ impl Http {
     pub async fn send(&self, req: &Req) -> Result<Resp, ClientError> {
         let mut retries = 0;
         loop {
-            self.pacer.acquire().await;
+            let credential = req
+                .headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+                .map_or("", |(_, v)| v.as_str());
+            self.pacer.acquire(credential).await;
             let mut resp = self.send_once(req).await?;
             resp.retries = retries;
             if resp.status != 429 || retries >= self.cfg.max_429_retries {

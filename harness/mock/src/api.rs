@@ -103,9 +103,21 @@ pub(crate) async fn rate_limit_mw(
     } else {
         (format!("ip:{ip}"), limits.anonymous_per_minute)
     };
-    let d = state
-        .limiter()
-        .check(&bucket, limit, state.clock().now_unix());
+    let now = state.clock().now_unix();
+    let mut d = state.limiter().check(&bucket, limit, now);
+    // RL-003: the relay pickup has its own, lower budget on top of the per-key one.
+    if d.allowed
+        && req.method() == axum::http::Method::GET
+        && path.ends_with("/messages/pending")
+        && let Some(key) = bucket.strip_prefix("key:")
+    {
+        let p = state
+            .limiter()
+            .check(&format!("pending:{key}"), limits.pending_per_minute, now);
+        if !p.allowed || p.remaining < d.remaining {
+            d = p;
+        }
+    }
     let mut resp = if d.allowed {
         next.run(req).await
     } else {

@@ -30,6 +30,8 @@ pub struct RateLimits {
     pub register_per_minute: u32,
     /// Unauthenticated requests (health, info, discovery) per client IP per minute.
     pub anonymous_per_minute: u32,
+    /// `GET /messages/pending` per API key per minute (RL-003's per-endpoint budget: 30).
+    pub pending_per_minute: u32,
 }
 
 impl Default for RateLimits {
@@ -39,6 +41,7 @@ impl Default for RateLimits {
             messages_per_minute: 100_000,
             register_per_minute: 100_000,
             anonymous_per_minute: 100_000,
+            pending_per_minute: 100_000,
         }
     }
 }
