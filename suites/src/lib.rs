@@ -6,7 +6,13 @@
 
 use amp_runner::Case;
 
+pub mod agents;
+pub mod discovery;
+pub mod errors;
 pub mod federation;
+pub mod keys;
+pub mod ratelimit;
+pub mod registration;
 pub mod relay;
 pub mod routing;
 pub mod webhooks;
@@ -20,6 +26,12 @@ pub fn all() -> Vec<Case> {
         federation::CASES,
         webhooks::CASES,
         websocket::CASES,
+        discovery::CASES,
+        registration::CASES,
+        agents::CASES,
+        errors::CASES,
+        keys::CASES,
+        ratelimit::CASES,
     ];
     let mut cases: Vec<Case> = tables.iter().flat_map(|t| t.iter().copied()).collect();
     cases.sort_by(|a, b| a.id.cmp(b.id));

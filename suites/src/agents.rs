@@ -1,0 +1,344 @@
+//! Agent endpoints (spec 08 Get Current Agent, Update Agent, List Agents, Resolve; 03 Updating
+//! Registration).
+//!
+//! Agents are registered fresh per case; what the provider returns is compared with what the
+//! case registered (address, key, alias), never with provider-specific values.
+
+use crate::registration::{PUBLIC_HOOK, me_ok};
+use amp_core::{PublicKey, parse_rfc3339};
+use amp_runner::{Agent, Case, CaseResult, Ctx, Failure, Level, Section, expect, fail, pass};
+use serde_json::{Value, json};
+
+/// Percent-encode a path or query component (addresses carry `@`, cursors may carry `+/=`).
+pub(crate) fn encode_component(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `GET /agents/resolve/{address}` as `by`.
+async fn resolve(ctx: &mut Ctx, by: &Agent, address: &str) -> Result<amp_runner::Resp, Failure> {
+    ctx.get(&format!("/agents/resolve/{address}"), Some(by))
+        .await
+}
+
+/// A run-unique alias, so a case can recognise its own change.
+fn alias(ctx: &Ctx, what: &str) -> String {
+    format!("amp-conformance {what} {}", ctx.unique_name("alias"))
+}
+
+// ------------------------------------------------------------------------------------------
+// Cases
+// ------------------------------------------------------------------------------------------
+
+async fn me_shape(ctx: &mut Ctx) -> CaseResult {
+    let tenant = ctx.tenant();
+    let al = alias(ctx, "me");
+    let secret = format!("whsec-ampc-{}", ctx.unique_name("secret"));
+    ctx.redactor().add("webhook_secret", &secret);
+    let a = ctx
+        .agent_with(&tenant, |b| {
+            b["alias"] = json!(al);
+            b["delivery"] = json!({"webhook_url": PUBLIC_HOOK, "webhook_secret": secret});
+        })
+        .await?;
+    let resp = me_ok(ctx, &a, "the agent's API key").await?;
+    let Some(obj) = resp.json().and_then(Value::as_object) else {
+        return fail("GET /agents/me did not answer a JSON object (AGT-001)");
+    };
+    let mut problems = Vec::new();
+    let s = |k: &str| obj.get(k).and_then(Value::as_str);
+    match s("address") {
+        Some(x) if x.eq_ignore_ascii_case(&a.address) => {}
+        other => problems.push(format!(
+            "`address` is {other:?}, not the registered `{}`",
+            a.address
+        )),
+    }
+    if s("alias") != Some(al.as_str()) {
+        problems.push(format!(
+            "`alias` is {:?}, not the registered alias",
+            obj.get("alias")
+        ));
+    }
+    match obj.get("delivery").and_then(Value::as_object) {
+        Some(d) => {
+            if d.get("webhook_url").and_then(Value::as_str) != Some(PUBLIC_HOOK) {
+                problems.push(format!(
+                    "`delivery.webhook_url` is {:?}, not the registered {PUBLIC_HOOK}",
+                    d.get("webhook_url")
+                ));
+            }
+            if !d.get("prefer_websocket").is_some_and(Value::is_boolean) {
+                problems.push("`delivery.prefer_websocket` is missing or not a boolean".into());
+            }
+        }
+        None => problems.push("`delivery` is missing or not an object".to_string()),
+    }
+    match (s("fingerprint"), a.fingerprint.as_deref()) {
+        (Some(x), Some(y)) if x == y => {}
+        (Some(x), None) if !x.is_empty() => {}
+        (got, _) => problems.push(format!(
+            "`fingerprint` is {got:?}, not the fingerprint the registration returned"
+        )),
+    }
+    for f in ["registered_at", "last_seen_at"] {
+        match s(f) {
+            Some(t) if parse_rfc3339(t).is_ok() => {}
+            other => problems.push(format!("`{f}` is {other:?}, not an RFC 3339 timestamp")),
+        }
+    }
+    if obj.contains_key("api_key") || resp.text().contains(a.api_key.expose()) {
+        problems.push("the response contains the API key (REG-005)".to_string());
+    }
+    if obj.contains_key("webhook_secret")
+        || obj
+            .get("delivery")
+            .is_some_and(|d| d.get("webhook_secret").is_some())
+        || resp.text().contains(&secret)
+    {
+        problems.push("the response contains the webhook secret".to_string());
+    }
+    if problems.is_empty() {
+        pass()
+    } else {
+        fail(format!("GET /agents/me (AGT-001): {}", problems.join("; ")))
+    }
+}
+
+async fn resolve_known(ctx: &mut Ctx) -> CaseResult {
+    let a = ctx.agent().await?;
+    let b = ctx.agent().await?;
+    let resp = resolve(ctx, &a, &b.address).await?;
+    expect::status(&resp, 200)?;
+    let mut problems = Vec::new();
+    match resp.pointer("/address").and_then(Value::as_str) {
+        Some(x) if x.eq_ignore_ascii_case(&b.address) => {}
+        other => problems.push(format!("`address` is {other:?}, not `{}`", b.address)),
+    }
+    match resp.pointer("/public_key").and_then(Value::as_str) {
+        Some(pem) => match PublicKey::from_spki_pem(pem) {
+            Ok(pk) if pk == b.key.public_key() => {}
+            Ok(_) => problems.push("`public_key` is not the key the agent registered".into()),
+            Err(e) => problems.push(format!("`public_key` is not an Ed25519 SPKI PEM ({e})")),
+        },
+        None => problems.push("`public_key` is missing".to_string()),
+    }
+    match resp.pointer("/key_algorithm").and_then(Value::as_str) {
+        Some(k) if k.eq_ignore_ascii_case("ed25519") => {}
+        other => problems.push(format!("`key_algorithm` is {other:?}, not Ed25519")),
+    }
+    match (
+        resp.pointer("/fingerprint").and_then(Value::as_str),
+        b.fingerprint.as_deref(),
+    ) {
+        (Some(x), Some(y)) if x == y => {}
+        (Some(x), None) if !x.is_empty() => {}
+        (got, _) => problems.push(format!(
+            "`fingerprint` is {got:?}, not the fingerprint the registration returned"
+        )),
+    }
+    if !resp.pointer("/online").is_some_and(Value::is_boolean) {
+        problems.push("`online` is missing or not a boolean".to_string());
+    }
+    if problems.is_empty() {
+        pass()
+    } else {
+        fail(format!(
+            "GET /agents/resolve/{} (AGT-003): {}",
+            b.address,
+            problems.join("; ")
+        ))
+    }
+}
+
+async fn resolve_unknown(ctx: &mut Ctx) -> CaseResult {
+    let a = ctx.agent().await?;
+    let b = ctx.agent().await?;
+    let known = resolve(ctx, &a, &b.address).await?;
+    expect::status(&known, 200)?;
+    let domain = b.address.split_once('@').map(|x| x.1).unwrap_or("");
+    let nobody = format!("{}@{domain}", ctx.unique_name("nobody"));
+    let resp = resolve(ctx, &a, &nobody).await?;
+    expect::error(&resp, 404, "not_found")?;
+    pass()
+}
+
+async fn patch(ctx: &mut Ctx) -> CaseResult {
+    let a = ctx.agent().await?;
+    let b = ctx.agent().await?;
+    let al = alias(ctx, "patched");
+    let resp = ctx
+        .patch_json(
+            "/agents/me",
+            &json!({"alias": al, "delivery": {"prefer_websocket": true}}),
+            Some(&a),
+        )
+        .await?;
+    expect::status(&resp, 200)?;
+    if resp.pointer("/updated") != Some(&Value::Bool(true)) {
+        return fail("PATCH /agents/me answered 200 without `updated: true` (REG-021)");
+    }
+    match resp.pointer("/address").and_then(Value::as_str) {
+        Some(x) if x.eq_ignore_ascii_case(&a.address) => {}
+        other => {
+            return fail(format!(
+                "PATCH /agents/me answered `address` {other:?}, not `{}` (REG-021)",
+                a.address
+            ));
+        }
+    }
+    let me = me_ok(ctx, &a, "the agent's key after PATCH").await?;
+    if me.pointer("/alias").and_then(Value::as_str) != Some(al.as_str()) {
+        return fail("GET /agents/me after PATCH does not show the new alias (REG-021)");
+    }
+    if me.pointer("/delivery/prefer_websocket") != Some(&Value::Bool(true)) {
+        return fail(
+            "GET /agents/me after PATCH does not show delivery.prefer_websocket = true (REG-021)",
+        );
+    }
+    // public_key is not updatable: whatever the answer, the registered key must stay.
+    let other = ctx.new_key();
+    let attempt = ctx
+        .patch_json(
+            "/agents/me",
+            &json!({"public_key": other.public_key().to_spki_pem()}),
+            Some(&a),
+        )
+        .await?;
+    let resolved = resolve(ctx, &b, &a.address).await?;
+    expect::status(&resolved, 200)?;
+    let pem = expect::json_str(&resolved, "/public_key")?;
+    if PublicKey::from_spki_pem(pem).ok() != Some(a.key.public_key()) {
+        return fail(format!(
+            "PATCH /agents/me with a new public_key (answered HTTP {}) changed the registered \
+             key; public_key is not updatable (REG-021, use rotate-keys)",
+            attempt.status
+        ));
+    }
+    pass()
+}
+
+async fn list(ctx: &mut Ctx) -> CaseResult {
+    let a = ctx.agent().await?;
+    let tenant = ctx.tenant();
+    let path = format!(
+        "/agents?tenant={}&search={}",
+        encode_component(&tenant),
+        encode_component(&a.name)
+    );
+    let resp = ctx.get(&path, Some(&a)).await?;
+    expect::status(&resp, 200)?;
+    let Some(agents) = resp.pointer("/agents").and_then(Value::as_array) else {
+        return fail("GET /agents answered 200 without an `agents` array (AGT-002)");
+    };
+    let mut problems = Vec::new();
+    for (i, e) in agents.iter().enumerate() {
+        if e.get("address")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            problems.push(format!("agents[{i}].address is missing"));
+        }
+        if !e.get("online").is_some_and(Value::is_boolean) {
+            problems.push(format!("agents[{i}].online is missing or not a boolean"));
+        }
+        if e.get("alias")
+            .is_some_and(|x| !x.is_string() && !x.is_null())
+        {
+            problems.push(format!("agents[{i}].alias is not a string"));
+        }
+    }
+    match resp.pointer("/total").and_then(Value::as_u64) {
+        Some(t) if t as usize >= agents.len() => {}
+        other => problems.push(format!(
+            "`total` is {other:?}, not a count of at least the {} listed agents",
+            agents.len()
+        )),
+    }
+    let found = agents.iter().any(|e| {
+        e.get("address")
+            .and_then(Value::as_str)
+            .is_some_and(|x| x.eq_ignore_ascii_case(&a.address))
+    });
+    if !found {
+        problems.push(format!(
+            "searching the tenant for `{}` did not list the agent itself",
+            a.name
+        ));
+    }
+    if problems.is_empty() {
+        pass()
+    } else {
+        fail(format!("GET /agents (AGT-002): {}", problems.join("; ")))
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Case table
+// ------------------------------------------------------------------------------------------
+
+pub static CASES: &[Case] = &[
+    Case {
+        id: "agents.me.shape",
+        title: "GET /agents/me describes the agent without its secrets",
+        clauses: &["AGT-001", "REG-005"],
+        level: Level::Must,
+        section: Section::Registration,
+        needs: &[],
+        expectation: "GET /agents/me answers 200 with the registered address, alias, delivery \
+                      settings, fingerprint, registered_at and last_seen_at, and neither the API \
+                      key nor the webhook secret.",
+        run: |ctx| Box::pin(me_shape(ctx)),
+    },
+    Case {
+        id: "agents.resolve",
+        title: "Resolving an agent returns its registered public key",
+        clauses: &["AGT-003"],
+        level: Level::Must,
+        section: Section::Registration,
+        needs: &[],
+        expectation: "GET /agents/resolve/{address} answers 200 with the address, the exact \
+                      registered public key, key_algorithm Ed25519, the fingerprint and online.",
+        run: |ctx| Box::pin(resolve_known(ctx)),
+    },
+    Case {
+        id: "agents.resolve.unknown",
+        title: "Resolving an unregistered address answers 404",
+        clauses: &["AGT-003"],
+        level: Level::Must,
+        section: Section::Registration,
+        needs: &[],
+        expectation: "A registered address resolves; an unregistered one answers 404 not_found.",
+        run: |ctx| Box::pin(resolve_unknown(ctx)),
+    },
+    Case {
+        id: "agents.patch",
+        title: "PATCH /agents/me updates the mutable fields only",
+        clauses: &["REG-021"],
+        level: Level::Must,
+        section: Section::Registration,
+        needs: &[],
+        expectation: "PATCH alias and delivery.prefer_websocket answers 200 {updated: true, \
+                      address} and GET /agents/me shows them; a public_key in a PATCH never \
+                      replaces the registered key.",
+        run: |ctx| Box::pin(patch(ctx)),
+    },
+    Case {
+        id: "agents.list",
+        title: "GET /agents lists the tenant's agents",
+        clauses: &["AGT-002"],
+        level: Level::Must,
+        section: Section::Registration,
+        needs: &[],
+        expectation: "GET /agents?tenant=&search=<own name> answers 200 {agents: [{address, \
+                      alias, online}], total} including the agent.",
+        run: |ctx| Box::pin(list(ctx)),
+    },
+];
