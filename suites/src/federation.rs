@@ -293,7 +293,7 @@ async fn deliver(ctx: &mut Ctx, p: &Peer, body: &Value, wire: Wire) -> Result<Re
 
 /// Did the provider answer as an authentication refusal (the wire form may be the reason)?
 fn auth_refusal(resp: &Resp) -> bool {
-    resp.status == 401 || resp.status == 403 && resp.error_code() != Some("signature_invalid")
+    resp.status == 401 || (resp.status == 403 && resp.error_code() != Some("signature_invalid"))
 }
 
 /// The positive baseline: deliver a correct message and find the wire form the target
@@ -622,6 +622,13 @@ async fn federation_future_timestamp(ctx: &mut Ctx) -> CaseResult {
     d.timestamp = now_unix().saturating_add(FUTURE_SKEW_SECS);
     let (body, _) = d.body(ctx)?;
     let resp = deliver(ctx, &p, &body, wire).await?;
+    if resp.is_success() {
+        return fail(format!(
+            "a forward whose envelope timestamp is {FUTURE_SKEW_SECS} s in the future was \
+             accepted (HTTP {}); more than 60 s ahead must be refused (REPLAY-003)",
+            resp.status
+        ));
+    }
     not_delivered(ctx, &b, &d.subject, "REPLAY-003").await?;
     expect::error(&resp, 400, "timestamp_future")?;
     pass()

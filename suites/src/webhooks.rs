@@ -308,7 +308,7 @@ async fn webhook_no_retry_on_4xx(ctx: &mut Ctx) -> CaseResult {
         delay.as_millis(),
         extra.as_millis()
     ));
-    let extra = extra.min(budget(ctx, started, extra));
+    let extra = budget(ctx, started, extra);
     if let Some(r) = refused.receiver.wait_for(2, extra).await {
         return fail(format!(
             "the receiver answered HTTP 400 and the provider retried the delivery of {id4} \

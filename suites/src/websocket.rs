@@ -56,10 +56,7 @@ async fn open(ctx: &mut Ctx) -> Result<WsConn, Failure> {
     ctx.ws_raw(&[SUBPROTOCOL]).await
 }
 
-/// Send `frame`, then read until the provider closes (after at most one `error` frame is
-/// allowed and recorded). Returns `Ok(Some(error_code))` on close, `Err` with the reason when
-/// the provider authenticated the socket, sent something else, or kept it open for
-/// [`CLOSE_WAIT`].
+/// What the provider sent before closing a socket it had to close.
 #[derive(Debug, Default)]
 struct Closed {
     /// `error` field of the error frame sent before the close, if any.
