@@ -34,6 +34,8 @@ pub enum Command {
     Mock(MockArgs),
     /// Prove the suite: clean mock must pass, every planted defect must be caught.
     Selftest(SelftestArgs),
+    /// Structure-aware network fuzzer (signed, then mutated AMP traffic) with replayable reproducers.
+    Fuzz(FuzzArgs),
 }
 
 /// Payload canonicalisation profile (catalogue contradictions C-01..C-04).
@@ -202,4 +204,41 @@ pub struct SelftestArgs {
     /// Write the matrix as JSON here.
     #[arg(long, value_name = "FILE")]
     pub report_json: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FuzzArgs {
+    /// Provider base URL (loopback only unless --allow-remote). Default: the embedded mock.
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// Seed of the generated operation stream (same seed, same operations).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Run for this long (e.g. 20s, 2m).
+    #[arg(long)]
+    pub duration: Option<String>,
+    /// Send this many requests (default 2000 when neither budget is given).
+    #[arg(long)]
+    pub requests: Option<u64>,
+    /// Payload profile used to sign.
+    #[arg(long, value_enum, default_value_t)]
+    pub profile: ProfileArg,
+    /// Where reproducers and report.json go.
+    #[arg(long, value_name = "DIR", default_value = "out/fuzz")]
+    pub out: PathBuf,
+    /// Replay a saved reproducer instead of fuzzing.
+    #[arg(long, value_name = "FILE")]
+    pub replay: Option<PathBuf>,
+    /// Embedded mock only: plant this defect (repeatable).
+    #[arg(long = "defect", value_name = "NAME")]
+    pub defects: Vec<String>,
+    /// Parallel lanes.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+    /// Per-request timeout in seconds.
+    #[arg(long, default_value_t = 5.0)]
+    pub timeout: f64,
+    /// Allow a non-loopback target (only for a provider you run yourself).
+    #[arg(long)]
+    pub allow_remote: bool,
 }

@@ -41,6 +41,7 @@ where
         Some(Command::Vectors(a)) => cmd::vectors::run(a),
         Some(Command::Mock(a)) => cmd::mock::run(a),
         Some(Command::Selftest(a)) => cmd::selftest::run(a),
+        Some(Command::Fuzz(a)) => cmd::fuzz::run(a),
     };
     match result {
         Ok(code) => code.code(),

@@ -133,13 +133,29 @@ fn clauses_and_list_work() {
 
 #[test]
 fn example_config_parses() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../suites/config.example.toml");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../suites/config.example.toml"
+    );
     let text = std::fs::read_to_string(path).unwrap();
     let _: toml::Value = toml::from_str(&text).unwrap();
     // And the binary accepts it (against an unreachable target: exit 3, not a config error).
     let out = bin()
-        .args(["run", "--target", "http://127.0.0.1:9/v1", "--timeout", "1", "--config", path])
+        .args([
+            "run",
+            "--target",
+            "http://127.0.0.1:9/v1",
+            "--timeout",
+            "1",
+            "--config",
+            path,
+        ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

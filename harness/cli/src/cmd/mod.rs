@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod clauses;
+pub mod fuzz;
 pub mod list;
 pub mod mock;
 pub mod run;
