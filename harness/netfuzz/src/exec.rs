@@ -114,6 +114,8 @@ pub struct Lane {
     pub ws_frames: u64,
     pub statuses: BTreeMap<u16, u64>,
     pub rate_limited: u64,
+    /// The current WebSocket session started with a valid auth frame.
+    ws_authed: bool,
 }
 
 fn run_nonce(lane: u32) -> String {
@@ -159,7 +161,8 @@ impl Lane {
         let nonce = run_nonce(cfg.lane);
         let mut agents = Vec::new();
         for i in 0..cfg.agents {
-            let key = SecretKey::from_seed(derive_seed(cfg.seed, cfg.lane, &format!("agent-key-{i}")));
+            let key =
+                SecretKey::from_seed(derive_seed(cfg.seed, cfg.lane, &format!("agent-key-{i}")));
             let name = format!("nf{}-{nonce}-{i}", cfg.lane);
             let body = json!({
                 "tenant": cfg.tenant,
@@ -194,7 +197,10 @@ impl Lane {
         }
         let facts = agents
             .iter()
-            .map(|a| AgentFacts { address: a.address.clone(), public_key: a.key.public_key() })
+            .map(|a| AgentFacts {
+                address: a.address.clone(),
+                public_key: a.key.public_key(),
+            })
             .collect();
         let n = agents.len();
         Ok(Lane {
@@ -207,13 +213,15 @@ impl Lane {
             ws_frames: 0,
             statuses: BTreeMap::new(),
             rate_limited: 0,
+            ws_authed: false,
         })
     }
 
     /// Deregister the lane's agents (best effort).
     pub async fn teardown(self) {
         for a in &self.agents {
-            let req = Req::new(Method::DELETE, format!("{}/agents/me", self.cfg.base_url)).bearer(&a.api_key);
+            let req = Req::new(Method::DELETE, format!("{}/agents/me", self.cfg.base_url))
+                .bearer(&a.api_key);
             let _ = self.http.send(&req).await;
         }
     }
@@ -275,7 +283,10 @@ impl Lane {
         let mut sign_from = me.address.clone();
         let mut sign_key = &me.key;
         match &op.mutation {
-            Mutation::SpoofFrom { n, sign_as_spoofed: true } => {
+            Mutation::SpoofFrom {
+                n,
+                sign_as_spoofed: true,
+            } => {
                 sign_from = self.agents[self.idx(*n)].address.clone();
             }
             Mutation::OtherKey { n } => sign_key = &self.agents[self.idx(*n)].key,
@@ -307,11 +318,16 @@ impl Lane {
             body.insert("idempotency_key".into(), json!(k));
         }
         match &op.mutation {
-            Mutation::None | Mutation::Size { .. } | Mutation::OtherKey { .. } | Mutation::Text { .. } => {}
+            Mutation::None
+            | Mutation::Size { .. }
+            | Mutation::OtherKey { .. }
+            | Mutation::Text { .. } => {}
             Mutation::Unsigned => {
                 body.remove("signature");
             }
-            Mutation::AlterAfterSigning { field, value } => alter(&mut body, *field, value, priority),
+            Mutation::AlterAfterSigning { field, value } => {
+                alter(&mut body, *field, value, priority)
+            }
             Mutation::Signature { text: t } => {
                 let text = match t {
                     SigText::BitFlip { byte, bit } => {
@@ -327,7 +343,9 @@ impl Lane {
                         s
                     }
                     SigText::Hex => sig.to_bytes().iter().map(|b| format!("{b:02x}")).collect(),
-                    SigText::Truncate { len } => sig.to_base64().chars().take(usize::from(*len)).collect(),
+                    SigText::Truncate { len } => {
+                        sig.to_base64().chars().take(usize::from(*len)).collect()
+                    }
                     SigText::Garbage { text } => text.clone(),
                     SigText::WrongType { value } => {
                         body.insert("signature".into(), value.clone());
@@ -335,7 +353,10 @@ impl Lane {
                     }
                     SigText::OtherMessage => {
                         let other_subject = format!("{subject}!");
-                        let f2 = SigningFields { subject: &other_subject, ..fields };
+                        let f2 = SigningFields {
+                            subject: &other_subject,
+                            ..fields
+                        };
                         sign_fields(sign_key, &f2).to_base64()
                     }
                 };
@@ -410,7 +431,8 @@ impl Lane {
                 match self.send(req, "GET /messages/pending").await {
                     Err(e) => vec![e],
                     Ok(resp) => {
-                        let mut out = check_http(resp.status, &resp.body, false, "GET /messages/pending");
+                        let mut out =
+                            check_http(resp.status, &resp.body, false, "GET /messages/pending");
                         if resp.is_success() && !resp.truncated {
                             out.extend(self.model.pending_answer(a, &resp.body));
                         }
@@ -434,7 +456,10 @@ impl Lane {
                     Ok(resp) => {
                         let mut out = check_http(resp.status, &resp.body, false, what);
                         let ok = resp.is_success()
-                            && resp.json().and_then(|j| j.get("acknowledged")).and_then(Value::as_bool)
+                            && resp
+                                .json()
+                                .and_then(|j| j.get("acknowledged"))
+                                .and_then(Value::as_bool)
                                 == Some(true);
                         if resp.status != 429 && !id.is_empty() {
                             out.extend(self.model.ack_result(a, &id, ok, resp.status));
@@ -445,14 +470,20 @@ impl Lane {
             }
             Op::AckBatch { agent, targets } => {
                 let a = self.idx(*agent);
-                let ids: Vec<String> = targets.iter().filter_map(|t| self.model.ack_id(a, t)).collect();
+                let ids: Vec<String> = targets
+                    .iter()
+                    .filter_map(|t| self.model.ack_id(a, t))
+                    .collect();
                 if ids.is_empty() {
                     return Vec::new();
                 }
                 let what = "POST /messages/pending/ack";
-                let req = Req::new(Method::POST, format!("{}/messages/pending/ack", self.cfg.base_url))
-                    .json(&json!({ "ids": ids }))
-                    .bearer(&self.agents[a].api_key);
+                let req = Req::new(
+                    Method::POST,
+                    format!("{}/messages/pending/ack", self.cfg.base_url),
+                )
+                .json(&json!({ "ids": ids }))
+                .bearer(&self.agents[a].api_key);
                 match self.send(req, what).await {
                     Err(e) => vec![e],
                     Ok(resp) => {
@@ -462,11 +493,21 @@ impl Lane {
                                 .json()
                                 .and_then(|j| j.get("not_found"))
                                 .and_then(Value::as_array)
-                                .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+                                .map(|a| {
+                                    a.iter()
+                                        .filter_map(Value::as_str)
+                                        .map(str::to_string)
+                                        .collect()
+                                })
                                 .unwrap_or_default();
                             let unique: HashSet<&String> = ids.iter().collect();
                             for id in unique {
-                                out.extend(self.model.ack_result(a, id, !not_found.contains(id), resp.status));
+                                out.extend(self.model.ack_result(
+                                    a,
+                                    id,
+                                    !not_found.contains(id),
+                                    resp.status,
+                                ));
                             }
                         }
                         out
@@ -474,9 +515,20 @@ impl Lane {
                 }
             }
             Op::Raw(r) => {
-                let what = format!("{} {} (malformed body)", r.endpoint.method(), r.endpoint.path());
-                let method = if r.endpoint.method() == "PATCH" { Method::PATCH } else { Method::POST };
-                let mut req = Req::new(method, format!("{}{}", self.cfg.base_url, r.endpoint.path()));
+                let what = format!(
+                    "{} {} (malformed body)",
+                    r.endpoint.method(),
+                    r.endpoint.path()
+                );
+                let method = if r.endpoint.method() == "PATCH" {
+                    Method::PATCH
+                } else {
+                    Method::POST
+                };
+                let mut req = Req::new(
+                    method,
+                    format!("{}{}", self.cfg.base_url, r.endpoint.path()),
+                );
                 req = match &r.content_type {
                     Some(ct) => req.body(r.body.bytes(), ct),
                     None => req.body(r.body.bytes(), ""),
@@ -511,7 +563,10 @@ impl Lane {
         let exp = self.model.expect_route(sender, &bytes);
         let malformed = matches!(
             &exp,
-            Expectation::Reject { invariant: Invariant::InvalidBodyAccepted, .. }
+            Expectation::Reject {
+                invariant: Invariant::InvalidBodyAccepted,
+                ..
+            }
         );
         self.last_body[sender] = Some(bytes.clone());
         let req = Req::new(Method::POST, format!("{}/route", self.cfg.base_url))
@@ -522,7 +577,10 @@ impl Lane {
             Ok(resp) => {
                 let mut out = check_http(resp.status, &resp.body, malformed, "POST /route");
                 if resp.status != 429 {
-                    out.extend(self.model.route_answer(sender, &exp, resp.status, &resp.body));
+                    out.extend(
+                        self.model
+                            .route_answer(sender, &exp, resp.status, &resp.body),
+                    );
                 }
                 out
             }
@@ -532,7 +590,10 @@ impl Lane {
     async fn ws(&mut self, w: &WsOp) -> Vec<Violation> {
         let a = self.idx(w.agent);
         let mut out = Vec::new();
-        let cfg = WsConfig { op_timeout: self.cfg.request_timeout, ..WsConfig::default() };
+        let cfg = WsConfig {
+            op_timeout: self.cfg.request_timeout,
+            ..WsConfig::default()
+        };
         let protos: &[&str] = if w.subprotocol { &["amp.v1"] } else { &[] };
         self.requests += 1;
         let mut conn = match WsConn::connect(&self.cfg.ws_url(), protos, &cfg, None).await {
@@ -540,19 +601,36 @@ impl Lane {
             // A target without WebSocket support refuses the upgrade: nothing to fuzz here.
             Err(ClientError::WsHandshake { .. }) => return out,
             Err(ClientError::Timeout { after, .. }) => {
-                return vec![v(Invariant::Hang, None, format!("WebSocket connect got no answer within {after:?}"))];
+                return vec![v(
+                    Invariant::Hang,
+                    None,
+                    format!("WebSocket connect got no answer within {after:?}"),
+                )];
             }
-            Err(e) => return vec![v(Invariant::Transport, None, format!("WebSocket connect: {e}"))],
+            Err(e) => {
+                return vec![v(
+                    Invariant::Transport,
+                    None,
+                    format!("WebSocket connect: {e}"),
+                )];
+            }
         };
         let first_data = w.frames.first();
         let authed = matches!(first_data, Some(WsFrame::Auth));
+        self.ws_authed = authed;
         let mut seen_on_conn = HashSet::new();
         let mut closed = false;
         for f in &w.frames {
             let text = match f {
-                WsFrame::Auth => json!({"type": "auth", "token": self.agents[a].api_key.expose()}).to_string(),
+                WsFrame::Auth => {
+                    json!({"type": "auth", "token": self.agents[a].api_key.expose()}).to_string()
+                }
                 WsFrame::BadAuth { token } => {
-                    let t = if token == self.agents[a].api_key.expose() { format!("{token}x") } else { token.clone() };
+                    let t = if token == self.agents[a].api_key.expose() {
+                        format!("{token}x")
+                    } else {
+                        token.clone()
+                    };
                     json!({"type": "auth", "token": t}).to_string()
                 }
                 WsFrame::Ping => r#"{"type":"ping"}"#.to_string(),
@@ -562,7 +640,10 @@ impl Lane {
                         let exp = self.model.expect_route(a, &bytes);
                         self.model.ws_route_sent(&exp);
                     }
-                    format!(r#"{{"type":"route","data":{}}}"#, String::from_utf8_lossy(&bytes))
+                    format!(
+                        r#"{{"type":"route","data":{}}}"#,
+                        String::from_utf8_lossy(&bytes)
+                    )
                 }
                 WsFrame::Ack { target, legacy } => {
                     let id = self.model.ack_id(a, target).unwrap_or_default();
@@ -582,7 +663,17 @@ impl Lane {
                 closed = true;
                 break;
             }
-            if self.drain(&mut conn, a, WS_DRAIN, &mut seen_on_conn, &mut out, &mut closed).await {
+            if self
+                .drain(
+                    &mut conn,
+                    a,
+                    WS_DRAIN,
+                    &mut seen_on_conn,
+                    &mut out,
+                    &mut closed,
+                )
+                .await
+            {
                 break;
             }
         }
@@ -600,7 +691,9 @@ impl Lane {
                         out.push(v(
                             Invariant::Hang,
                             Some("WS-009"),
-                            format!("authenticated WebSocket did not answer ping within {deadline:?}"),
+                            format!(
+                                "authenticated WebSocket did not answer ping within {deadline:?}"
+                            ),
                         ));
                         break;
                     }
@@ -614,7 +707,11 @@ impl Lane {
                 }
             } else {
                 // The first frame was not a valid auth: the server must close (WS-005/006).
-                let clause = if matches!(first_data, Some(WsFrame::BadAuth { .. })) { "WS-005" } else { "WS-006" };
+                let clause = if matches!(first_data, Some(WsFrame::BadAuth { .. })) {
+                    "WS-005"
+                } else {
+                    "WS-006"
+                };
                 let start = Instant::now();
                 loop {
                     let left = deadline.saturating_sub(start.elapsed());
@@ -660,25 +757,41 @@ impl Lane {
     }
 
     /// Check one server event; true when the connection is finished.
-    fn check_ws_event(&mut self, ev: &WsEvent, a: usize, seen: &mut HashSet<String>, out: &mut Vec<Violation>) -> bool {
+    fn check_ws_event(
+        &mut self,
+        ev: &WsEvent,
+        a: usize,
+        seen: &mut HashSet<String>,
+        out: &mut Vec<Violation>,
+    ) -> bool {
         match ev {
             WsEvent::Text { raw, json } => {
-                let Some(j) = json.as_ref().filter(|j| j.get("type").and_then(Value::as_str).is_some()) else {
+                let Some(j) = json
+                    .as_ref()
+                    .filter(|j| j.get("type").and_then(Value::as_str).is_some())
+                else {
                     out.push(v(
                         Invariant::WsProtocol,
                         Some("WS-013"),
-                        format!("server frame is not a JSON object with a string type: {}", excerpt(raw, 200)),
+                        format!(
+                            "server frame is not a JSON object with a string type: {}",
+                            excerpt(raw, 200)
+                        ),
                     ));
                     return false;
                 };
                 match j.get("type").and_then(Value::as_str) {
                     Some("error") => {
-                        let ok = j.get("error").is_some_and(Value::is_string) && j.get("message").is_some_and(Value::is_string);
+                        let ok = j.get("error").is_some_and(Value::is_string)
+                            && j.get("message").is_some_and(Value::is_string);
                         if !ok {
                             out.push(v(
                                 Invariant::ErrorFormat,
                                 Some("API-007"),
-                                format!("WebSocket error frame without string error/message: {}", excerpt(raw, 200)),
+                                format!(
+                                    "WebSocket error frame without string error/message: {}",
+                                    excerpt(raw, 200)
+                                ),
                             ));
                         }
                     }
@@ -692,12 +805,26 @@ impl Lane {
                 false
             }
             WsEvent::Binary(_) => {
-                out.push(v(Invariant::WsProtocol, Some("WS-013"), "server sent a binary frame".into()));
+                out.push(v(
+                    Invariant::WsProtocol,
+                    Some("WS-013"),
+                    "server sent a binary frame".into(),
+                ));
                 false
             }
             WsEvent::Closed { .. } => true,
             WsEvent::Error(e) => {
-                out.push(v(Invariant::Transport, None, format!("WebSocket broke: {e}")));
+                // A server refusing an unauthenticated socket may close TCP while our frames
+                // are still in flight; the kernel then answers with a reset. That is a fair
+                // way to end such a session (WS-005/006): only an authenticated one breaking
+                // is a finding.
+                if self.ws_authed {
+                    out.push(v(
+                        Invariant::Transport,
+                        None,
+                        format!("authenticated WebSocket broke: {e}"),
+                    ));
+                }
                 true
             }
             WsEvent::Timeout => false,
@@ -705,9 +832,18 @@ impl Lane {
     }
 }
 
-fn alter(body: &mut Map<String, Value>, field: SignedField, value: &str, signed_priority: Priority) {
+fn alter(
+    body: &mut Map<String, Value>,
+    field: SignedField,
+    value: &str,
+    signed_priority: Priority,
+) {
     let differ = |old: Option<&str>| -> String {
-        if old == Some(value) { format!("{value}x") } else { value.to_string() }
+        if old == Some(value) {
+            format!("{value}x")
+        } else {
+            value.to_string()
+        }
     };
     match field {
         SignedField::To => {
@@ -715,7 +851,10 @@ fn alter(body: &mut Map<String, Value>, field: SignedField, value: &str, signed_
             body.insert("to".into(), json!(differ(old.as_deref())));
         }
         SignedField::Subject => {
-            let old = body.get("subject").and_then(Value::as_str).map(str::to_string);
+            let old = body
+                .get("subject")
+                .and_then(Value::as_str)
+                .map(str::to_string);
             body.insert("subject".into(), json!(differ(old.as_deref())));
         }
         SignedField::Priority => {
@@ -730,7 +869,10 @@ fn alter(body: &mut Map<String, Value>, field: SignedField, value: &str, signed_
             body.insert("priority".into(), json!(p.as_str()));
         }
         SignedField::InReplyTo => {
-            let old = body.get("in_reply_to").and_then(Value::as_str).map(str::to_string);
+            let old = body
+                .get("in_reply_to")
+                .and_then(Value::as_str)
+                .map(str::to_string);
             let new = differ(old.as_deref());
             // `""` and absent sign the same (C-05): make sure the change is real.
             let new = if new.is_empty() { "x".to_string() } else { new };
@@ -790,7 +932,11 @@ pub async fn run_lane(cfg: LaneConfig, budget: LaneBudget) -> Result<LaneOutcome
     let mut lane = Lane::setup(cfg.clone()).await?;
     let mut generator = Generator::new(cfg.seed, cfg.lane, cfg.agents);
     let mut history: Vec<Op> = Vec::new();
-    let mut out = LaneOutcome { lane: cfg.lane, agents: cfg.agents, ..LaneOutcome::default() };
+    let mut out = LaneOutcome {
+        lane: cfg.lane,
+        agents: cfg.agents,
+        ..LaneOutcome::default()
+    };
     let mut first: HashSet<(Invariant, Option<String>)> = HashSet::new();
     loop {
         let done = match budget {
@@ -818,9 +964,14 @@ pub async fn run_lane(cfg: LaneConfig, budget: LaneBudget) -> Result<LaneOutcome
         history.push(op);
         for mut viol in found {
             viol.op_index = history.len() - 1;
-            *out.violation_counts.entry(viol.invariant.name().to_string()).or_default() += 1;
+            *out.violation_counts
+                .entry(viol.invariant.name().to_string())
+                .or_default() += 1;
             if first.insert((viol.invariant, viol.clause.clone())) {
-                out.violations.push(FoundViolation { violation: viol, ops: history.clone() });
+                out.violations.push(FoundViolation {
+                    violation: viol,
+                    ops: history.clone(),
+                });
             }
         }
     }

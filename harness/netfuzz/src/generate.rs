@@ -62,17 +62,27 @@ fn agent(u: &mut Unstructured, n: u8) -> Result<u8> {
 
 pub(crate) fn op(u: &mut Unstructured, n: u8) -> Result<Op> {
     Ok(match u.int_in_range(0..=99u8)? {
-        0..=41 => Op::Route(route(u, n, None)?),
-        42..=45 => Op::Resend { sender: agent(u, n)? },
-        46..=65 => Op::Pending { agent: agent(u, n)? },
-        66..=79 => Op::Ack { agent: agent(u, n)?, target: ack_target(u)? },
+        0..=41 => Op::Route(Box::new(route(u, n, None)?)),
+        42..=45 => Op::Resend {
+            sender: agent(u, n)?,
+        },
+        46..=65 => Op::Pending {
+            agent: agent(u, n)?,
+        },
+        66..=79 => Op::Ack {
+            agent: agent(u, n)?,
+            target: ack_target(u)?,
+        },
         80..=83 => {
             let k = u.int_in_range(1..=5)?;
             let mut targets = Vec::with_capacity(k);
             for _ in 0..k {
                 targets.push(ack_target(u)?);
             }
-            Op::AckBatch { agent: agent(u, n)?, targets }
+            Op::AckBatch {
+                agent: agent(u, n)?,
+                targets,
+            }
         }
         84..=93 => Op::Raw(raw(u, n)?),
         _ => Op::Ws(ws(u, n)?),
@@ -111,10 +121,45 @@ fn pick_id(u: &mut Unstructured) -> Result<String> {
 /// string (C-08).
 pub(crate) fn edge_string(u: &mut Unstructured) -> Result<String> {
     const PIECES: &[&str] = &[
-        "hello", "Hi", "a", "Z", " ", "|", "||", "\"", "\\", "/", "\n", "\t", "\r\n", "\u{0}",
-        "\u{1f}", "\u{7f}", "é", "e\u{301}", "\u{200b}", "\u{200d}", "\u{202e}", "\u{2028}",
-        "\u{feff}", "\u{fffd}", "\u{ffff}", "🦀", "👩‍👩‍👧", "𝕏", "日本語", "ß", "İ", "<script>",
-        "%00", "null", "{}", "[]", "0", "-0", "1e400",
+        "hello",
+        "Hi",
+        "a",
+        "Z",
+        " ",
+        "|",
+        "||",
+        "\"",
+        "\\",
+        "/",
+        "\n",
+        "\t",
+        "\r\n",
+        "\u{0}",
+        "\u{1f}",
+        "\u{7f}",
+        "é",
+        "e\u{301}",
+        "\u{200b}",
+        "\u{200d}",
+        "\u{202e}",
+        "\u{2028}",
+        "\u{feff}",
+        "\u{fffd}",
+        "\u{ffff}",
+        "🦀",
+        "👩‍👩‍👧",
+        "𝕏",
+        "日本語",
+        "ß",
+        "İ",
+        "<script>",
+        "%00",
+        "null",
+        "{}",
+        "[]",
+        "0",
+        "-0",
+        "1e400",
     ];
     let k = u.int_in_range(1..=5)?;
     let mut s = String::new();
@@ -148,7 +193,16 @@ fn json_scalar(u: &mut Unstructured) -> Result<Value> {
         3 => json!(u.arbitrary::<i64>()?),
         4 => json!(u.arbitrary::<u64>()?),
         5 => {
-            const F: &[f64] = &[0.5, -0.0, 1e21, 1e-7, 9007199254740993.0, 1.7976931348623157e308, 5e-324, 0.1];
+            const F: &[f64] = &[
+                0.5,
+                -0.0,
+                1e21,
+                1e-7,
+                9007199254740993.0,
+                1.7976931348623157e308,
+                5e-324,
+                0.1,
+            ];
             json!(*u.choose(F)?)
         }
         6 => json!(edge_string(u)?),
@@ -184,8 +238,15 @@ fn payload(u: &mut Unstructured) -> Result<Value> {
     if u.ratio(1, 3)? {
         m.insert("zeta".into(), json_scalar(u)?);
     }
-    m.insert("type".into(), json!(*u.choose(&["notification", "request", "response", "chat"])?));
-    let message = if u.ratio(1, 2)? { "hello".to_string() } else { edge_string(u)? };
+    m.insert(
+        "type".into(),
+        json!(*u.choose(&["notification", "request", "response", "chat"])?),
+    );
+    let message = if u.ratio(1, 2)? {
+        "hello".to_string()
+    } else {
+        edge_string(u)?
+    };
     m.insert("message".into(), json!(message));
     if u.ratio(1, 3)? {
         let mut ctx = Map::new();
@@ -217,10 +278,16 @@ pub(crate) fn route(u: &mut Unstructured, n: u8, sender: Option<u8>) -> Result<R
     let to = match u.int_in_range(0..=19u8)? {
         0..=16 => To::Agent { n: agent(u, n)? },
         17 | 18 => To::AgentUpper { n: agent(u, n)? },
-        _ => To::Missing { name: format!("nf-missing-{}", u.int_in_range(0..=999u16)?) },
+        _ => To::Missing {
+            name: format!("nf-missing-{}", u.int_in_range(0..=999u16)?),
+        },
     };
     let in_reply_to = if u.ratio(1, 5)? {
-        Some(if u.arbitrary()? { "msg_1700000000_0011223344556677".to_string() } else { edge_string(u)? })
+        Some(if u.arbitrary()? {
+            "msg_1700000000_0011223344556677".to_string()
+        } else {
+            edge_string(u)?
+        })
     } else {
         None
     };
@@ -257,17 +324,31 @@ fn mutation(u: &mut Unstructured, n: u8) -> Result<Mutation> {
             ];
             let field = *u.choose(FIELDS)?;
             let value = match field {
-                SignedField::Priority => (*u.choose(&["urgent", "high", "low", "normal"])?).to_string(),
-                SignedField::PayloadType => (*u.choose(&["request", "notification", "alert"])?).to_string(),
+                SignedField::Priority => {
+                    (*u.choose(&["urgent", "high", "low", "normal"])?).to_string()
+                }
+                SignedField::PayloadType => {
+                    (*u.choose(&["request", "notification", "alert"])?).to_string()
+                }
                 _ => edge_string(u)?,
             };
             Mutation::AlterAfterSigning { field, value }
         }
         58..=69 => Mutation::Signature { text: sig_text(u)? },
-        70..=74 => Mutation::SpoofFrom { n: agent(u, n)?, sign_as_spoofed: u.arbitrary()? },
+        70..=74 => Mutation::SpoofFrom {
+            n: agent(u, n)?,
+            sign_as_spoofed: u.arbitrary()?,
+        },
         75..=77 => Mutation::OtherKey { n: agent(u, n)? },
         78..=82 => {
-            const KEYS: &[&str] = &["id", "timestamp", "thread_id", "version", "x-extra", "expires_at"];
+            const KEYS: &[&str] = &[
+                "id",
+                "timestamp",
+                "thread_id",
+                "version",
+                "x-extra",
+                "expires_at",
+            ];
             let mut fields = Vec::new();
             for _ in 0..u.int_in_range(1..=3)? {
                 fields.push(((*u.choose(KEYS)?).to_string(), json_scalar(u)?));
@@ -275,12 +356,34 @@ fn mutation(u: &mut Unstructured, n: u8) -> Result<Mutation> {
             Mutation::ExtraFields { fields }
         }
         83..=86 => {
-            const FIELDS: &[&str] = &["to", "subject", "priority", "in_reply_to", "payload", "payload.type", "payload.message", "payload.context", "options", "idempotency_key"];
-            Mutation::WrongType { field: (*u.choose(FIELDS)?).to_string(), value: json_scalar(u)? }
+            const FIELDS: &[&str] = &[
+                "to",
+                "subject",
+                "priority",
+                "in_reply_to",
+                "payload",
+                "payload.type",
+                "payload.message",
+                "payload.context",
+                "options",
+                "idempotency_key",
+            ];
+            Mutation::WrongType {
+                field: (*u.choose(FIELDS)?).to_string(),
+                value: json_scalar(u)?,
+            }
         }
         87..=89 => {
-            const FIELDS: &[&str] = &["to", "subject", "payload", "payload.type", "payload.message"];
-            Mutation::Missing { field: (*u.choose(FIELDS)?).to_string() }
+            const FIELDS: &[&str] = &[
+                "to",
+                "subject",
+                "payload",
+                "payload.type",
+                "payload.message",
+            ];
+            Mutation::Missing {
+                field: (*u.choose(FIELDS)?).to_string(),
+            }
         }
         90..=93 => {
             let (what, len) = match u.int_in_range(0..=5u8)? {
@@ -293,36 +396,71 @@ fn mutation(u: &mut Unstructured, n: u8) -> Result<Mutation> {
             };
             // Megabyte bodies are expensive: keep them rare.
             if matches!(what, SizeField::Body) && !u.ratio(1, 8)? {
-                Mutation::Size { what: SizeField::Subject, len: 256 }
+                Mutation::Size {
+                    what: SizeField::Subject,
+                    len: 256,
+                }
             } else {
                 Mutation::Size { what, len }
             }
         }
-        _ => Mutation::Text { edit: match u.int_in_range(0..=3u8)? {
-            0 => TextEdit::DuplicateKey {
-                key: (*u.choose(&["subject", "to", "priority", "signature", "payload"])?).to_string(),
-                value: json!(edge_string(u)?),
+        _ => Mutation::Text {
+            edit: match u.int_in_range(0..=3u8)? {
+                0 => TextEdit::DuplicateKey {
+                    key: (*u.choose(&["subject", "to", "priority", "signature", "payload"])?)
+                        .to_string(),
+                    value: json!(edge_string(u)?),
+                },
+                1 => TextEdit::DuplicatePayloadKey {
+                    key: (*u.choose(&["type", "message"])?).to_string(),
+                },
+                2 => TextEdit::Truncate {
+                    len: u.int_in_range(0..=200)?,
+                },
+                _ => TextEdit::Insert {
+                    at: u.arbitrary()?,
+                    bytes: u
+                        .choose(&[
+                            &b","[..],
+                            b"}",
+                            b"{",
+                            b"\"",
+                            b"\\",
+                            b"\xff",
+                            b"\0",
+                            b"NaN",
+                            b" ",
+                        ])?
+                        .to_vec(),
+                },
             },
-            1 => TextEdit::DuplicatePayloadKey { key: (*u.choose(&["type", "message"])?).to_string() },
-            2 => TextEdit::Truncate { len: u.int_in_range(0..=200)? },
-            _ => TextEdit::Insert {
-                at: u.arbitrary()?,
-                bytes: u.choose(&[&b","[..], b"}", b"{", b"\"", b"\\", b"\xff", b"\0", b"NaN", b" "])?.to_vec(),
-            },
-        } },
+        },
     })
 }
 
 fn sig_text(u: &mut Unstructured) -> Result<SigText> {
     Ok(match u.int_in_range(0..=9u8)? {
-        0 | 1 => SigText::BitFlip { byte: u.int_in_range(0..=63)?, bit: u.int_in_range(0..=7)? },
+        0 | 1 => SigText::BitFlip {
+            byte: u.int_in_range(0..=63)?,
+            bit: u.int_in_range(0..=7)?,
+        },
         2 => SigText::UrlSafe,
         3 => SigText::NoPadding,
         4 => SigText::Whitespace { at: u.arbitrary()? },
         5 => SigText::Hex,
-        6 => SigText::Truncate { len: u.int_in_range(0..=87)? },
-        7 => SigText::Garbage { text: if u.arbitrary()? { edge_string(u)? } else { "A".repeat(88) } },
-        8 => SigText::WrongType { value: json_scalar(u)? },
+        6 => SigText::Truncate {
+            len: u.int_in_range(0..=87)?,
+        },
+        7 => SigText::Garbage {
+            text: if u.arbitrary()? {
+                edge_string(u)?
+            } else {
+                "A".repeat(88)
+            },
+        },
+        8 => SigText::WrongType {
+            value: json_scalar(u)?,
+        },
         _ => SigText::OtherMessage,
     })
 }
@@ -357,13 +495,22 @@ fn raw(u: &mut Unstructured, n: u8) -> Result<RawOp> {
         // Valid by accident: make it malformed so the oracle may demand a 400.
         body.extend_from_slice(b"}");
     }
-    let auth = if u.ratio(3, 4)? { Some(agent(u, n)?) } else { None };
+    let auth = if u.ratio(3, 4)? {
+        Some(agent(u, n)?)
+    } else {
+        None
+    };
     let content_type = match u.int_in_range(0..=5u8)? {
         0..=3 => Some("application/json".to_string()),
         4 => Some("text/plain".to_string()),
         _ => None,
     };
-    Ok(RawOp { endpoint, auth, content_type, body: RawBody::from_bytes(body) })
+    Ok(RawOp {
+        endpoint,
+        auth,
+        content_type,
+        body: RawBody::from_bytes(body),
+    })
 }
 
 fn ws(u: &mut Unstructured, n: u8) -> Result<WsOp> {
@@ -377,18 +524,37 @@ fn ws(u: &mut Unstructured, n: u8) -> Result<WsOp> {
     for _ in 0..k {
         frames.push(match u.int_in_range(0..=9u8)? {
             0 => WsFrame::Auth,
-            1 => WsFrame::BadAuth { token: short_string(u, 40)? },
+            1 => WsFrame::BadAuth {
+                token: short_string(u, 40)?,
+            },
             2 => WsFrame::Ping,
-            3..=5 => WsFrame::Route { route: Box::new(route(u, n, Some(me))?) },
-            6 | 7 => WsFrame::Ack { target: ack_target(u)?, legacy: u.arbitrary()? },
-            8 => WsFrame::Text { text: if u.arbitrary()? { edge_string(u)? } else { "{\"type\":".into() } },
+            3..=5 => WsFrame::Route {
+                route: Box::new(route(u, n, Some(me))?),
+            },
+            6 | 7 => WsFrame::Ack {
+                target: ack_target(u)?,
+                legacy: u.arbitrary()?,
+            },
+            8 => WsFrame::Text {
+                text: if u.arbitrary()? {
+                    edge_string(u)?
+                } else {
+                    "{\"type\":".into()
+                },
+            },
             _ => {
                 let len = u.int_in_range(0..=16)?;
-                WsFrame::Binary { bytes: u.bytes(len)?.to_vec() }
+                WsFrame::Binary {
+                    bytes: u.bytes(len)?.to_vec(),
+                }
             }
         });
     }
-    Ok(WsOp { agent: me, subprotocol: u.arbitrary()?, frames })
+    Ok(WsOp {
+        agent: me,
+        subprotocol: u.arbitrary()?,
+        frames,
+    })
 }
 
 #[cfg(test)]
@@ -404,7 +570,8 @@ mod tests {
                 let op = a.next_op();
                 assert_eq!(op, b.next_op());
                 let text = serde_json::to_string(&op).expect("serialise");
-                let back: Op = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+                let back: Op =
+                    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
                 assert_eq!(back, op, "{text}");
             }
         }
@@ -412,8 +579,12 @@ mod tests {
 
     #[test]
     fn different_seeds_differ_and_agent_counts_are_2_to_4() {
-        let a: Vec<Op> = (0..20).scan(Generator::new(1, 0, 3), |g, _| Some(g.next_op())).collect();
-        let b: Vec<Op> = (0..20).scan(Generator::new(2, 0, 3), |g, _| Some(g.next_op())).collect();
+        let a: Vec<Op> = (0..20)
+            .scan(Generator::new(1, 0, 3), |g, _| Some(g.next_op()))
+            .collect();
+        let b: Vec<Op> = (0..20)
+            .scan(Generator::new(2, 0, 3), |g, _| Some(g.next_op()))
+            .collect();
         assert_ne!(a, b);
         for seed in 0..50 {
             assert!((2..=4).contains(&agent_count(seed, 0)));
@@ -427,7 +598,10 @@ mod tests {
         for _ in 0..3000 {
             if let Op::Raw(r) = g.next_op() {
                 raws += 1;
-                assert!(amp_core::json::parse_strict(&r.body.bytes()).is_err(), "{r:?}");
+                assert!(
+                    amp_core::json::parse_strict(&r.body.bytes()).is_err(),
+                    "{r:?}"
+                );
             }
         }
         assert!(raws > 100);

@@ -12,8 +12,8 @@ use serde_json::Value;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Op {
-    /// `POST /route`.
-    Route(RouteOp),
+    /// `POST /route` (boxed: a route is much larger than the other operations).
+    Route(Box<RouteOp>),
     /// Send the exact bytes of this agent's previous route body again.
     Resend { sender: u8 },
     /// `GET /messages/pending?limit=100`.

@@ -26,9 +26,7 @@ use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 
 /// A property every target must keep.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Invariant {
     ServerError,
@@ -78,7 +76,9 @@ impl Invariant {
             Invariant::BadSignatureAccepted => {
                 "nothing with a missing, broken or altered-after-signing signature is accepted"
             }
-            Invariant::InvalidBodyAccepted => "bodies that are not strict, valid route JSON are refused",
+            Invariant::InvalidBodyAccepted => {
+                "bodies that are not strict, valid route JSON are refused"
+            }
             Invariant::DuplicateDelivery => "a message is delivered at most once",
             Invariant::WrongRecipient => "a message is delivered only to its recipient",
             Invariant::SpoofedSender => "envelope.from is the authenticated sender",
@@ -128,7 +128,11 @@ pub fn check_http(status: u16, body: &[u8], malformed_request: bool, what: &str)
     let mut out = Vec::new();
     let text = || excerpt(&String::from_utf8_lossy(body), 300);
     if status >= 500 {
-        let clause = if malformed_request { "JSON-008" } else { "API-008" };
+        let clause = if malformed_request {
+            "JSON-008"
+        } else {
+            "API-008"
+        };
         out.push(v(
             Invariant::ServerError,
             Some(clause),
@@ -136,13 +140,17 @@ pub fn check_http(status: u16, body: &[u8], malformed_request: bool, what: &str)
         ));
     } else if (400..500).contains(&status) {
         let ok = serde_json::from_slice::<Value>(body).ok().is_some_and(|v| {
-            v.get("error").is_some_and(Value::is_string) && v.get("message").is_some_and(Value::is_string)
+            v.get("error").is_some_and(Value::is_string)
+                && v.get("message").is_some_and(Value::is_string)
         });
         if !ok {
             out.push(v(
                 Invariant::ErrorFormat,
                 Some("API-007"),
-                format!("{what} answered {status} without a {{error, message}} body: {}", text()),
+                format!(
+                    "{what} answered {status} without a {{error, message}} body: {}",
+                    text()
+                ),
             ));
         }
     }
@@ -162,18 +170,25 @@ pub enum Expectation {
         signature: String,
     },
     /// A correct provider may accept it.
-    MayAccept { recipient: Option<usize>, signature: String },
+    MayAccept {
+        recipient: Option<usize>,
+        signature: String,
+    },
 }
 
 impl Expectation {
     pub fn recipient(&self) -> Option<usize> {
         match self {
-            Expectation::Reject { recipient, .. } | Expectation::MayAccept { recipient, .. } => *recipient,
+            Expectation::Reject { recipient, .. } | Expectation::MayAccept { recipient, .. } => {
+                *recipient
+            }
         }
     }
     pub fn signature(&self) -> &str {
         match self {
-            Expectation::Reject { signature, .. } | Expectation::MayAccept { signature, .. } => signature,
+            Expectation::Reject { signature, .. } | Expectation::MayAccept { signature, .. } => {
+                signature
+            }
         }
     }
 }
@@ -232,27 +247,52 @@ impl Model {
 
     /// Judge the exact bytes of a route body sent by agent `sender`.
     pub fn expect_route(&self, sender: usize, bytes: &[u8]) -> Expectation {
-        let reject = |invariant, clause, why: String, recipient, signature: String| Expectation::Reject {
-            invariant,
-            clause,
-            why,
-            recipient,
-            signature,
-        };
+        let reject =
+            |invariant, clause, why: String, recipient, signature: String| Expectation::Reject {
+                invariant,
+                clause,
+                why,
+                recipient,
+                signature,
+            };
         let value = match amp_core::json::parse_strict(bytes) {
             Ok(v) => v,
             Err(e) => {
-                return reject(Invariant::InvalidBodyAccepted, e.rule(), e.to_string(), None, String::new());
+                return reject(
+                    Invariant::InvalidBodyAccepted,
+                    e.rule(),
+                    e.to_string(),
+                    None,
+                    String::new(),
+                );
             }
         };
-        let recipient = value.get("to").and_then(Value::as_str).and_then(|t| self.agent_by_address(t));
-        let signature = value.get("signature").and_then(Value::as_str).unwrap_or("").to_string();
+        let recipient = value
+            .get("to")
+            .and_then(Value::as_str)
+            .and_then(|t| self.agent_by_address(t));
+        let signature = value
+            .get("signature")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         let req = match RouteRequest::from_value(&value, &Limits::default()) {
             Ok(r) => r,
-            Err(e) => return reject(Invariant::InvalidBodyAccepted, e.rule, e.to_string(), recipient, signature),
+            Err(e) => {
+                return reject(
+                    Invariant::InvalidBodyAccepted,
+                    e.rule,
+                    e.to_string(),
+                    recipient,
+                    signature,
+                );
+            }
         };
         let me = &self.agents[sender];
-        let spoofed = req.from.as_deref().is_some_and(|f| !f.eq_ignore_ascii_case(&me.address));
+        let spoofed = req
+            .from
+            .as_deref()
+            .is_some_and(|f| !f.eq_ignore_ascii_case(&me.address));
         let Some(sig) = req.signature.as_deref() else {
             return reject(
                 Invariant::BadSignatureAccepted,
@@ -273,19 +313,26 @@ impl Model {
         };
         let fields = req.signing_fields(&me.address, &hash);
         if verify_fields(&me.public_key, &fields, sig, Strictness::Strict).is_ok() {
-            return Expectation::MayAccept { recipient, signature };
+            return Expectation::MayAccept {
+                recipient,
+                signature,
+            };
         }
         // Name the most specific clause a provider that accepted this would break.
         let clause = if verify_fields(&me.public_key, &fields, sig, Strictness::Lax).is_ok() {
             "SIG-011"
-        } else if [Priority::Urgent, Priority::High, Priority::Normal, Priority::Low]
-            .into_iter()
-            .any(|p| {
-                let mut f = fields;
-                f.priority = p;
-                verify_fields(&me.public_key, &f, sig, Strictness::Lax).is_ok()
-            })
-        {
+        } else if [
+            Priority::Urgent,
+            Priority::High,
+            Priority::Normal,
+            Priority::Low,
+        ]
+        .into_iter()
+        .any(|p| {
+            let mut f = fields;
+            f.priority = p;
+            verify_fields(&me.public_key, &f, sig, Strictness::Lax).is_ok()
+        }) {
             "SIG-016"
         } else if spoofed {
             "SIG-013"
@@ -307,10 +354,22 @@ impl Model {
     }
 
     /// A REST route answered `status`: record acceptance or report a violation.
-    pub fn route_answer(&mut self, sender: usize, exp: &Expectation, status: u16, body: &[u8]) -> Vec<Violation> {
+    pub fn route_answer(
+        &mut self,
+        sender: usize,
+        exp: &Expectation,
+        status: u16,
+        body: &[u8],
+    ) -> Vec<Violation> {
         let accepted = (200..300).contains(&status);
         match exp {
-            Expectation::Reject { invariant, clause, why, recipient, signature } => {
+            Expectation::Reject {
+                invariant,
+                clause,
+                why,
+                recipient,
+                signature,
+            } => {
                 if let Some(r) = recipient {
                     self.must_not
                         .insert((*r, signature.clone()), (*invariant, clause, why.clone()));
@@ -323,7 +382,10 @@ impl Model {
                     )];
                 }
             }
-            Expectation::MayAccept { recipient, signature } => {
+            Expectation::MayAccept {
+                recipient,
+                signature,
+            } => {
                 if accepted
                     && let Some(id) = serde_json::from_slice::<Value>(body)
                         .ok()
@@ -339,21 +401,41 @@ impl Model {
     /// A WebSocket route frame was sent (no success answer exists, C-26).
     pub fn ws_route_sent(&mut self, exp: &Expectation) {
         match exp {
-            Expectation::MayAccept { recipient: Some(r), signature } => {
+            Expectation::MayAccept {
+                recipient: Some(r),
+                signature,
+            } => {
                 *self.ws_may.entry((*r, signature.clone())).or_default() += 1;
             }
-            Expectation::Reject { invariant, clause, why, recipient: Some(r), signature } => {
-                self.must_not
-                    .entry((*r, signature.clone()))
-                    .or_insert((*invariant, clause, format!("sent over WebSocket although {why}")));
+            Expectation::Reject {
+                invariant,
+                clause,
+                why,
+                recipient: Some(r),
+                signature,
+            } => {
+                self.must_not.entry((*r, signature.clone())).or_insert((
+                    *invariant,
+                    clause,
+                    format!("sent over WebSocket although {why}"),
+                ));
             }
             _ => {}
         }
     }
 
-    fn record_accepted(&mut self, id: String, sender: usize, recipient: Option<usize>, signature: String) {
+    fn record_accepted(
+        &mut self,
+        id: String,
+        sender: usize,
+        recipient: Option<usize>,
+        signature: String,
+    ) {
         if let Some(r) = recipient {
-            self.accepted_by_sig.entry((r, signature)).or_default().insert(id.clone());
+            self.accepted_by_sig
+                .entry((r, signature))
+                .or_default()
+                .insert(id.clone());
         }
         self.accepted.insert(id, Accepted { sender, recipient });
     }
@@ -365,11 +447,26 @@ impl Model {
     }
 
     /// Check one delivered message (pending entry or `message.new` data) for `agent`.
-    fn delivered(&mut self, agent: usize, id: &str, envelope: Option<&Value>, via: &str) -> Vec<Violation> {
+    fn delivered(
+        &mut self,
+        agent: usize,
+        id: &str,
+        envelope: Option<&Value>,
+        via: &str,
+    ) -> Vec<Violation> {
         let mut out = Vec::new();
-        let to = envelope.and_then(|e| e.get("to")).and_then(Value::as_str).unwrap_or("");
-        let from = envelope.and_then(|e| e.get("from")).and_then(Value::as_str).unwrap_or("");
-        let sig = envelope.and_then(|e| e.get("signature")).and_then(Value::as_str).unwrap_or("");
+        let to = envelope
+            .and_then(|e| e.get("to"))
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let from = envelope
+            .and_then(|e| e.get("from"))
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let sig = envelope
+            .and_then(|e| e.get("signature"))
+            .and_then(Value::as_str)
+            .unwrap_or("");
         let me = self.agents[agent].address.clone();
         if !to.is_empty() && !to.eq_ignore_ascii_case(&me) {
             out.push(v(
@@ -379,7 +476,11 @@ impl Model {
             ));
         }
         if self.acked[agent].contains(id) {
-            let clause = if via.starts_with("WebSocket") { "NOTIFY-012" } else { "RTE-017" };
+            let clause = if via.starts_with("WebSocket") {
+                "NOTIFY-012"
+            } else {
+                "RTE-017"
+            };
             out.push(v(
                 Invariant::AckedReturned,
                 Some(clause),
@@ -392,7 +493,9 @@ impl Model {
                     out.push(v(
                         Invariant::WrongRecipient,
                         Some("RTE-015"),
-                        format!("{via} of {me} lists message {id}, which was routed to another agent"),
+                        format!(
+                            "{via} of {me} lists message {id}, which was routed to another agent"
+                        ),
                     ));
                 }
                 let sender = &self.agents[acc.sender].address;
@@ -400,7 +503,9 @@ impl Model {
                     out.push(v(
                         Invariant::SpoofedSender,
                         Some("SIG-013"),
-                        format!("message {id} was sent by {sender} but is delivered as from {from}"),
+                        format!(
+                            "message {id} was sent by {sender} but is delivered as from {from}"
+                        ),
                     ));
                 }
             }
@@ -417,7 +522,11 @@ impl Model {
                         Some(clause),
                         format!("{via} of {me} delivers message {id} although {why}"),
                     ));
-                } else if self.accepted_by_sig.get(&key).is_some_and(|s| !s.is_empty()) {
+                } else if self
+                    .accepted_by_sig
+                    .get(&key)
+                    .is_some_and(|s| !s.is_empty())
+                {
                     out.push(v(
                         Invariant::DuplicateDelivery,
                         Some("REPLAY-005"),
@@ -459,7 +568,10 @@ impl Model {
                 out.push(v(
                     Invariant::DuplicateDelivery,
                     Some("REPLAY-005"),
-                    format!("pending of {} lists message {id} twice", self.agents[agent].address),
+                    format!(
+                        "pending of {} lists message {id} twice",
+                        self.agents[agent].address
+                    ),
                 ));
                 continue;
             }
@@ -469,7 +581,12 @@ impl Model {
     }
 
     /// A `message.new` frame on `agent`'s WebSocket.
-    pub fn ws_message(&mut self, agent: usize, data: &Value, seen_on_conn: &mut HashSet<String>) -> Vec<Violation> {
+    pub fn ws_message(
+        &mut self,
+        agent: usize,
+        data: &Value,
+        seen_on_conn: &mut HashSet<String>,
+    ) -> Vec<Violation> {
         let envelope = data.get("envelope");
         let Some(id) = data
             .get("id")
@@ -479,14 +596,20 @@ impl Model {
             return vec![v(
                 Invariant::WsProtocol,
                 Some("WS-007"),
-                format!("message.new without an id: {}", excerpt(&data.to_string(), 200)),
+                format!(
+                    "message.new without an id: {}",
+                    excerpt(&data.to_string(), 200)
+                ),
             )];
         };
         if !seen_on_conn.insert(id.to_string()) {
             return vec![v(
                 Invariant::DuplicateDelivery,
                 Some("REPLAY-005"),
-                format!("WebSocket of {} pushed message {id} twice", self.agents[agent].address),
+                format!(
+                    "WebSocket of {} pushed message {id} twice",
+                    self.agents[agent].address
+                ),
             )];
         }
         self.delivered(agent, id, envelope, "WebSocket")

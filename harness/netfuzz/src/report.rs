@@ -88,9 +88,13 @@ impl Reproducer {
         if bytes.len() as u64 > MAX_REPRODUCER_BYTES {
             return Err(format!("file is larger than {MAX_REPRODUCER_BYTES} bytes"));
         }
-        let r: Reproducer = serde_json::from_slice(&bytes).map_err(|e| format!("not a reproducer: {e}"))?;
+        let r: Reproducer =
+            serde_json::from_slice(&bytes).map_err(|e| format!("not a reproducer: {e}"))?;
         if r.format != REPRODUCER_FORMAT {
-            return Err(format!("format is `{}`, expected `{REPRODUCER_FORMAT}`", r.format));
+            return Err(format!(
+                "format is `{}`, expected `{REPRODUCER_FORMAT}`",
+                r.format
+            ));
         }
         if r.agents == 0 {
             return Err("`agents` must be at least 1".into());
@@ -196,7 +200,11 @@ impl FuzzReport {
             }
         }
         let secs = elapsed.as_secs_f64();
-        r.requests_per_second = if secs > 0.0 { (r.requests as f64 / secs * 10.0).round() / 10.0 } else { 0.0 };
+        r.requests_per_second = if secs > 0.0 {
+            (r.requests as f64 / secs * 10.0).round() / 10.0
+        } else {
+            0.0
+        };
         r
     }
 

@@ -23,7 +23,11 @@ pub struct ReplayOutcome {
 }
 
 /// Replay `ops` with the reproducer's seed, lane, agent count and profile against `base_url`.
-pub async fn replay_ops(repro: &Reproducer, base_url: &str, ops: &[Op]) -> Result<ReplayOutcome, ExecError> {
+pub async fn replay_ops(
+    repro: &Reproducer,
+    base_url: &str,
+    ops: &[Op],
+) -> Result<ReplayOutcome, ExecError> {
     let cfg = LaneConfig {
         base_url: base_url.trim_end_matches('/').to_string(),
         seed: repro.seed,
@@ -34,7 +38,10 @@ pub async fn replay_ops(repro: &Reproducer, base_url: &str, ops: &[Op]) -> Resul
         tenant: repro.tenant.clone(),
     };
     let (violations, requests) = run_ops(cfg, ops).await?;
-    Ok(ReplayOutcome { violations, requests })
+    Ok(ReplayOutcome {
+        violations,
+        requests,
+    })
 }
 
 async fn reproduces(repro: &Reproducer, base_url: &str, ops: &[Op]) -> bool {
@@ -49,7 +56,8 @@ pub async fn shrink(opts: &crate::FuzzOptions, mut repro: Reproducer) -> Reprodu
     let base = opts.base_url.as_str();
     let started = Instant::now();
     let mut attempts = 0usize;
-    let budget_left = |attempts: usize| attempts < opts.shrink_attempts && started.elapsed() < SHRINK_TIME;
+    let budget_left =
+        |attempts: usize| attempts < opts.shrink_attempts && started.elapsed() < SHRINK_TIME;
     repro.original_operations = repro.operations.len();
 
     attempts += 1;

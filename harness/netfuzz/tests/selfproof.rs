@@ -1,7 +1,7 @@
 //! Self-proof: the network fuzzer finds nothing on the clean mock and finds each planted defect
 //! it targets within a bounded number of requests, saving a reproducer that replays.
 
-use amp_mock::{DefectSet, MockConfig, RateLimits};
+use amp_mock::{DefectSet, MockConfig};
 use amp_netfuzz::{Budget, FuzzOptions, FuzzReport, Invariant, fuzz, replay};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -16,19 +16,18 @@ async fn mock(defects: &[&str]) -> amp_mock::MockHandle {
     amp_mock::spawn(MockConfig {
         defects: DefectSet::from_names(defects).expect("known defect"),
         ws_auth_timeout: Duration::from_millis(500),
-        rate_limits: RateLimits {
-            api_requests_per_minute: 1_000_000,
-            messages_per_minute: 1_000_000,
-            register_per_minute: 1_000_000,
-            anonymous_per_minute: 1_000_000,
-        },
         ..MockConfig::default()
     })
     .await
     .expect("mock starts")
 }
 
-async fn run(defects: &[&str], seed: u64, requests: u64, name: &str) -> (FuzzReport, amp_mock::MockHandle) {
+async fn run(
+    defects: &[&str],
+    seed: u64,
+    requests: u64,
+    name: &str,
+) -> (FuzzReport, amp_mock::MockHandle) {
     let m = mock(defects).await;
     let mut opts = FuzzOptions::new(m.base_url(), out_dir(name));
     opts.seed = seed;
@@ -47,7 +46,10 @@ async fn clean_mock_has_no_violations() {
     assert!(report.clean(), "{}", report.summary());
     // The run exercised every kind of operation and got both accepted and refused routes.
     for kind in ["route", "pending", "ack", "raw", "ws"] {
-        assert!(report.operations_by_kind.get(kind).copied().unwrap_or(0) > 0, "no {kind} ops: {report:?}");
+        assert!(
+            report.operations_by_kind.get(kind).copied().unwrap_or(0) > 0,
+            "no {kind} ops: {report:?}"
+        );
     }
     assert!(report.statuses.get(&200).copied().unwrap_or(0) > 100);
     assert!(report.statuses.keys().any(|s| *s >= 400));
@@ -60,8 +62,17 @@ async fn catches(defect: &str, invariant: Invariant, clause: &str) {
         .violations
         .iter()
         .find(|v| v.invariant == invariant && v.clause.as_deref() == Some(clause))
-        .unwrap_or_else(|| panic!("{defect}: no {invariant:?} [{clause}] violation\n{}", report.summary()));
-    assert!(found.replays, "{defect}: reproducer did not replay\n{}", report.summary());
+        .unwrap_or_else(|| {
+            panic!(
+                "{defect}: no {invariant:?} [{clause}] violation\n{}",
+                report.summary()
+            )
+        });
+    assert!(
+        found.replays,
+        "{defect}: reproducer did not replay\n{}",
+        report.summary()
+    );
     assert!(found.operations_after_shrink <= found.operations_before_shrink);
     let r = replay(std::path::Path::new(&found.reproducer), &m.base_url())
         .await
@@ -71,17 +82,32 @@ async fn catches(defect: &str, invariant: Invariant, clause: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catches_accept_bad_signature() {
-    catches("accept-bad-signature", Invariant::BadSignatureAccepted, "SIG-015").await;
+    catches(
+        "accept-bad-signature",
+        Invariant::BadSignatureAccepted,
+        "SIG-015",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catches_accept_unsigned() {
-    catches("accept-unsigned", Invariant::BadSignatureAccepted, "SIG-002").await;
+    catches(
+        "accept-unsigned",
+        Invariant::BadSignatureAccepted,
+        "SIG-002",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catches_duplicate_delivery() {
-    catches("duplicate-delivery", Invariant::DuplicateDelivery, "REPLAY-005").await;
+    catches(
+        "duplicate-delivery",
+        Invariant::DuplicateDelivery,
+        "REPLAY-005",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -91,7 +117,12 @@ async fn catches_malformed_json_500() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catches_ack_not_idempotent() {
-    catches("ack-not-idempotent", Invariant::AckNotIdempotent, "NOTIFY-009").await;
+    catches(
+        "ack-not-idempotent",
+        Invariant::AckNotIdempotent,
+        "NOTIFY-009",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
