@@ -635,15 +635,14 @@ impl Lane {
                 }
                 WsFrame::Ping => r#"{"type":"ping"}"#.to_string(),
                 WsFrame::Route { route } => {
-                    let bytes = self.build_route(route, a);
+                    // A text frame must be UTF-8: the oracle judges exactly the text sent
+                    // (invalid bytes from a text edit become U+FFFD here).
+                    let body = String::from_utf8_lossy(&self.build_route(route, a)).into_owned();
                     if authed {
-                        let exp = self.model.expect_route(a, &bytes);
+                        let exp = self.model.expect_route(a, body.as_bytes());
                         self.model.ws_route_sent(&exp);
                     }
-                    format!(
-                        r#"{{"type":"route","data":{}}}"#,
-                        String::from_utf8_lossy(&bytes)
-                    )
+                    format!(r#"{{"type":"route","data":{body}}}"#)
                 }
                 WsFrame::Ack { target, legacy } => {
                     let id = self.model.ack_id(a, target).unwrap_or_default();

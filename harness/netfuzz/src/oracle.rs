@@ -536,7 +536,10 @@ impl Model {
                     out.push(v(
                         Invariant::UnexpectedDelivery,
                         None,
-                        format!("{via} of {me} lists {id} from {from}, which no route of ours was accepted as"),
+                        format!(
+                            "{via} of {me} lists {id} from {from} (signature {}), which matches no route of ours that was accepted",
+                            excerpt(sig, 16)
+                        ),
                     ));
                 }
             }
