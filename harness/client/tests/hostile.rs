@@ -272,28 +272,49 @@ async fn retry_after_429_is_honoured_and_bounded() {
 }
 
 #[tokio::test]
-async fn pacing_spaces_requests() {
+async fn pacing_spaces_requests_per_credential() {
     let base = serve(evil()).await;
     let http = client(2000);
+    let alice = amp_client::Secret::new("amp_test_sk_alice");
+    let bob = amp_client::Secret::new("amp_test_sk_bob");
     // 600/min = 10/s, bucket of 600: the first requests go at once.
     http.set_rate_limit(Some(600));
     let t = Instant::now();
     for _ in 0..5 {
-        http.send(&Req::get(format!("{base}/500"))).await.unwrap();
+        http.send(&Req::get(format!("{base}/500")).bearer(&alice))
+            .await
+            .unwrap();
     }
     assert!(t.elapsed() < Duration::from_secs(1));
-    // 60/min with an empty bucket: the next request waits ~1 s.
+    // 1/min: alice's bucket is empty after one request, so her next one waits…
     http.set_rate_limit(Some(1));
-    http.send(&Req::get(format!("{base}/500"))).await.unwrap();
-    let t = Instant::now();
-    let req = Req::get(format!("{base}/500"));
-    let fut = http.send(&req);
+    http.send(&Req::get(format!("{base}/500")).bearer(&alice))
+        .await
+        .unwrap();
+    let req = Req::get(format!("{base}/500")).bearer(&alice);
     assert!(
-        tokio::time::timeout(Duration::from_millis(300), fut)
+        tokio::time::timeout(Duration::from_millis(300), http.send(&req))
             .await
-            .is_err()
+            .is_err(),
+        "alice's second request must be paced"
     );
-    assert!(t.elapsed() >= Duration::from_millis(250));
+    // …while bob has a bucket of his own (RL-001 budgets are per API key),
+    let req = Req::get(format!("{base}/500")).bearer(&bob);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), http.send(&req))
+            .await
+            .is_ok(),
+        "bob must not wait for alice's budget"
+    );
+    // …and unauthenticated requests (per-IP budgets, not advertised) are not paced.
+    for _ in 0..3 {
+        let req = Req::get(format!("{base}/500"));
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), http.send(&req))
+                .await
+                .is_ok()
+        );
+    }
 }
 
 #[tokio::test]

@@ -53,7 +53,10 @@ pub enum AddressForm {
     /// `name@tenant.provider`.
     Full(Address),
     /// `name` (tenant `None`) or `name@tenant` where tenant is a single label.
-    Short { name: String, tenant: Option<String> },
+    Short {
+        name: String,
+        tenant: Option<String>,
+    },
 }
 
 /// Why an address was rejected; [`AddressError::rule`] gives the catalogue id.
@@ -61,7 +64,9 @@ pub enum AddressForm {
 pub enum AddressError {
     #[error("address is empty: give `name@tenant.provider`")]
     Empty,
-    #[error("address contains a non-ASCII character at byte {pos}: addresses are ASCII only (internationalised names are not allowed)")]
+    #[error(
+        "address contains a non-ASCII character at byte {pos}: addresses are ASCII only (internationalised names are not allowed)"
+    )]
     NonAscii { pos: usize },
     #[error("address is {len} characters long: the whole address must be at most 254 characters")]
     TooLong { len: usize },
@@ -73,19 +78,29 @@ pub enum AddressError {
     NameEmpty,
     #[error("agent name is {len} characters long: it must be at most 63")]
     NameTooLong { len: usize },
-    #[error("agent name contains {ch:?} at position {pos}: only letters, digits, `-` and `_` are allowed (no `.`)")]
+    #[error(
+        "agent name contains {ch:?} at position {pos}: only letters, digits, `-` and `_` are allowed (no `.`)"
+    )]
     NameBadChar { ch: char, pos: usize },
     #[error("domain part is empty: give `tenant.provider` after the `@`")]
     DomainEmpty,
-    #[error("domain label {index} is empty (leading, trailing or doubled `.`): every label needs 1-63 characters")]
+    #[error(
+        "domain label {index} is empty (leading, trailing or doubled `.`): every label needs 1-63 characters"
+    )]
     EmptyLabel { index: usize },
     #[error("domain label `{label}` is {len} characters long: labels must be at most 63")]
     LabelTooLong { label: String, len: usize },
-    #[error("domain label `{label}` contains {ch:?}: labels allow only letters, digits and `-` (no `_`)")]
+    #[error(
+        "domain label `{label}` contains {ch:?}: labels allow only letters, digits and `-` (no `_`)"
+    )]
     LabelBadChar { label: String, ch: char },
-    #[error("domain has {count} label(s): a full address needs at least a tenant label plus a two-label provider, e.g. `name@acme.example.com`")]
+    #[error(
+        "domain has {count} label(s): a full address needs at least a tenant label plus a two-label provider, e.g. `name@acme.example.com`"
+    )]
     TooFewLabels { count: usize },
-    #[error("short address `{input}` is ambiguous: use `name`, `name@tenant` (one label) or a full `name@tenant.provider`")]
+    #[error(
+        "short address `{input}` is ambiguous: use `name`, `name@tenant` (one label) or a full `name@tenant.provider`"
+    )]
     AmbiguousShort { input: String },
     #[error("cannot expand with provider `{provider}`: it must be a domain of at least two labels")]
     BadExpansionProvider { provider: String },
@@ -96,7 +111,11 @@ impl AddressError {
     pub fn rule(&self) -> &'static str {
         use AddressError::*;
         match self {
-            Empty | NonAscii { .. } | MissingAt | MultipleAt { .. } | DomainEmpty
+            Empty
+            | NonAscii { .. }
+            | MissingAt
+            | MultipleAt { .. }
+            | DomainEmpty
             | TooFewLabels { .. } => "ADDR-001",
             NameEmpty | NameTooLong { .. } | NameBadChar { .. } => "ADDR-002",
             EmptyLabel { .. } | LabelTooLong { .. } | LabelBadChar { .. } => "ADDR-003",
@@ -147,10 +166,16 @@ fn check_labels(domain: &str) -> Result<usize, AddressError> {
             .chars()
             .find(|&c| !(c.is_ascii_alphanumeric() || c == '-'))
         {
-            return Err(AddressError::LabelBadChar { label: truncate(label), ch });
+            return Err(AddressError::LabelBadChar {
+                label: truncate(label),
+                ch,
+            });
         }
         if label.len() > MAX_LABEL_LEN {
-            return Err(AddressError::LabelTooLong { label: truncate(label), len: label.len() });
+            return Err(AddressError::LabelTooLong {
+                label: truncate(label),
+                len: label.len(),
+            });
         }
     }
     Ok(count)
@@ -195,7 +220,11 @@ impl Address {
         }
         let provider_in_domain = provider_offset(domain, split);
         let provider_start = at + 1 + provider_in_domain;
-        Ok(Address { full: lower, at, provider_start })
+        Ok(Address {
+            full: lower,
+            at,
+            provider_start,
+        })
     }
 
     /// The agent name (before the `@`).
@@ -271,7 +300,9 @@ impl AddressForm {
             AddressForm::Full(a) => Ok(a.clone()),
             AddressForm::Short { name, tenant: own } => {
                 if !provider.contains('.') {
-                    return Err(AddressError::BadExpansionProvider { provider: truncate(provider) });
+                    return Err(AddressError::BadExpansionProvider {
+                        provider: truncate(provider),
+                    });
                 }
                 let t = own.as_deref().unwrap_or(tenant);
                 let full = format!("{name}@{t}.{provider}");
@@ -304,7 +335,10 @@ pub fn parse_any(s: &str) -> Result<AddressForm, AddressError> {
                     let (name, tenant) = (&lower[..at], &lower[at + 1..]);
                     check_name(name)?;
                     check_labels(tenant)?;
-                    Ok(AddressForm::Short { name: name.to_string(), tenant: Some(tenant.to_string()) })
+                    Ok(AddressForm::Short {
+                        name: name.to_string(),
+                        tenant: Some(tenant.to_string()),
+                    })
                 }
                 1 => {
                     // Validate the parts first so that the error names a concrete rule.
@@ -330,7 +364,10 @@ impl fmt::Display for AddressForm {
         match self {
             AddressForm::Full(a) => a.fmt(f),
             AddressForm::Short { name, tenant: None } => f.write_str(name),
-            AddressForm::Short { name, tenant: Some(t) } => write!(f, "{name}@{t}"),
+            AddressForm::Short {
+                name,
+                tenant: Some(t),
+            } => write!(f, "{name}@{t}"),
         }
     }
 }
@@ -368,14 +405,26 @@ mod tests {
     #[test]
     fn published_vectors() {
         let a = Address::parse("alice@acme.crabmail.ai").unwrap();
-        assert_eq!((a.name(), a.tenant(), a.provider(), a.is_local()), ("alice", "acme", "crabmail.ai", false));
+        assert_eq!(
+            (a.name(), a.tenant(), a.provider(), a.is_local()),
+            ("alice", "acme", "crabmail.ai", false)
+        );
         let b = Address::parse("bob@team.acme.crabmail.ai").unwrap();
-        assert_eq!((b.name(), b.tenant(), b.provider()), ("bob", "team.acme", "crabmail.ai"));
+        assert_eq!(
+            (b.name(), b.tenant(), b.provider()),
+            ("bob", "team.acme", "crabmail.ai")
+        );
         let c = Address::parse("agent@org.aimaestro.local").unwrap();
-        assert_eq!((c.tenant(), c.provider(), c.is_local(), c.local_tld()), ("org", "aimaestro.local", true, Some("local")));
+        assert_eq!(
+            (c.tenant(), c.provider(), c.is_local(), c.local_tld()),
+            ("org", "aimaestro.local", true, Some("local"))
+        );
         assert_eq!(
             parse_any("simple-name").unwrap(),
-            AddressForm::Short { name: "simple-name".into(), tenant: None }
+            AddressForm::Short {
+                name: "simple-name".into(),
+                tenant: None
+            }
         );
     }
 
@@ -410,10 +459,16 @@ mod tests {
             assert_eq!(err.rule(), *rule, "{input}: {err}");
         }
         let long_name = format!("{}@acme.x.com", "n".repeat(64));
-        assert_eq!(Address::parse(&long_name).unwrap_err(), AddressError::NameTooLong { len: 64 });
+        assert_eq!(
+            Address::parse(&long_name).unwrap_err(),
+            AddressError::NameTooLong { len: 64 }
+        );
         assert!(Address::parse(&format!("{}@acme.x.com", "n".repeat(63))).is_ok());
         let long_label = format!("a@{}.x.com", "l".repeat(64));
-        assert!(matches!(Address::parse(&long_label).unwrap_err(), AddressError::LabelTooLong { len: 64, .. }));
+        assert!(matches!(
+            Address::parse(&long_label).unwrap_err(),
+            AddressError::LabelTooLong { len: 64, .. }
+        ));
     }
 
     #[test]
@@ -426,7 +481,10 @@ mod tests {
         assert_eq!(ok.len(), 254);
         assert!(Address::parse(&ok).is_ok());
         let bad = format!("{name}@{l63}.{l63}.{}.com", "l".repeat(59));
-        assert_eq!(Address::parse(&bad).unwrap_err(), AddressError::TooLong { len: 255 });
+        assert_eq!(
+            Address::parse(&bad).unwrap_err(),
+            AddressError::TooLong { len: 255 }
+        );
     }
 
     #[test]
@@ -437,9 +495,16 @@ mod tests {
         let b = Address::parse_with("bob@team.acme.crabmail.ai", &split).unwrap();
         assert_eq!(b.provider(), "crabmail.ai");
         // A known provider that is the whole domain would leave no tenant: fall back.
-        let c = Address::parse_with("bob@x.agents.corp.io", &ProviderSplit::Known(vec!["x.agents.corp.io".into()])).unwrap();
+        let c = Address::parse_with(
+            "bob@x.agents.corp.io",
+            &ProviderSplit::Known(vec!["x.agents.corp.io".into()]),
+        )
+        .unwrap();
         assert_eq!(c.provider(), "corp.io");
-        assert_eq!(Address::parse("a@h.org.p.internal").unwrap().local_tld(), Some("internal"));
+        assert_eq!(
+            Address::parse("a@h.org.p.internal").unwrap().local_tld(),
+            Some("internal")
+        );
         assert!(Address::parse("a@h.p.localhost").unwrap().is_local());
         assert!(!Address::parse("a@h.local.com").unwrap().is_local());
     }
@@ -447,14 +512,32 @@ mod tests {
     #[test]
     fn short_forms_expand() {
         let s = parse_any("agent-b").unwrap();
-        assert_eq!(s.expand("host1", "prov.local").unwrap().as_str(), "agent-b@host1.prov.local");
+        assert_eq!(
+            s.expand("host1", "prov.local").unwrap().as_str(),
+            "agent-b@host1.prov.local"
+        );
         let t = parse_any("Agent-B@Server-01").unwrap();
-        assert_eq!(t, AddressForm::Short { name: "agent-b".into(), tenant: Some("server-01".into()) });
-        assert_eq!(t.expand("ignored", "prov.local").unwrap().as_str(), "agent-b@server-01.prov.local");
+        assert_eq!(
+            t,
+            AddressForm::Short {
+                name: "agent-b".into(),
+                tenant: Some("server-01".into())
+            }
+        );
+        assert_eq!(
+            t.expand("ignored", "prov.local").unwrap().as_str(),
+            "agent-b@server-01.prov.local"
+        );
         let e = t.expand("x", "prov.local").unwrap();
         assert_eq!((e.tenant(), e.provider()), ("server-01", "prov.local"));
-        assert!(matches!(parse_any("a@acme.com"), Err(AddressError::AmbiguousShort { .. })));
-        assert!(matches!(parse_any("a@x.acme.com"), Ok(AddressForm::Full(_))));
+        assert!(matches!(
+            parse_any("a@acme.com"),
+            Err(AddressError::AmbiguousShort { .. })
+        ));
+        assert!(matches!(
+            parse_any("a@x.acme.com"),
+            Ok(AddressForm::Full(_))
+        ));
         assert!(parse_any("a@b_c").is_err());
         assert!(s.expand("t", "nodot").is_err());
     }

@@ -25,10 +25,12 @@ pub use canonical::{
     CanonError, PayloadHash, PayloadProfile, canonical_payload, hash_canonical_bytes,
     hash_serialized_text, payload_hash,
 };
+pub use envelope::validate_any_attachment;
 pub use envelope::{
     AttachmentError, Envelope, Limits, Message, PROTOCOL_VERSION, RouteError, RouteOptions,
     RouteRequest, validate_afp_attachment, validate_attachment,
 };
+pub use federation::parse_federation_timestamp;
 pub use federation::{
     FederationError, federation_signing_bytes, sign_federation, verify_federation,
 };
@@ -41,10 +43,8 @@ pub use signing::{
     canonical_string_is_ambiguous, parse_signature_text, parse_signature_text_lax, sign_fields,
     verify,
 };
+pub use signing::{verify_fields, verify_signature, verify_signature_text, verify_value};
+pub use time::Timestamp;
 pub use time::{TimeError, format_rfc3339, parse_rfc3339};
 pub use webhook::{WebhookError, verify_webhook, webhook_signature};
-pub use time::Timestamp;
-pub use envelope::validate_any_attachment;
-pub use federation::parse_federation_timestamp;
-pub use signing::{verify_fields, verify_signature, verify_signature_text, verify_value};
 pub use webhook::{parse_webhook_signature, parse_webhook_timestamp, signature_uses_uppercase_hex};

@@ -26,16 +26,24 @@ pub struct MessageId(String);
 pub enum MessageIdError {
     #[error("message id is empty: expected `msg_<unix seconds>_<suffix>`")]
     Empty,
-    #[error("message id contains a path component ({what}): ids must never contain `/`, `\\`, `..` or NUL")]
+    #[error(
+        "message id contains a path component ({what}): ids must never contain `/`, `\\`, `..` or NUL"
+    )]
     PathTraversal { what: &'static str },
     #[error("message id does not start with `msg_`")]
     MissingPrefix,
-    #[error("message id timestamp part is missing or not all digits: expected `msg_<digits>_<suffix>`")]
+    #[error(
+        "message id timestamp part is missing or not all digits: expected `msg_<digits>_<suffix>`"
+    )]
     BadTimestamp,
     #[error("message id has no `_<suffix>` after the timestamp")]
     MissingSuffix,
     #[error("message id suffix contains {ch:?} at position {pos}: allowed are {allowed}")]
-    BadSuffixChar { ch: char, pos: usize, allowed: &'static str },
+    BadSuffixChar {
+        ch: char,
+        pos: usize,
+        allowed: &'static str,
+    },
 }
 
 impl MessageIdError {
@@ -66,7 +74,9 @@ impl MessageId {
         if s.contains('\0') {
             return Err(MessageIdError::PathTraversal { what: "NUL" });
         }
-        let rest = s.strip_prefix("msg_").ok_or(MessageIdError::MissingPrefix)?;
+        let rest = s
+            .strip_prefix("msg_")
+            .ok_or(MessageIdError::MissingPrefix)?;
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
         if digits == 0 {
             return Err(MessageIdError::BadTimestamp);
@@ -155,7 +165,13 @@ mod tests {
         let strict = IdStrictness::Strict;
         assert!(MessageId::parse("msg_1706648400_abc123", strict).is_ok());
         assert!(MessageId::parse("msg_1706648400_deadbeef0099", strict).is_ok());
-        for bad in ["../../../etc/passwd", "msg_1706648400_abc/123", "1706648400_abc123", "msg_1706648400_ABC123", ""] {
+        for bad in [
+            "../../../etc/passwd",
+            "msg_1706648400_abc/123",
+            "1706648400_abc123",
+            "msg_1706648400_ABC123",
+            "",
+        ] {
             assert!(MessageId::parse(bad, strict).is_err(), "{bad}");
         }
         // msgid-006 only fails under the strict profile (C-12).
@@ -175,11 +191,30 @@ mod tests {
 
     #[test]
     fn structure_errors() {
-        assert_eq!(MessageId::parse("msg__abc", IdStrictness::Schema), Err(MessageIdError::BadTimestamp));
-        assert_eq!(MessageId::parse("msg_12", IdStrictness::Schema), Err(MessageIdError::MissingSuffix));
-        assert_eq!(MessageId::parse("msg_12_", IdStrictness::Schema), Err(MessageIdError::MissingSuffix));
-        assert_eq!(MessageId::parse("msg_12x_a", IdStrictness::Schema), Err(MessageIdError::BadTimestamp));
-        assert!(matches!(MessageId::parse("msg_12_a-b", IdStrictness::Schema), Err(MessageIdError::BadSuffixChar { ch: '-', pos: 1, .. })));
+        assert_eq!(
+            MessageId::parse("msg__abc", IdStrictness::Schema),
+            Err(MessageIdError::BadTimestamp)
+        );
+        assert_eq!(
+            MessageId::parse("msg_12", IdStrictness::Schema),
+            Err(MessageIdError::MissingSuffix)
+        );
+        assert_eq!(
+            MessageId::parse("msg_12_", IdStrictness::Schema),
+            Err(MessageIdError::MissingSuffix)
+        );
+        assert_eq!(
+            MessageId::parse("msg_12x_a", IdStrictness::Schema),
+            Err(MessageIdError::BadTimestamp)
+        );
+        assert!(matches!(
+            MessageId::parse("msg_12_a-b", IdStrictness::Schema),
+            Err(MessageIdError::BadSuffixChar {
+                ch: '-',
+                pos: 1,
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -48,6 +48,7 @@ pub fn low_rate(limit: u32) -> RateLimits {
         messages_per_minute: limit,
         register_per_minute: limit,
         anonymous_per_minute: limit,
+        pending_per_minute: limit,
     }
 }
 
