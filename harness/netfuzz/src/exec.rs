@@ -116,6 +116,12 @@ pub struct Lane {
     pub rate_limited: u64,
     /// The current WebSocket session started with a valid auth frame.
     ws_authed: bool,
+    /// The valid auth frame of the current session has been sent (a `connected` before that
+    /// is a finding, clause in `ws_bad_clause`).
+    ws_auth_sent: bool,
+    ws_bad_clause: &'static str,
+    /// Ids a connection must mark as replays (queued before it opened).
+    ws_replayable: HashSet<String>,
 }
 
 fn run_nonce(lane: u32) -> String {
@@ -214,6 +220,9 @@ impl Lane {
             statuses: BTreeMap::new(),
             rate_limited: 0,
             ws_authed: false,
+            ws_auth_sent: false,
+            ws_bad_clause: "WS-006",
+            ws_replayable: HashSet::new(),
         })
     }
 
@@ -569,6 +578,9 @@ impl Lane {
             }
         );
         self.last_body[sender] = Some(bytes.clone());
+        let sent_payload = serde_json::from_slice::<Value>(&bytes)
+            .ok()
+            .and_then(|v| v.get("payload").cloned());
         let req = Req::new(Method::POST, format!("{}/route", self.cfg.base_url))
             .body(bytes, "application/json")
             .bearer(&self.agents[sender].api_key);
@@ -577,10 +589,13 @@ impl Lane {
             Ok(resp) => {
                 let mut out = check_http(resp.status, &resp.body, malformed, "POST /route");
                 if resp.status != 429 {
-                    out.extend(
-                        self.model
-                            .route_answer(sender, &exp, resp.status, &resp.body),
-                    );
+                    out.extend(self.model.route_answer(
+                        sender,
+                        &exp,
+                        resp.status,
+                        &resp.body,
+                        sent_payload,
+                    ));
                 }
                 out
             }
@@ -596,7 +611,18 @@ impl Lane {
         };
         let protos: &[&str] = if w.subprotocol { &["amp.v1"] } else { &[] };
         self.requests += 1;
-        let mut conn = match WsConn::connect(&self.cfg.ws_url(), protos, &cfg, None).await {
+        let url = if w.token_in_url {
+            // Our own test agent's key, on loopback by default: a compliant server ignores it.
+            format!(
+                "{}?token={}",
+                self.cfg.ws_url(),
+                pct(self.agents[a].api_key.expose())
+            )
+        } else {
+            self.cfg.ws_url()
+        };
+        self.ws_replayable = self.model.replayable(a);
+        let mut conn = match WsConn::connect(&url, protos, &cfg, None).await {
             Ok(c) => c,
             // A target without WebSocket support refuses the upgrade: nothing to fuzz here.
             Err(ClientError::WsHandshake { .. }) => return out,
@@ -618,6 +644,14 @@ impl Lane {
         let first_data = w.frames.first();
         let authed = matches!(first_data, Some(WsFrame::Auth));
         self.ws_authed = authed;
+        self.ws_auth_sent = false;
+        self.ws_bad_clause = if w.token_in_url {
+            "WS-001"
+        } else if matches!(first_data, Some(WsFrame::BadAuth { .. })) {
+            "WS-005"
+        } else {
+            "WS-006"
+        };
         let mut seen_on_conn = HashSet::new();
         let mut closed = false;
         for f in &w.frames {
@@ -661,6 +695,9 @@ impl Lane {
             if sent.is_err() {
                 closed = true;
                 break;
+            }
+            if authed && matches!(f, WsFrame::Auth) {
+                self.ws_auth_sent = true;
             }
             if self
                 .drain(
@@ -706,6 +743,12 @@ impl Lane {
                 }
             } else {
                 // The first frame was not a valid auth: the server must close (WS-005/006).
+                // Probe with a valid auth frame: a server that still answers `connected` has
+                // let the session survive the bad start (reported by `check_ws_event`).
+                self.ws_frames += 1;
+                self.requests += 1;
+                let probe = json!({"type": "auth", "token": self.agents[a].api_key.expose()});
+                let _ = conn.send_text(&probe.to_string()).await;
                 let clause = if matches!(first_data, Some(WsFrame::BadAuth { .. })) {
                     "WS-005"
                 } else {
@@ -796,8 +839,20 @@ impl Lane {
                     }
                     Some("message.new") => {
                         if let Some(data) = j.get("data") {
-                            out.extend(self.model.ws_message(a, data, seen));
+                            out.extend(self.model.ws_message(a, data, seen, &self.ws_replayable));
                         }
+                    }
+                    Some("connected") if !self.ws_auth_sent => {
+                        out.push(v(
+                            Invariant::WsAuth,
+                            Some(self.ws_bad_clause),
+                            match self.ws_bad_clause {
+                                "WS-001" => "WebSocket authenticated by the token in the URL, before any auth frame".to_string(),
+                                "WS-005" => "WebSocket answered `connected` after a first auth frame with an invalid token".to_string(),
+                                _ => "WebSocket answered `connected` although the first frame was not an auth frame".to_string(),
+                            },
+                        ));
+                        return true;
                     }
                     _ => {}
                 }

@@ -517,9 +517,13 @@ fn ws(u: &mut Unstructured, n: u8) -> Result<WsOp> {
     let me = agent(u, n)?;
     let k = u.int_in_range(0..=8)?;
     let mut frames = Vec::with_capacity(k + 1);
-    // Mostly well-formed sessions (auth first), sometimes not.
-    if u.ratio(4, 5)? {
+    // Mostly well-formed sessions (auth first), sometimes not; a token in the URL only with
+    // a non-auth first frame (so a `connected` can only come from the URL).
+    let token_in_url = u.ratio(1, 10)?;
+    if !token_in_url && u.ratio(7, 10)? {
         frames.push(WsFrame::Auth);
+    } else if token_in_url {
+        frames.push(WsFrame::Ping);
     }
     for _ in 0..k {
         frames.push(match u.int_in_range(0..=9u8)? {
@@ -553,6 +557,7 @@ fn ws(u: &mut Unstructured, n: u8) -> Result<WsOp> {
     Ok(WsOp {
         agent: me,
         subprotocol: u.arbitrary()?,
+        token_in_url,
         frames,
     })
 }

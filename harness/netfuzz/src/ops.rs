@@ -249,6 +249,9 @@ impl RawBody {
 pub struct WsOp {
     pub agent: u8,
     pub subprotocol: bool,
+    /// Also put the agent's API key in the URL (`?token=`): it must not authenticate (WS-001).
+    #[serde(default)]
+    pub token_in_url: bool,
     pub frames: Vec<WsFrame>,
 }
 

@@ -16,7 +16,11 @@
 //!   succeed (RTE-017);
 //! * WebSocket: server frames are JSON objects with a `type` (WS-013), error frames carry
 //!   `error` and `message` (API-007), a session that started with a bad or non-auth frame is
-//!   closed (WS-005/006), an authenticated one answers `ping` (WS-009).
+//!   closed and never answered `connected` (WS-005/006), a token in the URL does not
+//!   authenticate (WS-001), an authenticated session answers `ping` (WS-009), messages queued
+//!   before the connection are pushed with `replay: true` (NOTIFY-012);
+//! * a payload is delivered exactly as sent (MSG-010; all lane agents share one tenant, so no
+//!   trust wrapping applies, TRUST-004).
 
 use amp_core::envelope::{Limits, RouteRequest};
 use amp_core::signing::{Priority, PublicKey, Strictness, verify_fields};
@@ -44,6 +48,8 @@ pub enum Invariant {
     CrossAgentAck,
     WsProtocol,
     WsAuth,
+    PayloadModified,
+    ReplayUnmarked,
 }
 
 impl Invariant {
@@ -64,6 +70,8 @@ impl Invariant {
             Invariant::CrossAgentAck => "cross-agent-ack",
             Invariant::WsProtocol => "ws-protocol",
             Invariant::WsAuth => "ws-auth",
+            Invariant::PayloadModified => "payload-modified",
+            Invariant::ReplayUnmarked => "replay-unmarked",
         }
     }
     /// One sentence: what a correct provider does.
@@ -87,7 +95,13 @@ impl Invariant {
             Invariant::AckNotIdempotent => "acking an acked message succeeds again",
             Invariant::CrossAgentAck => "an agent cannot ack another agent's message",
             Invariant::WsProtocol => "server WebSocket frames are JSON objects with a type",
-            Invariant::WsAuth => "a WebSocket that did not authenticate first is closed",
+            Invariant::WsAuth => {
+                "a WebSocket authenticates only through a valid auth frame sent first"
+            }
+            Invariant::PayloadModified => "a payload is delivered exactly as it was sent",
+            Invariant::ReplayUnmarked => {
+                "messages replayed on WebSocket connect carry replay: true"
+            }
         }
     }
 }
@@ -205,6 +219,8 @@ pub struct AgentFacts {
 struct Accepted {
     sender: usize,
     recipient: Option<usize>,
+    /// The payload as sent (None when unknown, e.g. a WebSocket route matched by signature).
+    payload: Option<Value>,
 }
 
 /// The oracle's model of one lane.
@@ -360,6 +376,7 @@ impl Model {
         exp: &Expectation,
         status: u16,
         body: &[u8],
+        sent_payload: Option<Value>,
     ) -> Vec<Violation> {
         let accepted = (200..300).contains(&status);
         match exp {
@@ -391,7 +408,7 @@ impl Model {
                         .ok()
                         .and_then(|v| v.get("id").and_then(Value::as_str).map(str::to_string))
                 {
-                    self.record_accepted(id, sender, *recipient, signature.clone());
+                    self.record_accepted(id, sender, *recipient, signature.clone(), sent_payload);
                 }
             }
         }
@@ -430,6 +447,7 @@ impl Model {
         sender: usize,
         recipient: Option<usize>,
         signature: String,
+        payload: Option<Value>,
     ) {
         if let Some(r) = recipient {
             self.accepted_by_sig
@@ -437,7 +455,14 @@ impl Model {
                 .or_default()
                 .insert(id.clone());
         }
-        self.accepted.insert(id, Accepted { sender, recipient });
+        self.accepted.insert(
+            id,
+            Accepted {
+                sender,
+                recipient,
+                payload,
+            },
+        );
     }
 
     fn note_seen(&mut self, agent: usize, id: &str) {
@@ -452,6 +477,7 @@ impl Model {
         agent: usize,
         id: &str,
         envelope: Option<&Value>,
+        payload: Option<&Value>,
         via: &str,
     ) -> Vec<Violation> {
         let mut out = Vec::new();
@@ -499,6 +525,21 @@ impl Model {
                     ));
                 }
                 let sender = &self.agents[acc.sender].address;
+                // All lane agents share one tenant: the payload arrives exactly as sent
+                // (MSG-010; no trust wrapping inside a tenant, TRUST-004).
+                if let (Some(sent), Some(got)) = (&acc.payload, payload)
+                    && !json_equiv(sent, got)
+                {
+                    out.push(v(
+                        Invariant::PayloadModified,
+                        Some("MSG-010"),
+                        format!(
+                            "{via} of {me}: payload of message {id} differs from what was sent: sent {}, delivered {}",
+                            excerpt(&sent.to_string(), 200),
+                            excerpt(&got.to_string(), 200)
+                        ),
+                    ));
+                }
                 if !from.is_empty() && !from.eq_ignore_ascii_case(sender) {
                     out.push(v(
                         Invariant::SpoofedSender,
@@ -515,7 +556,13 @@ impl Model {
                 if let Some(n) = self.ws_may.get_mut(&key).filter(|n| **n > 0) {
                     *n -= 1;
                     let sender = self.agent_by_address(from).unwrap_or(agent);
-                    self.record_accepted(id.to_string(), sender, Some(agent), sig.to_string());
+                    self.record_accepted(
+                        id.to_string(),
+                        sender,
+                        Some(agent),
+                        sig.to_string(),
+                        None,
+                    );
                 } else if let Some((inv, clause, why)) = self.must_not.get(&key) {
                     out.push(v(
                         *inv,
@@ -578,7 +625,7 @@ impl Model {
                 ));
                 continue;
             }
-            out.extend(self.delivered(agent, id, envelope, "pending"));
+            out.extend(self.delivered(agent, id, envelope, m.get("payload"), "pending"));
         }
         out
     }
@@ -589,6 +636,7 @@ impl Model {
         agent: usize,
         data: &Value,
         seen_on_conn: &mut HashSet<String>,
+        replayable: &HashSet<String>,
     ) -> Vec<Violation> {
         let envelope = data.get("envelope");
         let Some(id) = data
@@ -615,7 +663,30 @@ impl Model {
                 ),
             )];
         }
-        self.delivered(agent, id, envelope, "WebSocket")
+        let mut out = Vec::new();
+        let replay_flag = data.get("replay").and_then(Value::as_bool) == Some(true);
+        if replayable.contains(id) && !replay_flag {
+            out.push(v(
+                Invariant::ReplayUnmarked,
+                Some("NOTIFY-012"),
+                format!(
+                    "WebSocket of {} replayed message {id}, queued before the connection, without \"replay\": true",
+                    self.agents[agent].address
+                ),
+            ));
+        }
+        out.extend(self.delivered(agent, id, envelope, data.get("payload"), "WebSocket"));
+        out
+    }
+
+    /// Ids accepted for `agent` and not acked: a WebSocket connecting now must mark them as
+    /// replays if it pushes them (NOTIFY-012).
+    pub fn replayable(&self, agent: usize) -> HashSet<String> {
+        self.accepted
+            .iter()
+            .filter(|(id, a)| a.recipient == Some(agent) && !self.acked[agent].contains(*id))
+            .map(|(id, _)| id.clone())
+            .collect()
     }
 
     /// Resolve an ack target to an id (None: nothing to ack yet).
@@ -677,5 +748,55 @@ impl Model {
             self.acked[agent].insert(id.to_string());
         }
         out
+    }
+}
+
+/// JSON equality with numbers compared as doubles (`1` = `1.0`, `-0` = `0`): providers written
+/// in languages with one number type re-serialise numbers, which is not a modification.
+pub fn json_equiv(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            x == y || (x.as_f64().is_some() && x.as_f64() == y.as_f64())
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_equiv(p, q))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, p)| y.get(k).is_some_and(|q| json_equiv(p, q)))
+        }
+        _ => a == b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn json_equiv_ignores_number_spelling_and_key_order_only() {
+        assert!(json_equiv(
+            &json!({"a": 1, "b": [0.0]}),
+            &json!({"b": [-0.0], "a": 1.0})
+        ));
+        assert!(!json_equiv(&json!({"a": 1}), &json!({"a": 2})));
+        assert!(!json_equiv(&json!({"a": {}}), &json!({})));
+        assert!(!json_equiv(&json!({"a": null}), &json!({})));
+    }
+
+    #[test]
+    fn error_format_check() {
+        assert!(check_http(404, br#"{"error":"not_found","message":"x"}"#, false, "t").is_empty());
+        assert_eq!(
+            check_http(404, br#"{"msg":"x"}"#, false, "t")[0].invariant,
+            Invariant::ErrorFormat
+        );
+        assert_eq!(
+            check_http(500, b"", true, "t")[0].clause.as_deref(),
+            Some("JSON-008")
+        );
+        assert!(check_http(200, b"not json", false, "t").is_empty());
     }
 }
