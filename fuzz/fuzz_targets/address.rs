@@ -31,7 +31,10 @@ fn input(data: &[u8]) -> Input {
 fn check_full(a: &Address, split: &ProviderSplit) {
     let shown = a.to_string();
     assert_eq!(shown, a.as_str());
-    assert!(!shown.bytes().any(|b| b.is_ascii_uppercase()), "not lowercase: {shown:?}");
+    assert!(
+        !shown.bytes().any(|b| b.is_ascii_uppercase()),
+        "not lowercase: {shown:?}"
+    );
     let again = Address::parse_with(&shown, split).expect("displayed address must re-parse");
     assert_eq!(&again, a, "display → parse is not stable");
     assert_eq!(again.to_string(), shown, "normalisation not idempotent");

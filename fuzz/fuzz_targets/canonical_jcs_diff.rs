@@ -20,9 +20,33 @@ const MAX_CHILDREN: usize = 6;
 /// characters (UTF-16 sort order differs from code-point order), keys that differ by case.
 fn string(u: &mut Unstructured) -> Result<String> {
     const PICKS: &[&str] = &[
-        "", "a", "A", "b", "\u{7f}", "\u{1f}", "\"", "\\", "/", "\u{2028}", "\u{2029}", "é",
-        "\u{fffd}", "\u{ffff}", "\u{10000}", "\u{1f600}", "\u{e000}", "\u{d7ff}", "type",
-        "message", "\u{0}", "\n", "\t", "<", ">", "&", "'",
+        "",
+        "a",
+        "A",
+        "b",
+        "\u{7f}",
+        "\u{1f}",
+        "\"",
+        "\\",
+        "/",
+        "\u{2028}",
+        "\u{2029}",
+        "é",
+        "\u{fffd}",
+        "\u{ffff}",
+        "\u{10000}",
+        "\u{1f600}",
+        "\u{e000}",
+        "\u{d7ff}",
+        "type",
+        "message",
+        "\u{0}",
+        "\n",
+        "\t",
+        "<",
+        ">",
+        "&",
+        "'",
     ];
     if u.ratio(1, 2)? {
         let n = u.int_in_range(0..=4)?;
@@ -45,9 +69,23 @@ fn number(u: &mut Unstructured) -> Result<Number> {
         3 => {
             // Interesting doubles: integers near 2^53, exponent thresholds, tiny/huge values.
             const F: &[f64] = &[
-                0.0, -0.0, 1.0, -1.5, 0.1, 1e21, 1e20, 1e-6, 1e-7, 9007199254740992.0,
-                9007199254740993.0, 5e-324, 1.7976931348623157e308, 123456789.125, 1e100,
-                2.5e-8, 100.0,
+                0.0,
+                -0.0,
+                1.0,
+                -1.5,
+                0.1,
+                1e21,
+                1e20,
+                1e-6,
+                1e-7,
+                9007199254740992.0,
+                9007199254740993.0,
+                5e-324,
+                1.7976931348623157e308,
+                123456789.125,
+                1e100,
+                2.5e-8,
+                100.0,
             ];
             Number::from_f64(*u.choose(F)?).unwrap_or_else(|| Number::from(0))
         }
@@ -107,7 +145,10 @@ fuzz_target!(|data: &[u8]| {
         for profile in [PayloadProfile::Jcs, PayloadProfile::Sorted] {
             let ours = canonical_payload(&payload, profile).unwrap_or_default();
             if &ours != reference {
-                report.push_str(&format!("\n {profile:>6}: {}", String::from_utf8_lossy(&ours)));
+                report.push_str(&format!(
+                    "\n {profile:>6}: {}",
+                    String::from_utf8_lossy(&ours)
+                ));
             }
         }
         assert!(

@@ -8,8 +8,15 @@ use amp_core::envelope::{Limits, RouteError, RouteRequest};
 use libfuzzer_sys::fuzz_target;
 
 fn check(e: &RouteError) {
-    assert!(matches!(e.status, 400 | 413 | 422), "unexpected status {}: {e}", e.status);
-    assert!(!e.code.is_empty() && !e.message.is_empty() && !e.rule.is_empty(), "{e:?}");
+    assert!(
+        matches!(e.status, 400 | 413 | 422),
+        "unexpected status {}: {e}",
+        e.status
+    );
+    assert!(
+        !e.code.is_empty() && !e.message.is_empty() && !e.rule.is_empty(),
+        "{e:?}"
+    );
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -47,11 +54,18 @@ fuzz_target!(|data: &[u8]| {
             }
             Err(e) => {
                 assert!(e.rule().starts_with("JSON-"));
-                assert!(by_body.is_err(), "from_body accepted what parse_strict refused");
+                assert!(
+                    by_body.is_err(),
+                    "from_body accepted what parse_strict refused"
+                );
                 continue;
             }
         };
-        assert_eq!(by_body.is_ok(), two_step.is_ok(), "from_body and parse+from_value disagree");
+        assert_eq!(
+            by_body.is_ok(),
+            two_step.is_ok(),
+            "from_body and parse+from_value disagree"
+        );
         if let (Err(a), Err(b)) = (&by_body, &two_step) {
             assert_eq!((a.status, a.code), (b.status, b.code));
         }

@@ -21,7 +21,12 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value, json};
 
-const PRIORITIES: [Priority; 4] = [Priority::Urgent, Priority::High, Priority::Normal, Priority::Low];
+const PRIORITIES: [Priority; 4] = [
+    Priority::Urgent,
+    Priority::High,
+    Priority::Normal,
+    Priority::Low,
+];
 
 #[derive(Debug, Clone, Arbitrary)]
 struct Fields {
@@ -45,7 +50,11 @@ enum Change {
     Message(String),
     Extra(String, String),
     /// Flip one byte of one field (a near-miss is the interesting case).
-    FlipByte { field: u8, index: u16, xor: u8 },
+    FlipByte {
+        field: u8,
+        index: u16,
+        xor: u8,
+    },
 }
 
 #[derive(Debug, Arbitrary)]
@@ -157,7 +166,10 @@ fuzz_target!(|input: Input| {
     };
     let sig = sign_fields(&key, &fields_a).to_base64();
     for mode in Strictness::ALL {
-        assert!(verify_fields(&pk, &fields_a, &sig, mode).is_ok(), "own signature fails ({mode})");
+        assert!(
+            verify_fields(&pk, &fields_a, &sig, mode).is_ok(),
+            "own signature fails ({mode})"
+        );
     }
 
     // B: A with the changes applied.
@@ -184,7 +196,8 @@ fuzz_target!(|input: Input| {
     if differs {
         if canonical_string(&fields_a) == canonical_string(&fields_b) {
             assert!(
-                canonical_string_is_ambiguous(&fields_a) || canonical_string_is_ambiguous(&fields_b),
+                canonical_string_is_ambiguous(&fields_a)
+                    || canonical_string_is_ambiguous(&fields_b),
                 "different fields, same canonical string, but not reported as ambiguous"
             );
         } else {
@@ -219,7 +232,11 @@ fuzz_target!(|input: Input| {
     }
     body.insert("payload".into(), payload(a));
     body.insert("signature".into(), json!(sig));
-    for (k, v) in [("id", &input.id), ("timestamp", &input.timestamp), ("thread_id", &input.thread_id)] {
+    for (k, v) in [
+        ("id", &input.id),
+        ("timestamp", &input.timestamp),
+        ("thread_id", &input.thread_id),
+    ] {
         if let Some(v) = v {
             body.insert(k.into(), json!(v));
         }
@@ -232,7 +249,10 @@ fuzz_target!(|input: Input| {
         return; // A field failed validation (e.g. empty subject): not a signing question.
     };
     let hash_wire = payload_hash(&req.payload, profile).expect("validated payload hashes");
-    assert_eq!(hash_wire, hash_a, "payload hash changed through the wire format");
+    assert_eq!(
+        hash_wire, hash_a,
+        "payload hash changed through the wire format"
+    );
     let fields_wire = req.signing_fields(&a.from, &hash_wire);
     assert_eq!(canonical_string(&fields_wire), canonical_string(&fields_a));
     let sig_wire = req.signature.as_deref().expect("signature was sent");
