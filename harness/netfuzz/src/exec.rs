@@ -745,10 +745,13 @@ impl Lane {
                 // The first frame was not a valid auth: the server must close (WS-005/006).
                 // Probe with a valid auth frame: a server that still answers `connected` has
                 // let the session survive the bad start (reported by `check_ws_event`).
-                self.ws_frames += 1;
-                self.requests += 1;
-                let probe = json!({"type": "auth", "token": self.agents[a].api_key.expose()});
-                let _ = conn.send_text(&probe.to_string()).await;
+                // (Not with a token in the URL: there a `connected` must come from the URL.)
+                if !w.token_in_url {
+                    self.ws_frames += 1;
+                    self.requests += 1;
+                    let probe = json!({"type": "auth", "token": self.agents[a].api_key.expose()});
+                    let _ = conn.send_text(&probe.to_string()).await;
+                }
                 let clause = if matches!(first_data, Some(WsFrame::BadAuth { .. })) {
                     "WS-005"
                 } else {

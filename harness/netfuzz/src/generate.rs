@@ -520,10 +520,22 @@ fn ws(u: &mut Unstructured, n: u8) -> Result<WsOp> {
     // Mostly well-formed sessions (auth first), sometimes not; a token in the URL only with
     // a non-auth first frame (so a `connected` can only come from the URL).
     let token_in_url = u.ratio(1, 10)?;
-    if !token_in_url && u.ratio(7, 10)? {
-        frames.push(WsFrame::Auth);
-    } else if token_in_url {
+    let mut k = k;
+    if token_in_url {
         frames.push(WsFrame::Ping);
+    } else if u.ratio(7, 10)? {
+        frames.push(WsFrame::Auth);
+    } else {
+        // A bad start, kept short so the server's answer to it is what gets observed: an
+        // invalid token (WS-005) or another frame type (WS-006), then maybe one more frame.
+        frames.push(if u.ratio(2, 5)? {
+            WsFrame::BadAuth {
+                token: short_string(u, 40)?,
+            }
+        } else {
+            WsFrame::Ping
+        });
+        k = k.min(1);
     }
     for _ in 0..k {
         frames.push(match u.int_in_range(0..=9u8)? {

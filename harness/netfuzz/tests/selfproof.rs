@@ -134,3 +134,73 @@ async fn catches_ack_keeps_message() {
 async fn catches_wrong_error_format() {
     catches("wrong-error-format", Invariant::ErrorFormat, "API-007").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catches_unsigned_priority() {
+    catches(
+        "unsigned-priority",
+        Invariant::BadSignatureAccepted,
+        "SIG-016",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catches_lax_signature_encoding() {
+    catches(
+        "lax-signature-encoding",
+        Invariant::BadSignatureAccepted,
+        "SIG-011",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catches_honour_spoofed_from() {
+    catches(
+        "honour-spoofed-from",
+        Invariant::BadSignatureAccepted,
+        "SIG-013",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catches_cross_agent_ack() {
+    catches("cross-agent-ack", Invariant::CrossAgentAck, "RTE-017").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catches_accept_duplicate_keys() {
+    catches(
+        "accept-duplicate-keys",
+        Invariant::InvalidBodyAccepted,
+        "JSON-003",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catches_context_modified() {
+    catches("context-modified", Invariant::PayloadModified, "MSG-010").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catches_ws_non_auth_first_frame() {
+    catches("ws-non-auth-first-frame", Invariant::WsAuth, "WS-006").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catches_ws_invalid_token_open() {
+    catches("ws-invalid-token-open", Invariant::WsAuth, "WS-005").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catches_ws_replay_unmarked() {
+    catches(
+        "ws-replay-unmarked",
+        Invariant::ReplayUnmarked,
+        "NOTIFY-012",
+    )
+    .await;
+}
