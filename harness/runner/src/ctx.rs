@@ -1,7 +1,7 @@
 //! The per-case context: everything a case may do to the target, recorded.
 
 use crate::case::{CaseResult, Failure, Outcome};
-use crate::options::{PeerConfig, RunOptions, Target};
+use crate::options::{ContradictionProfiles, PeerConfig, RunOptions, Target, Timing};
 use amp_client::{
     Bytes, Http, Method, Receiver, Redactor, Req, Resp, Secret, Transcript, WsConfig, WsConn,
     WsEvent,
@@ -98,22 +98,87 @@ impl RunShared {
     }
 }
 
+/// When a case's time is up. Starts at `case_timeout` from the case's start; a case that must
+/// wait for a provider deadline longer than that extends it with [`Ctx::need_time`]. The runner
+/// watches it (see `run_one`), so the extension takes effect while the case runs.
+#[derive(Debug)]
+pub(crate) struct Deadline(Mutex<Instant>);
+
+impl Deadline {
+    pub(crate) fn new(at: Instant) -> Deadline {
+        Deadline(Mutex::new(at))
+    }
+
+    pub(crate) fn get(&self) -> Instant {
+        match self.0.lock() {
+            Ok(g) => *g,
+            Err(p) => *p.into_inner(),
+        }
+    }
+
+    /// Move the deadline to `at` if that is later; never earlier.
+    pub(crate) fn extend_to(&self, at: Instant) {
+        let mut g = match self.0.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if at > *g {
+            *g = at;
+        }
+    }
+}
+
+/// Time the runner needs after a case's last wait (verdict, transcript), added by
+/// [`Ctx::need_time`].
+pub const CASE_RESERVE: Duration = Duration::from_secs(5);
+
 /// The context handed to a case. Every request goes through it and lands in the case's
 /// transcript.
 pub struct Ctx {
     pub(crate) shared: Arc<RunShared>,
     pub(crate) transcript: Transcript,
     pub(crate) case_id: &'static str,
+    pub(crate) deadline: Arc<Deadline>,
 }
 
 impl Ctx {
     pub(crate) fn new(shared: Arc<RunShared>, case_id: &'static str) -> Ctx {
         let transcript = Transcript::new(shared.redactor.clone());
+        let deadline = Arc::new(Deadline::new(Instant::now() + shared.opts.case_timeout));
         Ctx {
             shared,
             transcript,
             case_id,
+            deadline,
         }
+    }
+
+    /// The provider timings this run waits on (spec figures unless the target declared its
+    /// own): wait `Timing::with_margin(ctx.timing().x)` for an event due after `x`.
+    pub fn timing(&self) -> &Timing {
+        &self.shared.opts.timing
+    }
+
+    /// The contradiction readings the run declared (`--from-handling` ...); judge an observed
+    /// reading with [`crate::options::judge_reading`].
+    pub fn contradictions(&self) -> &ContradictionProfiles {
+        &self.shared.opts.contradictions
+    }
+
+    /// Declare that this case still has to wait up to `wait` (a provider deadline plus margin,
+    /// from [`Ctx::timing`]): the case deadline moves to at least `now + wait +`
+    /// [`CASE_RESERVE`]. `--case-timeout` is thus a floor, not a cap, for cases that wait on
+    /// declared timings; `wait` is capped at [`Timing::MAX`] so no case can hold a run forever.
+    pub fn need_time(&self, wait: Duration) {
+        let wait = wait.min(Timing::MAX).saturating_add(CASE_RESERVE);
+        self.deadline.extend_to(Instant::now() + wait);
+    }
+
+    /// Time until the case deadline (zero when it has passed).
+    pub fn time_left(&self) -> Duration {
+        self.deadline
+            .get()
+            .saturating_duration_since(Instant::now())
     }
 
     pub fn case_id(&self) -> &'static str {

@@ -18,10 +18,13 @@ pub mod run;
 pub use amp_client::{Method, Receiver, Resp, Secret, WsConn, WsEvent};
 pub use case::{BoxFuture, Case, CaseFn, CaseResult, Failure, Level, Need, Outcome, Section, fail};
 pub use ctx::{Agent, Ctx, MessageBuilder, pass};
-pub use options::{ConfigError, ExpectedFailures, PeerConfig, RunOptions, Target};
+pub use options::{
+    ConfigError, ContradictionProfiles, ExpectedFailures, FromHandling, PeerConfig, Reading,
+    RunOptions, Target, Timing, UnknownRecipient, judge_reading,
+};
 pub use output::{closing_counts, render_terminal, to_junit, write_traces};
 pub use report::{
-    CaseReport, CoverageReport, Leftover, RunReport, SpecRevision, Summary, Verdict, Warning,
-    exit_code,
+    CaseReport, CoverageReport, Leftover, RunReport, SpecRevision, Summary, TimingInfo, Verdict,
+    Warning, exit_code,
 };
 pub use run::{RunError, run, select};

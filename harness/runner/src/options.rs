@@ -1,6 +1,6 @@
 //! Run configuration.
 
-use crate::case::Level;
+use crate::case::{CaseResult, Failure, Level, Outcome};
 use amp_client::Secret;
 use amp_core::PayloadProfile;
 use std::collections::BTreeSet;
@@ -27,6 +27,11 @@ pub enum ConfigError {
     BadPattern { pattern: String, reason: String },
     #[error("cannot read expected-failures file {path}: {reason}")]
     ExpectedFailures { path: String, reason: String },
+    #[error(
+        "timing `{name}` = {value:?} is out of range: give a positive duration of at most {} s",
+        Timing::MAX.as_secs()
+    )]
+    BadTiming { name: &'static str, value: Duration },
 }
 
 impl Target {
@@ -130,6 +135,206 @@ impl ExpectedFailures {
     }
 }
 
+/// The provider timings cases wait on. Defaults are the spec's figures, so against a live
+/// target the suite waits what the spec allows; a target that declares shorter timings (the
+/// embedded mock, or a `[timing]` section of `--config`) is judged against its own declaration,
+/// which keeps negative cases ("the socket must close", "a retry must come") fast.
+///
+/// Every wait for an event a provider *must* produce is `deadline + margin`
+/// ([`Timing::with_margin`]) and ends as soon as the event arrives: a correct provider never
+/// costs the full wait, a defective one costs its declared deadline plus the margin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    /// WS-004: an unauthenticated socket is closed after this long (spec: 10 s).
+    pub ws_auth_timeout: Duration,
+    /// WS-009: how long a `ping` may wait for its `pong`. The spec gives no figure; the default
+    /// is the default request timeout (10 s).
+    pub ws_pong_wait: Duration,
+    /// WH-006: delay between a failed webhook attempt and the first retry (spec: 30 s).
+    pub webhook_first_retry: Duration,
+    /// How long to watch for something that must *not* happen (an error frame after a valid
+    /// frame, a retry after a 4xx). Not a spec figure: a longer window catches slower
+    /// misbehaviour, a shorter one makes passing runs faster.
+    pub observe_window: Duration,
+}
+
+impl Timing {
+    /// The spec's figures (10 s, 10 s, 30 s) and a 3 s observation window.
+    pub const SPEC: Timing = Timing {
+        ws_auth_timeout: Duration::from_secs(10),
+        ws_pong_wait: Duration::from_secs(10),
+        webhook_first_retry: Duration::from_secs(30),
+        observe_window: Duration::from_secs(3),
+    };
+
+    /// Longest timing accepted: beyond this a case could hold a run for an unreasonable time.
+    pub const MAX: Duration = Duration::from_secs(600);
+
+    /// Smallest slack added to a deadline (scheduling and loopback latency under load).
+    pub const MIN_MARGIN: Duration = Duration::from_secs(1);
+
+    /// Slack on top of a provider deadline: a fifth of it, at least [`Timing::MIN_MARGIN`]
+    /// (10 s → 2 s, 30 s → 6 s, 1 s → 1 s).
+    pub fn margin(deadline: Duration) -> Duration {
+        (deadline / 5).max(Self::MIN_MARGIN)
+    }
+
+    /// `deadline` plus [`Timing::margin`]: how long to wait for an event due by `deadline`.
+    pub fn with_margin(deadline: Duration) -> Duration {
+        deadline.saturating_add(Self::margin(deadline))
+    }
+
+    /// Every field is positive and at most [`Timing::MAX`].
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (name, value) in [
+            ("ws_auth_timeout", self.ws_auth_timeout),
+            ("ws_pong_wait", self.ws_pong_wait),
+            ("webhook_first_retry", self.webhook_first_retry),
+            ("observe_window", self.observe_window),
+        ] {
+            if value.is_zero() || value > Self::MAX {
+                return Err(ConfigError::BadTiming { name, value });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Self::SPEC
+    }
+}
+
+/// One reading of a spec contradiction that the run can declare (`[[profile]]` entries of
+/// `suites/requirements.toml`). A case that observes which reading the target follows asks
+/// [`judge_reading`] for the verdict.
+pub trait Reading: Copy + PartialEq + std::fmt::Debug {
+    /// The CLI switch (`--from-handling`).
+    const FLAG: &'static str;
+    /// The contradiction record it resolves (`C-11`).
+    const CONTRADICTION: &'static str;
+    /// The reading assumed when the run declares none.
+    const DEFAULT: Self;
+    /// The switch value (`overwrite`).
+    fn name(self) -> &'static str;
+}
+
+/// C-11: what a provider does with a client-supplied `from` that is not the sender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FromHandling {
+    /// Refuse the mismatch with 403 (SIG-013).
+    Reject,
+    /// Replace it with the authenticated sender (the signature then no longer verifies, or the
+    /// message is delivered with the real sender).
+    Overwrite,
+    /// Refuse it as a schema violation (400).
+    Schema,
+}
+
+impl Reading for FromHandling {
+    const FLAG: &'static str = "--from-handling";
+    const CONTRADICTION: &'static str = "C-11";
+    const DEFAULT: Self = FromHandling::Reject;
+    fn name(self) -> &'static str {
+        match self {
+            FromHandling::Reject => "reject",
+            FromHandling::Overwrite => "overwrite",
+            FromHandling::Schema => "schema",
+        }
+    }
+}
+
+/// C-37: what a provider does with a message to an unregistered local address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UnknownRecipient {
+    /// Refuse with 404 `not_found`.
+    Reject,
+    /// Accept and queue it for a later registration.
+    Queue,
+}
+
+impl Reading for UnknownRecipient {
+    const FLAG: &'static str = "--unknown-recipient";
+    const CONTRADICTION: &'static str = "C-37";
+    const DEFAULT: Self = UnknownRecipient::Reject;
+    fn name(self) -> &'static str {
+        match self {
+            UnknownRecipient::Reject => "reject",
+            UnknownRecipient::Queue => "queue",
+        }
+    }
+}
+
+/// The contradiction profiles a run declares. `None`/`false` = not declared: cases apply the
+/// default reading and warn (citing the contradiction) when the target follows another one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ContradictionProfiles {
+    /// `--from-handling` (C-11).
+    pub from_handling: Option<FromHandling>,
+    /// `--unknown-recipient` (C-37).
+    pub unknown_recipient: Option<UnknownRecipient>,
+    /// `--strict-ids` (C-12): message ids must be lowercase hex after `msg_<unix>_`.
+    pub strict_ids: bool,
+    /// `--strict-schema` (C-41, C-42): provider responses and delivered messages are validated
+    /// against the published schemas.
+    pub strict_schema: bool,
+}
+
+impl ContradictionProfiles {
+    /// The declared profiles as `(profile name, value)`, for the report. Undeclared ones are
+    /// left out.
+    pub fn declared(&self) -> Vec<(&'static str, &'static str)> {
+        let mut v = Vec::new();
+        if let Some(f) = self.from_handling {
+            v.push(("from-handling", f.name()));
+        }
+        if let Some(u) = self.unknown_recipient {
+            v.push(("unknown-recipient", u.name()));
+        }
+        if self.strict_ids {
+            v.push(("strict-ids", "on"));
+        }
+        if self.strict_schema {
+            v.push(("strict-schema", "on"));
+        }
+        v
+    }
+}
+
+/// The verdict for a target observed to follow reading `observed` of a contradiction, given
+/// the reading the run `declared`:
+/// - declared and matching → pass (the target does what its operator said it does);
+/// - declared and different → fail, naming both readings;
+/// - not declared → pass for the default reading, otherwise a warning citing the record.
+///
+/// `what` describes the observation ("the spoofed `from` was refused with 400").
+pub fn judge_reading<R: Reading>(declared: Option<R>, observed: R, what: &str) -> CaseResult {
+    match declared {
+        Some(d) if d == observed => Ok(Outcome::Pass),
+        Some(d) => Err(Failure::Fail(format!(
+            "{what}: that is the `{}` reading of {}, but the run declared {} {}",
+            observed.name(),
+            R::CONTRADICTION,
+            R::FLAG,
+            d.name()
+        ))),
+        None if observed == R::DEFAULT => Ok(Outcome::Pass),
+        None => Ok(Outcome::Warn {
+            reason: format!(
+                "{what}: the `{}` reading of {} (the default is `{}`; declare it with {} {} \
+                 to make it a pass)",
+                observed.name(),
+                R::CONTRADICTION,
+                R::DEFAULT.name(),
+                R::FLAG,
+                observed.name()
+            ),
+            contradiction: Some(R::CONTRADICTION),
+        }),
+    }
+}
+
 /// Everything a run needs.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -160,11 +365,16 @@ pub struct RunOptions {
     pub seed: Option<u64>,
     /// Show a progress bar (only when stderr is a terminal).
     pub progress: bool,
+    /// Provider timings cases wait on (spec figures unless the target declares its own).
+    pub timing: Timing,
+    /// Declared readings of spec contradictions (`--from-handling` ...).
+    pub contradictions: ContradictionProfiles,
 }
 
 impl RunOptions {
     /// Defaults: profile `sorted`, all levels, not strict, concurrency 8, case timeout 30 s,
-    /// request timeout 10 s, no loopback webhooks, random seed.
+    /// request timeout 10 s, no loopback webhooks, random seed, the spec's timings, no declared
+    /// contradiction profiles.
     pub fn for_target(base_url: &str) -> Result<RunOptions, ConfigError> {
         Ok(RunOptions {
             target: Target::from_base_url(base_url)?,
@@ -183,6 +393,8 @@ impl RunOptions {
             loopback_webhooks: false,
             seed: None,
             progress: true,
+            timing: Timing::SPEC,
+            contradictions: ContradictionProfiles::default(),
         })
     }
 }
@@ -209,6 +421,94 @@ mod tests {
         assert!(Target::from_base_url("127.0.0.1:8080").is_err());
         assert!(Target::from_base_url("http:///v1").is_err());
         assert!(Target::from_base_url("http://u:p@h/v1").is_err());
+    }
+
+    #[test]
+    fn timing_defaults_are_the_spec_figures() {
+        let o = RunOptions::for_target("http://127.0.0.1:1/v1").unwrap();
+        assert_eq!(o.timing, Timing::default());
+        assert_eq!(o.timing.ws_auth_timeout, Duration::from_secs(10));
+        assert_eq!(o.timing.ws_pong_wait, Duration::from_secs(10));
+        assert_eq!(o.timing.webhook_first_retry, Duration::from_secs(30));
+        assert!(o.timing.observe_window >= Duration::from_secs(1));
+        assert!(o.timing.validate().is_ok());
+        assert_eq!(o.contradictions, ContradictionProfiles::default());
+        assert!(o.contradictions.declared().is_empty());
+    }
+
+    #[test]
+    fn timing_margins_scale_with_the_deadline() {
+        let s = Duration::from_secs;
+        assert_eq!(Timing::with_margin(s(10)), s(12));
+        assert_eq!(Timing::with_margin(s(30)), s(36));
+        // Short declared deadlines keep the minimum slack.
+        assert_eq!(Timing::with_margin(s(1)), s(2));
+        assert_eq!(
+            Timing::with_margin(Duration::from_millis(300)),
+            Duration::from_millis(1300)
+        );
+        assert_eq!(Timing::with_margin(Duration::MAX), Duration::MAX);
+    }
+
+    #[test]
+    fn timing_overrides_are_validated() {
+        let mut t = Timing {
+            ws_auth_timeout: Duration::from_secs(1),
+            ..Timing::SPEC
+        };
+        assert!(t.validate().is_ok());
+        t.observe_window = Duration::ZERO;
+        let e = t.validate().unwrap_err();
+        assert!(e.to_string().contains("observe_window"), "{e}");
+        t.observe_window = Duration::from_secs(1);
+        t.webhook_first_retry = Timing::MAX + Duration::from_secs(1);
+        assert!(t.validate().is_err());
+    }
+
+    #[test]
+    fn readings_pass_warn_or_fail() {
+        use FromHandling::*;
+        // Nothing declared: the default reading passes, another warns citing the record.
+        assert!(matches!(
+            judge_reading(None, Reject, "x"),
+            Ok(Outcome::Pass)
+        ));
+        match judge_reading(None, Overwrite, "x") {
+            Ok(Outcome::Warn {
+                contradiction,
+                reason,
+            }) => {
+                assert_eq!(contradiction, Some("C-11"));
+                assert!(reason.contains("--from-handling overwrite"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Declared: the matching reading passes, any other fails.
+        assert!(matches!(
+            judge_reading(Some(Overwrite), Overwrite, "x"),
+            Ok(Outcome::Pass)
+        ));
+        assert!(matches!(
+            judge_reading(Some(Overwrite), Reject, "x"),
+            Err(Failure::Fail(_))
+        ));
+        assert!(matches!(
+            judge_reading(Some(UnknownRecipient::Queue), UnknownRecipient::Queue, "x"),
+            Ok(Outcome::Pass)
+        ));
+        assert!(matches!(
+            judge_reading(Some(UnknownRecipient::Reject), UnknownRecipient::Queue, "x"),
+            Err(Failure::Fail(_))
+        ));
+        let p = ContradictionProfiles {
+            from_handling: Some(Schema),
+            strict_ids: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            p.declared(),
+            vec![("from-handling", "schema"), ("strict-ids", "on")]
+        );
     }
 
     #[test]

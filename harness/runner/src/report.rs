@@ -120,10 +120,26 @@ pub struct OptionsInfo {
     pub tenant: String,
     pub loopback_webhooks: bool,
     pub federation_peer: bool,
+    /// Declared contradiction profiles (`from-handling` → `overwrite`, `strict-ids` → `on`);
+    /// undeclared ones are absent and their default reading applies.
+    #[serde(default)]
+    pub contradiction_profiles: BTreeMap<String, String>,
+    /// Provider timings the cases waited on (spec figures unless the target declared its own).
+    #[serde(default)]
+    pub timing_ms: TimingInfo,
     /// Cases known to the tool.
     pub cases_known: usize,
     /// Cases left out by `--run`/`--skip`/level filters (not in `cases`).
     pub cases_filtered_out: usize,
+}
+
+/// [`crate::options::Timing`] in milliseconds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimingInfo {
+    pub ws_auth_timeout: u64,
+    pub ws_pong_wait: u64,
+    pub webhook_first_retry: u64,
+    pub observe_window: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -5,7 +5,7 @@ use crate::ctx::{Created, Ctx, RunShared, info_capabilities};
 use crate::options::{ConfigError, RunOptions};
 use crate::report::{
     CaseReport, CoverageReport, Leftover, OptionsInfo, REPORT_SCHEMA, RunMeta, RunReport,
-    SpecRevision, Summary, TargetInfo, ToolInfo, Verdict, Warning,
+    SpecRevision, Summary, TargetInfo, TimingInfo, ToolInfo, Verdict, Warning,
 };
 use amp_client::{Http, HttpConfig, Redactor, Req, Transcript, WsConfig};
 use futures_util::StreamExt;
@@ -359,6 +359,18 @@ pub async fn run(cases: &[Case], opts: RunOptions) -> Result<RunReport, RunError
             tenant: shared.tenant(),
             loopback_webhooks: opts.loopback_webhooks,
             federation_peer: opts.federation_peer.is_some(),
+            contradiction_profiles: opts
+                .contradictions
+                .declared()
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            timing_ms: TimingInfo {
+                ws_auth_timeout: ms(opts.timing.ws_auth_timeout),
+                ws_pong_wait: ms(opts.timing.ws_pong_wait),
+                webhook_first_retry: ms(opts.timing.webhook_first_retry),
+                observe_window: ms(opts.timing.observe_window),
+            },
             cases_known: cases.len(),
             cases_filtered_out: cases.len() - selected.len(),
         },
@@ -393,14 +405,31 @@ async fn run_one(case: Case, shared: Arc<RunShared>, caps: &[String]) -> Finishe
     }
     let mut ctx = Ctx::new(shared.clone(), case.id);
     let transcript: Transcript = ctx.transcript.clone();
-    let timeout = shared.opts.case_timeout;
-    // Spawned so a panicking case becomes an `error` verdict instead of ending the run.
-    let handle =
-        tokio::spawn(async move { tokio::time::timeout(timeout, (case.run)(&mut ctx)).await });
+    let deadline = ctx.deadline.clone();
+    // Spawned so a panicking case becomes an `error` verdict instead of ending the run. The
+    // deadline starts at the case timeout and may be extended by the case (`Ctx::need_time`)
+    // while it runs, so it is re-read whenever it seems to have passed.
+    let handle = tokio::spawn(async move {
+        let fut = (case.run)(&mut ctx);
+        tokio::pin!(fut);
+        loop {
+            let at = deadline.get();
+            tokio::select! {
+                r = &mut fut => return Some(r),
+                () = tokio::time::sleep_until(at.into()) => {
+                    if deadline.get() <= Instant::now() {
+                        return None;
+                    }
+                }
+            }
+        }
+    });
     let result: CaseResult = match handle.await {
-        Ok(Ok(r)) => r,
-        Ok(Err(_)) => Err(Failure::Error(format!(
-            "case did not finish within {timeout:?} (case timeout); the target may hang"
+        Ok(Some(r)) => r,
+        Ok(None) => Err(Failure::Error(format!(
+            "case did not finish within {:?} (case timeout, extended by the case's declared \
+             waits if any); the target may hang",
+            started.elapsed()
         ))),
         Err(e) if e.is_panic() => {
             let p = e.into_panic();

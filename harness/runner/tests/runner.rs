@@ -693,3 +693,68 @@ fn schema_keys_match(json: &str) {
         );
     }
 }
+
+fn c_needs_time(ctx: &mut Ctx) -> BoxFuture<'_, CaseResult> {
+    Box::pin(async move {
+        // Waits past the 1.5 s case timeout, but declares it first.
+        ctx.need_time(Duration::from_millis(2500));
+        tokio::time::sleep(Duration::from_millis(2200)).await;
+        Ok(Outcome::Pass)
+    })
+}
+fn c_overstays(ctx: &mut Ctx) -> BoxFuture<'_, CaseResult> {
+    Box::pin(async move {
+        // Declares a short wait, then hangs: the extended deadline still ends it.
+        ctx.need_time(Duration::from_millis(100));
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        Ok(Outcome::Pass)
+    })
+}
+
+#[tokio::test]
+async fn declared_waits_extend_the_case_deadline_and_are_reported() {
+    let (app, _st) = fake(good_info());
+    let base = serve(app).await;
+    let mut o = opts(&base);
+    o.expected_failures = ExpectedFailures::default();
+    o.timing.ws_auth_timeout = Duration::from_millis(700);
+    o.contradictions.from_handling = Some(amp_runner::FromHandling::Overwrite);
+    let cases = [
+        mk(
+            "slow.declared",
+            Level::Must,
+            Section::Webhooks,
+            &[],
+            &["WH-006"],
+            c_needs_time,
+        ),
+        mk(
+            "slow.overstays",
+            Level::Must,
+            Section::Webhooks,
+            &[],
+            &["WH-006"],
+            c_overstays,
+        ),
+    ];
+    let started = std::time::Instant::now();
+    let report = run(&cases, o).await.unwrap();
+    assert_eq!(report.case("slow.declared").unwrap().verdict, Verdict::Pass);
+    assert_eq!(
+        report.case("slow.overstays").unwrap().verdict,
+        Verdict::Error
+    );
+    // 0.1 s + the runner's reserve, far below the case's 60 s sleep.
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(report.options.timing_ms.ws_auth_timeout, 700);
+    assert_eq!(report.options.timing_ms.webhook_first_retry, 30_000);
+    assert_eq!(
+        report
+            .options
+            .contradiction_profiles
+            .get("from-handling")
+            .map(String::as_str),
+        Some("overwrite")
+    );
+    schema_keys_match(&serde_json::to_string(&report).unwrap());
+}
