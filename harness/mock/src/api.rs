@@ -96,19 +96,24 @@ pub(crate) async fn rate_limit_mw(
     let (bucket, limit) = if path.ends_with("/register") {
         (format!("reg:{ip}"), limits.register_per_minute)
     } else if let Some(token) = bearer(req.headers()) {
-        (
-            format!("key:{}", hash_api_key(&token)),
-            limits.api_requests_per_minute,
-        )
+        let key = if state.has(Defect::RateLimitGlobal) {
+            "global".to_string()
+        } else {
+            hash_api_key(&token)
+        };
+        (format!("key:{key}"), limits.api_requests_per_minute)
     } else {
         (format!("ip:{ip}"), limits.anonymous_per_minute)
     };
     let now = state.clock().now_unix();
     let mut d = state.limiter().check(&bucket, limit, now);
     // RL-003: the relay pickup has its own, lower budget on top of the per-key one.
+    let is_count = req.method() == axum::http::Method::GET
+        && path.ends_with("/messages/pending/count");
     if d.allowed
         && req.method() == axum::http::Method::GET
-        && path.ends_with("/messages/pending")
+        && (path.ends_with("/messages/pending")
+            || (is_count && state.has(Defect::CountRateLimited)))
         && let Some(key) = bucket.strip_prefix("key:")
     {
         let p = state
@@ -116,6 +121,21 @@ pub(crate) async fn rate_limit_mw(
             .check(&format!("pending:{key}"), limits.pending_per_minute, now);
         if !p.allowed || p.remaining < d.remaining {
             d = p;
+        }
+    }
+    // NOTIFY-005: at least one count request per 10 s per agent, whatever else is spent.
+    if !d.allowed
+        && is_count
+        && !state.has(Defect::CountRateLimited)
+        && let Some(key) = bucket.strip_prefix("key:")
+    {
+        let floor = state.limiter().check(
+            &format!("count:{key}:{}", now.div_euclid(10)),
+            1,
+            now,
+        );
+        if floor.allowed {
+            d = floor;
         }
     }
     let mut resp = if d.allowed {
@@ -417,7 +437,11 @@ struct DeliveryUpdate {
     prefer_websocket: Option<bool>,
 }
 
-fn parse_delivery(state: &AppState, v: Option<&Value>) -> Result<DeliveryUpdate, ApiError> {
+fn parse_delivery(
+    state: &AppState,
+    v: Option<&Value>,
+    at_patch: bool,
+) -> Result<DeliveryUpdate, ApiError> {
     let mut out = DeliveryUpdate {
         webhook_url: None,
         webhook_secret: None,
@@ -434,7 +458,9 @@ fn parse_delivery(state: &AppState, v: Option<&Value>) -> Result<DeliveryUpdate,
         None => {}
         Some(Value::Null) => out.webhook_url = Some(None),
         Some(Value::String(u)) => {
-            let url = if state.has(Defect::WebhookPrivateUrlAccepted) {
+            let unvalidated = state.has(Defect::WebhookPrivateUrlAccepted)
+                || (at_patch && state.has(Defect::PatchWebhookUnvalidated));
+            let url = if unvalidated {
                 url::Url::parse(u).map_err(|e| {
                     ApiError::invalid_field("delivery.webhook_url", format!("not a URL: {e}"))
                 })?
@@ -620,12 +646,14 @@ pub(crate) async fn register(
     })?;
     let alias = opt_str(obj, "alias")?.map(str::to_string);
     let public_key = parse_public_key(&state, pem, "public_key")?;
-    let delivery = parse_delivery(&state, obj.get("delivery"))?;
+    let delivery = parse_delivery(&state, obj.get("delivery"), false)?;
     let metadata = opt_object_or_array(obj, "metadata", false)?;
     let capabilities = opt_object_or_array(obj, "capabilities", true)?;
 
     let overwrite = state.has(Defect::NameCollisionOverwrites);
-    if name_unavailable(&state, &address) && !overwrite {
+    // `recased-name-duplicate`: availability is checked with the name as sent.
+    let recased = state.has(Defect::RecasedNameDuplicate) && req_str(obj, "name")? != name;
+    if name_unavailable(&state, &address) && !overwrite && !recased {
         let sugg = suggestions(&state, &name, &tenant);
         return Err(ApiError::new(
             409,
@@ -672,7 +700,9 @@ pub(crate) async fn register(
     };
     {
         let mut db = state.lock();
-        if let Some(old_id) = db.by_address.get(&address).cloned() {
+        if let Some(old_id) = db.by_address.get(&address).cloned()
+            && !recased
+        {
             // Only reachable with `name-collision-overwrites`: the old agent is replaced.
             db.agents.remove(&old_id);
             db.api_keys.retain(|_, r| r.agent_id != old_id);
@@ -795,7 +825,7 @@ pub(crate) async fn patch_me(
         Some(Value::String(s)) => Some(Some(s.clone())),
         Some(_) => return Err(ApiError::invalid_field("alias", "`alias` must be a string")),
     };
-    let delivery = parse_delivery(&state, obj.get("delivery"))?;
+    let delivery = parse_delivery(&state, obj.get("delivery"), true)?;
     let metadata = opt_object_or_array(obj, "metadata", false)?;
     let capabilities = opt_object_or_array(obj, "capabilities", true)?;
     let mut db = state.lock();
@@ -888,6 +918,11 @@ pub(crate) async fn list_agents(
                 "unknown cursor: use `cursor` from a previous page",
             )
         })?,
+    };
+    let offset = if state.has(Defect::AgentsCursorIgnored) {
+        0
+    } else {
+        offset
     };
     let search = q.get("search").map(|s| s.to_ascii_lowercase());
     let mut rows: Vec<(String, Option<String>, String)> = {
@@ -982,8 +1017,26 @@ pub(crate) async fn route(
 ) -> ApiResult {
     let who = auth(&state, &headers)?;
     let v = parse_json(&state, &body)?;
-    let outcome = state.route(&who, &v).await?;
-    ok(StatusCode::OK, outcome.to_json())
+    let outcome = if headers.contains_key("x-forwarded-from") {
+        state.route_mesh(&who, &v).await
+    } else {
+        state.route(&who, &v).await
+    }
+    .map_err(|e| {
+        let sig_failure = e.code == "signature_missing" || e.code == "signature_invalid";
+        if sig_failure && state.has(Defect::SignatureFailure400) {
+            ApiError::invalid_request("the request signature was not accepted")
+        } else {
+            e
+        }
+    })?;
+    let mut out = outcome.to_json();
+    if state.has(Defect::NoDeliveryBasis)
+        && let Some(o) = out.as_object_mut()
+    {
+        o.remove("basis");
+    }
+    ok(StatusCode::OK, out)
 }
 
 fn parse_limit(raw: Option<&String>, default: usize, max: usize) -> Result<usize, ApiError> {

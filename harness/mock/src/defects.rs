@@ -108,6 +108,25 @@ defects! {
     FederationReplayAccepted => ("federation-replay-accepted", "REPLAY-005", Federation, "a re-delivered federated envelope id is delivered again"),
     FederationFutureTimestamp => ("federation-future-timestamp", "REPLAY-003", Federation, "envelopes > 60 s in the future are accepted"),
     FederationUntrustedUnwrapped => ("federation-untrusted-unwrapped", "TRUST-002", Federation, "federated (external) content delivered unwrapped"),
+    // coverage gaps
+    RecasedNameDuplicate => ("recased-name-duplicate", "ADDR-006", Rest, "registering a taken name in another letter case creates a second agent with the same address"),
+    ShortToNotExpanded => ("short-to-not-expanded", "ADDR-009", Rest, "a short `to` (`name@tenant`) is delivered as sent instead of the full address"),
+    V2Alias => ("v2-alias", "API-001", Rest, "the v1 API is also served under /v2 (claims a version it does not implement)"),
+    AgentsCursorIgnored => ("agents-cursor-ignored", "API-011", Rest, "GET /agents ignores `cursor`: every page starts at the first agent"),
+    PayloadNullsStripped => ("payload-nulls-stripped", "JSON-001", Rest, "top-level `null` members of payload are removed before delivery"),
+    NullEnvelopeFields => ("null-envelope-fields", "JSON-007", Rest, "pending entries carry absent optional envelope fields as `null`"),
+    MeshHeaderTrusted => ("mesh-header-trusted", "MESH-012", Rest, "a normal API client sending X-Forwarded-From gets its forged `from` honoured"),
+    NoDeliveryBasis => ("no-delivery-basis", "NOTIFY-001", Rest, "route responses lack `basis`"),
+    CountRateLimited => ("count-rate-limited", "NOTIFY-005", Rest, "GET /messages/pending/count draws on the pickup budget and is refused once it is spent"),
+    RelayTtlOneDay => ("relay-ttl-one-day", "RTE-016", Rest, "queue entries expire 1 day after queueing instead of 7 days"),
+    OptionsUnvalidated => ("options-unvalidated", "RTE-024", Rest, "route `options` is ignored unvalidated (non-boolean receipt, unknown options accepted)"),
+    SignatureFailure400 => ("signature-failure-400", "SEC-003", Rest, "missing or invalid signatures answer 400 invalid_request instead of 422/403"),
+    RateLimitGlobal => ("rate-limit-global", "RL-001", Rest, "all API keys share one request budget instead of one per agent"),
+    PatchWebhookUnvalidated => ("patch-webhook-unvalidated", "WH-011", Rest, "PATCH /agents/me accepts private webhook URLs (validated only at registration)"),
+    FederationAnyProvider => ("federation-any-provider", "FED-017", Federation, "deliveries from providers outside the trust list are accepted unauthenticated"),
+    FederationUntrustedDeliveredRaw => ("federation-untrusted-delivered-raw", "TRUST-003", Federation, "a federated message whose sender signature fails is delivered unwrapped"),
+    IdempotencyShortMemory => ("idempotency-short-memory", "IDEM-003", Rest, "only the most recent idempotency key per agent is remembered"),
+    ReplyThreadParent => ("reply-thread-parent", "MSG-011", Rest, "a reply's thread_id is its parent's id instead of the thread root"),
 }
 
 impl fmt::Display for Defect {
@@ -221,7 +240,7 @@ mod tests {
             assert!(seen.insert(d.name()), "duplicate name {}", d.name());
             assert_eq!(d.name().parse::<Defect>(), Ok(*d));
         }
-        assert_eq!(Defect::ALL.len(), 55);
+        assert_eq!(Defect::ALL.len(), 73);
         assert!("no-such-defect".parse::<Defect>().is_err());
     }
 

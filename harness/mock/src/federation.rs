@@ -126,16 +126,29 @@ async fn accept(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Va
             "X-AMP-Provider is required: name the forwarding provider's domain",
         )
     })?;
-    let peer = find_peer(&cfg.federation_peers, provider).ok_or_else(|| {
-        Refusal::new(
-            403,
-            "provider_not_trusted",
-            format!("Provider '{provider}' is not in our trust list"),
-        )
-    })?;
+    let unknown_peer;
+    let peer = match find_peer(&cfg.federation_peers, provider) {
+        Some(p) => p,
+        // `federation-any-provider`: an untrusted domain is taken at its word.
+        None if state.has(Defect::FederationAnyProvider) => {
+            unknown_peer = FederationPeer {
+                domain: provider.to_string(),
+                public_key: state.provider_public_key(),
+            };
+            &unknown_peer
+        }
+        None => {
+            return Err(Refusal::new(
+                403,
+                "provider_not_trusted",
+                format!("Provider '{provider}' is not in our trust list"),
+            ));
+        }
+    };
+    let trusted_peer = find_peer(&cfg.federation_peers, provider).is_some();
 
     // 2. Provider signature over "<timestamp>.<raw body>" (FED-002/003, C-28 body-bytes).
-    if !state.has(Defect::FederationUnauthenticated) {
+    if !state.has(Defect::FederationUnauthenticated) && trusted_peer {
         verify_provider(peer, headers, body, now)?;
     }
 
@@ -193,8 +206,16 @@ async fn accept(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Va
     }
 
     // 5. The original sender's signature (FED-003 step 3).
+    let mut trust = Trust::External;
     if !state.has(Defect::FederationNoSenderCheck) {
-        verify_sender(state, obj, &envelope, payload)?;
+        match verify_sender(state, obj, &envelope, payload) {
+            Ok(()) => {}
+            // `federation-untrusted-delivered-raw`: delivered as untrusted (and unwrapped).
+            Err(_) if state.has(Defect::FederationUntrustedDeliveredRaw) => {
+                trust = Trust::Untrusted;
+            }
+            Err(e) => return Err(e),
+        }
     }
 
     // 6. Recipient (FED-005).
@@ -211,7 +232,7 @@ async fn accept(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Va
                 envelope,
                 payload: payload.clone(),
             },
-            Trust::External,
+            trust,
         )
         .await?;
     drop(_gate);

@@ -124,6 +124,9 @@ pub fn router(state: AppState) -> Router {
     let v1 = mount_helper_b(v1);
     let app = if base.is_empty() {
         v1
+    } else if state.has(defects::Defect::V2Alias) && base != "/v2" {
+        // `v2-alias`: the same v1 handlers answer under /v2 too (API-001).
+        Router::new().nest(&base, v1.clone()).nest("/v2", v1)
     } else {
         Router::new().nest(&base, v1)
     };

@@ -635,10 +635,25 @@ impl AppState {
     /// The one routing path for REST and WS `route` frames: validate, verify, build the
     /// envelope, deliver. `body` is the already-parsed (strict) route body.
     pub async fn route(&self, sender: &AgentRef, body: &Value) -> Result<RouteOutcome, ApiError> {
-        self.route_sync(sender, body)
+        self.route_sync(sender, body, false)
     }
 
-    fn route_sync(&self, sender: &AgentRef, body: &Value) -> Result<RouteOutcome, ApiError> {
+    /// [`AppState::route`] for a request that claims to come from a mesh host
+    /// (`X-Forwarded-From`); only the `mesh-header-trusted` defect treats it differently.
+    pub(crate) async fn route_mesh(
+        &self,
+        sender: &AgentRef,
+        body: &Value,
+    ) -> Result<RouteOutcome, ApiError> {
+        self.route_sync(sender, body, self.has(Defect::MeshHeaderTrusted))
+    }
+
+    fn route_sync(
+        &self,
+        sender: &AgentRef,
+        body: &Value,
+        trust_mesh_from: bool,
+    ) -> Result<RouteOutcome, ApiError> {
         let obj = body
             .as_object()
             .ok_or_else(|| ApiError::invalid_request("route body must be a JSON object"))?;
@@ -672,7 +687,7 @@ impl AppState {
         if let Some(f) = req.from.as_deref()
             && !f.eq_ignore_ascii_case(&sender.address)
         {
-            if self.has(Defect::HonourSpoofedFrom) {
+            if self.has(Defect::HonourSpoofedFrom) || trust_mesh_from {
                 from = f.to_string();
             } else {
                 return Err(ApiError::forbidden(format!(
@@ -731,6 +746,11 @@ impl AppState {
         {
             strip_nulls_and_empty(ctx);
         }
+        if self.has(Defect::PayloadNullsStripped)
+            && let Some(o) = payload.as_object_mut()
+        {
+            o.retain(|_, v| !v.is_null());
+        }
         let outcome = self.deliver(
             &recipient,
             Some(&sender.agent_id),
@@ -746,7 +766,11 @@ impl AppState {
         if let Some(k) = idem_key
             && !self.has(Defect::IdempotencyIgnored)
         {
-            self.lock().idempotency.insert(
+            let mut db = self.lock();
+            if self.has(Defect::IdempotencyShortMemory) {
+                db.idempotency.retain(|(aid, _), _| aid != &sender.agent_id);
+            }
+            db.idempotency.insert(
                 (sender.agent_id.clone(), k),
                 IdemRecord {
                     request: body.clone(),
@@ -767,6 +791,11 @@ impl AppState {
             limits.subject_chars = usize::MAX;
         }
         let mut body = body.clone();
+        if self.has(Defect::OptionsUnvalidated)
+            && let Some(obj) = body.as_object_mut()
+        {
+            obj.remove("options");
+        }
         if self.has(Defect::PriorityUnvalidated)
             && let Some(obj) = body.as_object_mut()
         {
@@ -916,6 +945,7 @@ impl AppState {
         // MSG-011 / C-72: a reply joins the parent's thread; an unknown parent starts the
         // thread at the parent id (the best the provider can know).
         let thread_id = match &req.in_reply_to {
+            Some(parent) if self.has(Defect::ReplyThreadParent) => parent.clone(),
             Some(parent) => self
                 .lock()
                 .threads
@@ -931,7 +961,9 @@ impl AppState {
             // Routing is case-insensitive (ADDR-005) but `to` is signed: deliver it exactly as the
             // sender signed it, or recipients could not verify (C-09). A short address is still
             // expanded (ADDR-009, C-10).
-            to: if req.to.eq_ignore_ascii_case(&recipient.address) {
+            to: if req.to.eq_ignore_ascii_case(&recipient.address)
+                || self.has(Defect::ShortToNotExpanded)
+            {
                 req.to.clone()
             } else {
                 recipient.address.clone()
@@ -979,6 +1011,8 @@ impl AppState {
             Trust::External | Trust::Untrusted => {
                 if from_federation {
                     !self.has(Defect::FederationUntrustedUnwrapped)
+                        && !(trust == Trust::Untrusted
+                            && self.has(Defect::FederationUntrustedDeliveredRaw))
                 } else {
                     !self.has(Defect::NoExternalWrapping)
                 }
@@ -998,7 +1032,12 @@ impl AppState {
             })
         };
         let queued_at = amp_core::format_rfc3339(now);
-        let mut expires = now.saturating_add(RELAY_TTL_SECS);
+        let ttl = if self.has(Defect::RelayTtlOneDay) {
+            24 * 3600
+        } else {
+            RELAY_TTL_SECS
+        };
+        let mut expires = now.saturating_add(ttl);
         if let Some(e) = envelope.expires_at.as_deref()
             && let Ok(t) = amp_core::parse_rfc3339(e)
         {
@@ -1242,7 +1281,17 @@ impl AppState {
                 .map(str::to_string)
                 .unwrap_or_else(|| mb.head_cursor()),
         };
-        let messages: Vec<Value> = page.iter().map(|e| e.msg.pending_json()).collect();
+        let mut messages: Vec<Value> = page.iter().map(|e| e.msg.pending_json()).collect();
+        if self.has(Defect::NullEnvelopeFields) {
+            for env in messages
+                .iter_mut()
+                .filter_map(|m| m.get_mut("envelope").and_then(Value::as_object_mut))
+            {
+                for f in ["in_reply_to", "expires_at"] {
+                    env.entry(f).or_insert(Value::Null);
+                }
+            }
+        }
         Ok(json!({
             "messages": messages,
             "count": page.len(),
