@@ -322,6 +322,11 @@ fn shortest_digits(f: f64) -> (String, i32) {
 }
 
 /// ECMA-262 Number::toString(10) for a finite double (also the JCS number form).
+///
+/// Delegates to `ryu-js`, which implements the ECMAScript rules exactly, including the tie rule
+/// (two equally close shortest digit strings: the even one wins) that Rust's own shortest
+/// formatting does not follow — found by the `canonical_jcs_diff` fuzz target
+/// (112779752796.453125 must print as `112779752796.45312`).
 pub fn es_number(f: f64) -> Result<String, CanonError> {
     if !f.is_finite() {
         return Err(CanonError::NonFinite);
@@ -329,37 +334,7 @@ pub fn es_number(f: f64) -> Result<String, CanonError> {
     if f == 0.0 {
         return Ok("0".to_string()); // also -0
     }
-    let mut s = String::new();
-    if f < 0.0 {
-        s.push('-');
-    }
-    let (digits, n) = shortest_digits(f.abs());
-    let k = digits.len() as i32;
-    if k <= n && n <= 21 {
-        s.push_str(&digits);
-        s.extend(std::iter::repeat_n('0', (n - k) as usize));
-    } else if 0 < n && n <= 21 {
-        let (int, frac) = digits.split_at(n as usize);
-        s.push_str(int);
-        s.push('.');
-        s.push_str(frac);
-    } else if -6 < n && n <= 0 {
-        s.push_str("0.");
-        s.extend(std::iter::repeat_n('0', (-n) as usize));
-        s.push_str(&digits);
-    } else {
-        let e = n - 1;
-        let (first, rest) = digits.split_at(1);
-        s.push_str(first);
-        if !rest.is_empty() {
-            s.push('.');
-            s.push_str(rest);
-        }
-        s.push('e');
-        s.push(if e < 0 { '-' } else { '+' });
-        s.push_str(&e.abs().to_string());
-    }
-    Ok(s)
+    Ok(ryu_js::Buffer::new().format_finite(f).to_string())
 }
 
 /// Python `repr(float)` (what `json.dumps` prints for a float): shortest round-trip digits,
@@ -563,6 +538,8 @@ mod tests {
             (5e-324, "5e-324"),
             (1.7976931348623157e308, "1.7976931348623157e+308"),
             (0.1 + 0.2, "0.30000000000000004"),
+            // A tie between two shortest digit strings: ECMAScript picks the even one.
+            (112779752796.453125, "112779752796.45312"),
         ];
         for (f, want) in cases {
             assert_eq!(es_number(*f).as_deref(), Ok(*want), "{f:e}");
