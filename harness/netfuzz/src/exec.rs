@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 /// Cap on response bodies kept (pending lists of 100 messages fit easily).
 const RESPONSE_CAP: usize = 256 * 1024;
+/// The spec's HTTP body limit (API-009): larger route bodies must be refused with 413.
+const API_BODY_LIMIT: usize = 1_048_576;
 /// How long to wait for more frames after each WebSocket frame sent (collects pushes).
 const WS_DRAIN: Duration = Duration::from_millis(1);
 
@@ -107,6 +109,7 @@ struct AgentCtx {
 pub struct Lane {
     cfg: LaneConfig,
     http: Http,
+    http_oversize: Http,
     agents: Vec<AgentCtx>,
     pub model: Model,
     last_body: Vec<Option<Vec<u8>>>,
@@ -156,14 +159,15 @@ fn pct(s: &str) -> String {
 impl Lane {
     /// Register the lane's agents (keys derived from seed and lane, names fresh per run).
     pub async fn setup(cfg: LaneConfig) -> Result<Lane, ExecError> {
-        let http = Http::new(HttpConfig {
+        let http_config = HttpConfig {
             timeout: cfg.request_timeout,
             body_cap: RESPONSE_CAP,
             max_429_retries: 3,
             max_retry_wait: Duration::from_secs(10),
             ..HttpConfig::default()
-        })
-        .map_err(|e| ExecError::Client(e.to_string()))?;
+        };
+        let http = Http::new(http_config.clone()).map_err(|e| ExecError::Client(e.to_string()))?;
+        let http_oversize = Http::new(http_config).map_err(|e| ExecError::Client(e.to_string()))?;
         let nonce = run_nonce(cfg.lane);
         let mut agents = Vec::new();
         for i in 0..cfg.agents {
@@ -213,6 +217,7 @@ impl Lane {
             model: Model::new(facts, cfg.profile),
             cfg,
             http,
+            http_oversize,
             agents,
             last_body: vec![None; n],
             requests: 0,
@@ -241,8 +246,24 @@ impl Lane {
 
     /// Send one HTTP request; transport failures become violations.
     async fn send(&mut self, req: Req, what: &str) -> Result<amp_client::Resp, Violation> {
+        self.send_via(false, req, what).await
+    }
+
+    /// `oversize` requests go through their own connection pool: a server that refuses them
+    /// early closes the connection, which must not break the next, unrelated request.
+    async fn send_via(
+        &mut self,
+        oversize: bool,
+        req: Req,
+        what: &str,
+    ) -> Result<amp_client::Resp, Violation> {
         self.requests += 1;
-        match self.http.send(&req).await {
+        let http = if oversize {
+            &self.http_oversize
+        } else {
+            &self.http
+        };
+        match http.send(&req).await {
             Ok(r) => {
                 *self.statuses.entry(r.status).or_default() += 1;
                 if r.status == 429 {
@@ -577,6 +598,7 @@ impl Lane {
                 ..
             }
         );
+        let oversize = bytes.len() > API_BODY_LIMIT;
         self.last_body[sender] = Some(bytes.clone());
         let sent_payload = serde_json::from_slice::<Value>(&bytes)
             .ok()
@@ -584,7 +606,11 @@ impl Lane {
         let req = Req::new(Method::POST, format!("{}/route", self.cfg.base_url))
             .body(bytes, "application/json")
             .bearer(&self.agents[sender].api_key);
-        match self.send(req, "POST /route").await {
+        match self.send_via(oversize, req, "POST /route").await {
+            // A server that refuses an over-limit body early (by Content-Length, API-009) may
+            // close the connection while the body is still being written: the client then
+            // sees a broken pipe instead of the 413. That is the recommended behaviour.
+            Err(e) if e.invariant == Invariant::Transport && oversize => Vec::new(),
             Err(e) => vec![e],
             Ok(resp) => {
                 let mut out = check_http(resp.status, &resp.body, malformed, "POST /route");
