@@ -536,7 +536,8 @@ fn capabilities() -> Value {
         "notify:longpoll",
         "websockets",
         "webhooks",
-        "federation"
+        "federation",
+        "attachments"
     ])
 }
 

@@ -20,6 +20,8 @@ pub enum Owner {
     Webhook,
     /// Federation (`federation.rs`).
     Federation,
+    /// Attachment upload, scan, download and route checks (`attachments.rs`).
+    Attachments,
 }
 
 macro_rules! defects {
@@ -127,6 +129,22 @@ defects! {
     FederationUntrustedDeliveredRaw => ("federation-untrusted-delivered-raw", "TRUST-003", Federation, "a federated message whose sender signature fails is delivered unwrapped"),
     IdempotencyShortMemory => ("idempotency-short-memory", "IDEM-003", Rest, "only the most recent idempotency key per agent is remembered"),
     ReplyThreadParent => ("reply-thread-parent", "MSG-011", Rest, "a reply's thread_id is its parent's id instead of the thread root"),
+    // attachments
+    AttachmentForeignAccepted => ("attachment-foreign-accepted", "RTE-006", Attachments, "a message may reference another agent's attachment"),
+    AttachmentPendingRouted => ("attachment-pending-routed", "RTE-007", Attachments, "attachments still `pending` (upload not confirmed/scanned) are routed"),
+    AttachmentRejectedRouted => ("attachment-rejected-routed", "RTE-008", Attachments, "attachments whose scan ended `rejected` are routed"),
+    AttachmentDigestNotChecked => ("attachment-digest-not-checked", "RTE-009", Attachments, "payload `digest`/`size` are not compared with the uploaded file's"),
+    AttachmentReuseAccepted => ("attachment-reuse-accepted", "ATT-011", Attachments, "an attachment id may be referenced by several routed messages"),
+    TooManyAttachmentsAccepted => ("too-many-attachments-accepted", "ATT-006", Attachments, "messages with more than 10 attachments are routed"),
+    OversizeUploadAccepted => ("oversize-upload-accepted", "ATT-006", Attachments, "upload requests declaring more than 25 MiB are accepted"),
+    UploadMd5Accepted => ("upload-md5-accepted", "UPL-002", Attachments, "upload requests with an `md5:`/`sha1:` digest are accepted"),
+    UploadUrlLongLived => ("upload-url-long-lived", "UPL-004", Attachments, "presigned upload URLs live 24 h (`expires_in: 86400`)"),
+    PresignedReusable => ("presigned-reusable", "UPL-005", Attachments, "a presigned upload URL accepts a second PUT (content replaced)"),
+    UploadSizeUnchecked => ("upload-size-unchecked", "UPL-006", Attachments, "the presigned PUT accepts bodies far larger than the declared size"),
+    AttachmentShortTtl => ("attachment-short-ttl", "ATT-005", Attachments, "attachments expire 1 day after upload instead of 7"),
+    ExecutableNotRejected => ("executable-not-rejected", "SCAN-007", Attachments, "files with ELF/PE/Mach-O magic bytes pass the scan when declared as another type"),
+    BlockedMimeAccepted => ("blocked-mime-accepted", "SCAN-005", Attachments, "uploads declared with a blocked executable/script media type pass the scan"),
+    DownloadNoDisposition => ("download-no-disposition", "UPL-015", Attachments, "downloads lack `Content-Disposition: attachment`"),
 }
 
 impl fmt::Display for Defect {
@@ -240,7 +258,7 @@ mod tests {
             assert!(seen.insert(d.name()), "duplicate name {}", d.name());
             assert_eq!(d.name().parse::<Defect>(), Ok(*d));
         }
-        assert_eq!(Defect::ALL.len(), 73);
+        assert_eq!(Defect::ALL.len(), 88);
         assert!("no-such-defect".parse::<Defect>().is_err());
     }
 

@@ -32,6 +32,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod attachments;
 pub mod config;
 pub mod defects;
 pub mod error;
@@ -122,6 +123,7 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/rotate-keys", post(api::rotate_keys))
         .route("/auth/revoke-key", delete(api::revoke_key));
     let v1 = mount_helper_b(v1);
+    let v1 = mount_attachments(v1);
     let app = if base.is_empty() {
         v1
     } else if state.has(defects::Defect::V2Alias) && base != "/v2" {
@@ -137,6 +139,17 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn_with_state(state.clone(), api::error_format_mw))
         .layer(DefaultBodyLimit::disable())
         .with_state(state)
+}
+
+/// Mount the attachment endpoints (spec 08 "Attachments"; see [`attachments`]).
+fn mount_attachments(r: Router<AppState>) -> Router<AppState> {
+    use axum::routing::put;
+    r.route("/attachments/upload", post(attachments::request_upload))
+        .route("/attachments/{id}", get(attachments::get_metadata))
+        .route("/attachments/{id}/confirm", post(attachments::confirm))
+        .route("/attachments/{id}/download", get(attachments::download))
+        .route("/attachments/{id}/content", put(attachments::put_content))
+        .route("/attachments/{id}/file", get(attachments::signed_file))
 }
 
 /// Mount helper B's WebSocket and federation endpoints.

@@ -337,6 +337,8 @@ pub(crate) struct Db {
     pub receipts: HashMap<String, VecDeque<PushEvent>>,
     /// First agent registered (target of the `no-auth-pending` defect).
     pub first_agent: Option<String>,
+    /// Uploaded attachments (spec 08 "Attachments").
+    pub attachments: crate::attachments::Store,
 }
 
 pub(crate) struct Inner {
@@ -751,7 +753,9 @@ impl AppState {
         {
             o.retain(|_, v| !v.is_null());
         }
-        let outcome = self.deliver(
+        // Attachments (ATT-006, ATT-011, RTE-006..009): checked and reserved before delivery.
+        let claim = crate::attachments::claim_for_route(self, sender, &req.payload)?;
+        let outcome = match self.deliver(
             &recipient,
             Some(&sender.agent_id),
             envelope,
@@ -761,7 +765,16 @@ impl AppState {
                 .as_ref()
                 .and_then(|o| o.receipt)
                 .unwrap_or(false),
-        )?;
+        ) {
+            Ok(o) => {
+                claim.bind(self, &o.id, &recipient);
+                o
+            }
+            Err(e) => {
+                claim.release(self);
+                return Err(e);
+            }
+        };
 
         if let Some(k) = idem_key
             && !self.has(Defect::IdempotencyIgnored)
