@@ -809,7 +809,107 @@ pub static CASES: &[Case] = &[
                       metadata (C-31).",
         run: |ctx| Box::pin(federation_external_wrapped(ctx)),
     },
+    Case {
+        id: "federation.unknown-provider",
+        title: "A provider outside the trust list is refused",
+        clauses: &["FED-017", "FED-003"],
+        level: Level::Must,
+        section: Section::Federation,
+        needs: &[Need::FederationPeer],
+        expectation: "A forward from an unknown provider domain, signed by a key the target \
+                      cannot know, is refused (403 provider_not_trusted) and not delivered.",
+        run: |ctx| Box::pin(federation_unknown_provider(ctx)),
+    },
+    Case {
+        id: "federation.untrusted-wrapped",
+        title: "A federated message whose sender signature fails is never delivered plainly",
+        clauses: &["TRUST-003", "FED-003"],
+        level: Level::Must,
+        section: Section::Security,
+        needs: &[Need::FederationPeer],
+        expectation: "A forward with a bad sender signature is refused, or delivered inside an \
+                      untrusted wrapper with a security warning.",
+        run: |ctx| Box::pin(federation_untrusted_wrapped(ctx)),
+    },
 ];
+
+// ------------------------------------------------------------------------------------------
+// Coverage additions: FED-017, TRUST-003
+// ------------------------------------------------------------------------------------------
+
+async fn federation_unknown_provider(ctx: &mut Ctx) -> CaseResult {
+    let (b, p, s) = setup(ctx).await?;
+    let (body, _) = Draft::new(ctx, &s, &b, "trusted baseline").body(ctx)?;
+    let (wire, _) = baseline(ctx, &p, &body, "a federated message").await?;
+    // A provider nobody federates with, whose sender and provider keys the suite made up.
+    let stranger = format!("{}.invalid", ctx.unique_name("amp-stranger"));
+    let sender = sender_at(ctx, &stranger);
+    let key = ctx.new_key();
+    let d = Draft::new(ctx, &sender, &b, "unknown provider");
+    let (body, _) = d.body(ctx)?;
+    let req = prepare(
+        &stranger,
+        &body,
+        wire,
+        Auth::Signed {
+            key: &key,
+            offset: 0,
+        },
+    );
+    let resp = post(ctx, &req).await?;
+    let code = refused(
+        &resp,
+        &format!("a forward from the untrusted provider {stranger}"),
+        "FED-017, FED-003",
+    )?;
+    not_delivered(ctx, &b, &d.subject, "FED-017").await?;
+    if resp.status == 403 && code == Some("provider_not_trusted") {
+        return pass();
+    }
+    Ok(Outcome::Info(format!(
+        "the untrusted provider was refused with HTTP {} {}; FED-017 names 403 \
+         provider_not_trusted",
+        resp.status,
+        code.unwrap_or("<no code>")
+    )))
+}
+
+async fn federation_untrusted_wrapped(ctx: &mut Ctx) -> CaseResult {
+    let (b, p, s) = setup(ctx).await?;
+    let (body, _) = Draft::new(ctx, &s, &b, "untrusted baseline").body(ctx)?;
+    let (wire, _) = baseline(ctx, &p, &body, "a federated message").await?;
+    let impostor = ctx.new_key();
+    let text = "content whose sender cannot be verified";
+    let mut d = Draft::new(ctx, &s, &b, "untrusted");
+    d.payload = json!({"type": "notification", "message": text});
+    d.signing_key = Some(&impostor);
+    let (body, id) = d.body(ctx)?;
+    let resp = deliver(ctx, &p, &body, wire).await?;
+    if !resp.is_success() {
+        not_delivered(ctx, &b, &d.subject, "TRUST-003").await?;
+        return pass();
+    }
+    let msgs = pending_list(ctx, &b, "").await?;
+    let Some(m) = msgs.iter().find(|m| entry_id(m) == Some(id.as_str())) else {
+        return pass();
+    };
+    let got = m
+        .pointer("/payload/message")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let wrapped = got.contains("<external-content")
+        && got.contains("trust=\"untrusted\"")
+        && got.to_ascii_uppercase().contains("SECURITY WARNING");
+    if wrapped {
+        return pass();
+    }
+    fail(format!(
+        "a federated message whose sender signature does not verify (trust `untrusted`) was \
+         accepted (HTTP {}) and delivered without the untrusted wrapper and security warning: \
+         payload.message is {got:?} (TRUST-003)",
+        resp.status
+    ))
+}
 
 #[cfg(test)]
 mod tests {

@@ -9,6 +9,7 @@ use amp_runner::Case;
 pub mod agents;
 pub mod discovery;
 pub mod errors;
+pub mod extras;
 pub mod federation;
 pub mod keys;
 pub mod ratelimit;
@@ -32,6 +33,7 @@ pub fn all() -> Vec<Case> {
         errors::CASES,
         keys::CASES,
         ratelimit::CASES,
+        extras::CASES,
     ];
     let mut cases: Vec<Case> = tables.iter().flat_map(|t| t.iter().copied()).collect();
     cases.sort_by(|a, b| a.id.cmp(b.id));
