@@ -708,6 +708,7 @@ def gen_payload_hash():
     add("hash-039", "Combining sequence kept unnormalised (e + U+0301)", ["SIG-008", "C-18"], {"type": "t", "message": "e\u0301"})
     add("hash-040", "Large integer 2^63: IEEE double in JS-style profiles, exact in python-ascii", ["SIG-008", "C-03"], {"type": "t", "message": "m", "context": {"n": N("9223372036854775808")}})
     add("hash-041", "Exponent-written integer 1e2 is a float (JS 100, Python 100.0)", ["SIG-008", "C-03"], {"type": "t", "message": "m", "context": {"n": N("1e2")}})
+    add("hash-043", "Shortest-digits tie: ECMAScript picks the even last digit (found by fuzzing)", ["SIG-008", "C-03"], {"type": "t", "message": "m", "context": {"n": N("112779752796.453125")}})
     add("hash-042", "Mixed tree resembling a real task payload", ["SIG-008"], {
         "type": "task",
         "message": "Review PR #42",

@@ -311,14 +311,25 @@ fn write_number(out: &mut Vec<u8>, n: &serde_json::Number, style: Style) -> Resu
 /// Shortest round-trip decimal digits of a positive finite `f`, and the decimal exponent `n`
 /// such that `f = 0.d1d2...dk × 10^n` (the `n` of ECMA-262 Number::toString).
 fn shortest_digits(f: f64) -> (String, i32) {
-    // Rust's `{:e}` prints the shortest representation that round-trips, e.g. "1.2345e-7".
-    let sci = format!("{f:e}");
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let digits: String = mantissa.chars().filter(|c| c.is_ascii_digit()).collect();
-    let digits = digits.trim_end_matches('0');
+    // ryu-js yields the shortest round-tripping digits with the ECMAScript tie rule (the even
+    // candidate wins), which Python's repr follows too; Rust's own `{:e}` does not. Its output
+    // is `d[.ddd]e±x`, `ddd.ddd`, `ddd` or `0.000ddd`; read the digits and the decimal exponent.
+    let text = ryu_js::Buffer::new().format_finite(f.abs()).to_string();
+    let (mantissa, exp) = match text.split_once('e') {
+        Some((m, e)) => (
+            m.to_string(),
+            e.trim_start_matches('+').parse::<i32>().unwrap_or(0),
+        ),
+        None => (text.clone(), 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa.as_str(), ""));
+    let all: String = format!("{int}{frac}");
+    let leading = all.len() - all.trim_start_matches('0').len();
+    let digits = all.trim_start_matches('0').trim_end_matches('0');
     let digits = if digits.is_empty() { "0" } else { digits };
-    (digits.to_string(), exp + 1)
+    // Position of the decimal point relative to the first significant digit.
+    let n = int.len() as i32 - leading as i32 + exp;
+    (digits.to_string(), n)
 }
 
 /// ECMA-262 Number::toString(10) for a finite double (also the JCS number form).
