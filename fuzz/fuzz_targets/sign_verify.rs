@@ -135,12 +135,19 @@ fn mutate_sig(sig: &str, m: &SigMutation) -> String {
             s = String::from_utf8_lossy(&b).into_owned();
         }
         SigMutation::Truncate(n) => {
-            let keep = s.len().saturating_sub(usize::from(*n % 8) + 1);
+            let mut keep = s.len().saturating_sub(usize::from(*n % 8) + 1);
+            while !s.is_char_boundary(keep) {
+                keep -= 1;
+            }
             s.truncate(keep);
         }
         SigMutation::Append(t) => s.push_str(t),
         SigMutation::Whitespace(at) => {
-            let i = usize::from(*at) % (s.len() + 1);
+            // Earlier mutations may have left non-ASCII text: insert at a char boundary.
+            let mut i = usize::from(*at) % (s.len() + 1);
+            while !s.is_char_boundary(i) {
+                i -= 1;
+            }
             s.insert(i, if at % 2 == 0 { ' ' } else { '\n' });
         }
         SigMutation::UrlSafe => s = s.replace('+', "-").replace('/', "_"),
