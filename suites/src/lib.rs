@@ -7,6 +7,7 @@
 use amp_runner::Case;
 
 pub mod agents;
+pub mod attachments;
 pub mod discovery;
 pub mod errors;
 pub mod extras;
@@ -34,6 +35,7 @@ pub fn all() -> Vec<Case> {
         keys::CASES,
         ratelimit::CASES,
         extras::CASES,
+        attachments::CASES,
     ];
     let mut cases: Vec<Case> = tables.iter().flat_map(|t| t.iter().copied()).collect();
     cases.sort_by(|a, b| a.id.cmp(b.id));
