@@ -614,27 +614,35 @@ async fn route_from_spoofed(ctx: &mut Ctx) -> CaseResult {
         .field("from", json!(victim.address.clone()))
         .signature(sig);
     let resp = ctx.route(&a, &body).await?;
+    // C-11: the reading the run declared (--from-handling) passes, the others fail; undeclared,
+    // `reject` passes and the others warn. Impersonation fails under every reading.
+    let declared = ctx.contradictions().from_handling;
+    use amp_runner::{FromHandling as Fh, judge_reading};
     if resp.status == 403 {
         if resp.error_code() == Some("signature_invalid") {
-            return Ok(Outcome::Warn {
-                reason: "the spoofed `from` was refused as signature_invalid: the provider \
-                         seems to substitute the authenticated sender instead of refusing the \
-                         mismatch with 403 (SIG-013)"
-                    .to_string(),
-                contradiction: Some("C-11"),
-            });
+            return judge_reading(
+                declared,
+                Fh::Overwrite,
+                "the spoofed `from` was refused as signature_invalid: the provider seems to \
+                 substitute the authenticated sender instead of refusing the mismatch with 403 \
+                 (SIG-013)",
+            );
         }
-        return pass();
+        return judge_reading(
+            declared,
+            Fh::Reject,
+            "the spoofed `from` was refused with 403",
+        );
     }
     if resp.status == 400 {
-        return Ok(Outcome::Warn {
-            reason: format!(
-                "the spoofed `from` was refused with 400 {} (schema reading) instead of 403 \
-                 (SIG-013)",
+        return judge_reading(
+            declared,
+            Fh::Schema,
+            &format!(
+                "the spoofed `from` was refused with 400 {} instead of 403 (SIG-013)",
                 resp.error_code().unwrap_or("")
             ),
-            contradiction: Some("C-11"),
-        });
+        );
     }
     if !resp.is_success() {
         return fail(format!(
@@ -662,22 +670,33 @@ async fn route_from_spoofed(ctx: &mut Ctx) -> CaseResult {
              `{f}` although `{}` sent it (SIG-013: impersonation)",
             a.address
         )),
-        Some(f) => Ok(Outcome::Warn {
-            reason: format!(
+        Some(f) => judge_reading(
+            declared,
+            Fh::Overwrite,
+            &format!(
                 "the spoofed `from` was accepted (HTTP {}) and replaced by `{f}` instead of \
                  being refused with 403 (SIG-013)",
                 resp.status
             ),
-            contradiction: Some("C-11"),
-        }),
-        None => Ok(Outcome::Warn {
-            reason: format!(
+        ),
+        None => {
+            let reason = format!(
                 "the spoofed `from` was accepted (HTTP {}) but message {id} never reached the \
                  recipient; SIG-013 expects a 403 refusal",
                 resp.status
-            ),
-            contradiction: Some("C-11"),
-        }),
+            );
+            match declared {
+                None => Ok(Outcome::Warn {
+                    reason,
+                    contradiction: Some("C-11"),
+                }),
+                // No reading loses the message: with a declared reading this is a failure.
+                Some(d) => fail(format!(
+                    "{reason} (the run declared --from-handling {}, C-11)",
+                    amp_runner::Reading::name(d)
+                )),
+            }
+        }
     }
 }
 
@@ -846,8 +865,26 @@ async fn route_unknown_recipient(ctx: &mut Ctx) -> CaseResult {
         .subject(subject(ctx, "unknown"))
         .signed()?;
     let resp = ctx.route(&a, &body).await?;
+    // C-37: the reading the run declared (--unknown-recipient) passes, the other fails;
+    // undeclared, `reject` passes and `queue` warns.
+    let declared = ctx.contradictions().unknown_recipient;
+    use amp_runner::{UnknownRecipient as Ur, judge_reading};
     if resp.status == 404 && resp.error_code() == Some("not_found") {
-        return pass();
+        return judge_reading(
+            declared,
+            Ur::Reject,
+            "unknown recipient refused with 404 not_found",
+        );
+    }
+    if resp.status == 404 && declared == Some(Ur::Queue) {
+        return judge_reading(
+            declared,
+            Ur::Reject,
+            &format!(
+                "unknown recipient refused with 404 {}",
+                resp.error_code().unwrap_or("<none>")
+            ),
+        );
     }
     if resp.status == 404 {
         return Ok(Outcome::Warn {
@@ -859,17 +896,18 @@ async fn route_unknown_recipient(ctx: &mut Ctx) -> CaseResult {
         });
     }
     if resp.is_success() {
-        return Ok(Outcome::Warn {
-            reason: format!(
+        return judge_reading(
+            declared,
+            Ur::Queue,
+            &format!(
                 "a message to the unregistered address {nobody} was accepted (HTTP {}, status \
-                 {:?}); the default `reject` reading expects 404 not_found (AGT-003)",
+                 {:?}) instead of refused with 404 not_found (AGT-003)",
                 resp.status,
                 resp.pointer("/status")
                     .and_then(Value::as_str)
                     .unwrap_or("")
             ),
-            contradiction: Some("C-37"),
-        });
+        );
     }
     fail(format!(
         "a message to an unregistered address must be refused with 404 not_found (AGT-003), \

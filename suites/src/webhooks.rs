@@ -6,30 +6,26 @@
 //! status codes the receiver is told to answer. These cases need a target that may deliver to
 //! 127.0.0.1 (`Need::LoopbackWebhooks`).
 //!
-//! Timing: the spec retries a failed delivery after 30 s (WH-006). The retry case waits that
-//! long plus a margin but stops at the first retry, so a provider with shorter delays is checked
-//! quickly. The "no retry after a 4xx" case calibrates itself: it fails a second delivery with a
-//! 5xx at the same moment and watches the 4xx receiver until well after that retry arrived, so
-//! it never needs to know the provider's schedule.
+//! Timing: the spec retries a failed delivery after 30 s (WH-006). The retry case waits the
+//! run's declared first-retry delay (`ctx.timing().webhook_first_retry`: the spec's 30 s, the
+//! embedded mock's 0.3 s, or a `[timing]` section of `--config`) plus a margin, stops at the
+//! first retry, and extends its case deadline for that wait (`Ctx::need_time`), so
+//! `--case-timeout` never cuts it short. The "no retry after a 4xx" case calibrates itself: it
+//! fails a second delivery with a 5xx at the same moment and watches the 4xx receiver until well
+//! after that retry arrived, so it never needs to know the provider's schedule.
 
 use crate::routing::{route_ok, subject};
 use amp_client::{ReceivedRequest, Receiver};
 use amp_runner::{Agent, Case, CaseResult, Ctx, Failure, Level, Need, Outcome, Section};
-use amp_runner::{expect, fail, pass};
+use amp_runner::{Timing, expect, fail, pass};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// WH-006: the first attempt is immediate; allow this long for it to arrive.
 const FIRST_ATTEMPT_WAIT: Duration = Duration::from_secs(10);
-/// WH-006: the second attempt comes 30 s after the first.
-const SPEC_FIRST_RETRY: Duration = Duration::from_secs(30);
-/// Slack on top of a spec delay.
-const MARGIN: Duration = Duration::from_secs(5);
 /// WH-003 freshness window, used to judge the provider's `X-AMP-Timestamp`.
 const FRESHNESS_SECS: i64 = 300;
-/// Time the runner needs after a case gives up waiting (report, cleanup).
-const CASE_RESERVE: Duration = Duration::from_secs(3);
 
 /// A recipient whose webhook points at a receiver of this case.
 struct Hooked {
@@ -171,26 +167,12 @@ fn check_delivery(
     Ok(f)
 }
 
-/// How long a case may still wait for a spec-timed event, leaving room to report.
-fn budget(ctx: &Ctx, started: Instant, want: Duration) -> Duration {
-    let left = ctx
-        .config()
-        .case_timeout
-        .saturating_sub(started.elapsed())
-        .saturating_sub(CASE_RESERVE);
-    want.min(left)
-}
-
-/// The outcome when a spec-timed retry did not come within a wait the case timeout cut short.
-fn too_short(ctx: &Ctx, waited: Duration, what: &str) -> CaseResult {
-    Ok(Outcome::Skip(format!(
-        "{what} did not arrive within {} s, but the spec allows {} s and the case timeout \
-         ({} s) does not leave room to wait that long: run with --case-timeout {}",
-        waited.as_secs(),
-        (SPEC_FIRST_RETRY + MARGIN).as_secs(),
-        ctx.config().case_timeout.as_secs(),
-        (FIRST_ATTEMPT_WAIT + SPEC_FIRST_RETRY + MARGIN * 2).as_secs()
-    )))
+/// How long to wait for the first retry: the declared WH-006 delay plus margin. The case
+/// deadline is extended to cover it, so the wait is never cut short by `--case-timeout`.
+fn retry_wait(ctx: &Ctx) -> Duration {
+    let wait = Timing::with_margin(ctx.timing().webhook_first_retry);
+    ctx.need_time(wait);
+    wait
 }
 
 // ------------------------------------------------------------------------------------------
@@ -214,21 +196,19 @@ async fn webhook_delivery_signed(ctx: &mut Ctx) -> CaseResult {
 }
 
 async fn webhook_retry_on_5xx(ctx: &mut Ctx) -> CaseResult {
-    let started = Instant::now();
     let a = ctx.agent().await?;
     let h = hooked_agent(ctx).await?;
     h.receiver.set_statuses(&[500]);
     let (id, payload) = send(ctx, &a, &h.agent, "retry after 500").await?;
     let first = nth(&h.receiver, 1, FIRST_ATTEMPT_WAIT, "first webhook attempt").await?;
     check_delivery(&first, &h.secret, &id, &payload)?;
-    let wait = budget(ctx, started, SPEC_FIRST_RETRY + MARGIN);
+    let wait = retry_wait(ctx);
     let Some(second) = h.receiver.wait_for(2, wait).await else {
-        if wait < SPEC_FIRST_RETRY + MARGIN {
-            return too_short(ctx, wait, "the retry after HTTP 500");
-        }
         return fail(format!(
-            "the receiver answered HTTP 500 and no retry came within {} s (WH-005, WH-006)",
-            wait.as_secs()
+            "the receiver answered HTTP 500 and no retry came within {:.1} s (WH-005, WH-006; \
+             declared first-retry delay {:.1} s)",
+            wait.as_secs_f64(),
+            ctx.timing().webhook_first_retry.as_secs_f64()
         ));
     };
     check_delivery(&second, &h.secret, &id, &payload).map_err(|e| match e {
@@ -256,7 +236,6 @@ async fn webhook_retry_on_5xx(ctx: &mut Ctx) -> CaseResult {
 }
 
 async fn webhook_no_retry_on_4xx(ctx: &mut Ctx) -> CaseResult {
-    let started = Instant::now();
     let a = ctx.agent().await?;
     let refused = hooked_agent(ctx).await?;
     let failing = hooked_agent(ctx).await?;
@@ -282,7 +261,7 @@ async fn webhook_no_retry_on_4xx(ctx: &mut Ctx) -> CaseResult {
     check_delivery(&first5, &failing.secret, &id5, &p5)?;
 
     // Calibration: how long this provider waits before retrying a 5xx.
-    let wait = budget(ctx, started, SPEC_FIRST_RETRY + MARGIN);
+    let wait = retry_wait(ctx);
     let Some(retry5) = failing.receiver.wait_for(2, wait).await else {
         if refused.receiver.count() > 1 {
             return fail(format!(
@@ -290,25 +269,22 @@ async fn webhook_no_retry_on_4xx(ctx: &mut Ctx) -> CaseResult {
                  (WH-005: 4xx means do not retry)"
             ));
         }
-        if wait < SPEC_FIRST_RETRY + MARGIN {
-            return too_short(ctx, wait, "the calibration retry after HTTP 503");
-        }
         return Ok(Outcome::Skip(format!(
-            "the provider did not retry a 503 within {} s either, so the absence of a retry \
+            "the provider did not retry a 503 within {:.1} s either, so the absence of a retry \
              after 400 proves nothing (webhook.retry-on-5xx judges the 5xx retry)",
-            wait.as_secs()
+            wait.as_secs_f64()
         )));
     };
     let delay = retry5.at.saturating_sub(first5.at);
-    // A 4xx retry on the same schedule would be due by now; watch a while longer for a
-    // provider that keeps per-message timers with jitter.
-    let extra = (delay / 2).max(Duration::from_millis(500));
+    // A 4xx retry on the same schedule would be due by now; watch a while longer (at least
+    // the run's observation window) for a provider that keeps per-message timers with jitter.
+    let extra = (delay / 2).max(ctx.timing().observe_window);
     ctx.note(format!(
         "the 503 was retried after {} ms; watching the 400 receiver {} ms more",
         delay.as_millis(),
         extra.as_millis()
     ));
-    let extra = budget(ctx, started, extra);
+    ctx.need_time(extra);
     if let Some(r) = refused.receiver.wait_for(2, extra).await {
         return fail(format!(
             "the receiver answered HTTP 400 and the provider retried the delivery of {id4} \

@@ -6,28 +6,32 @@
 //! simply broken cannot pass them.
 //!
 //! Timing: the spec gives the provider 10 s to close an unauthenticated socket (WS-004). Cases
-//! wait that long plus a margin but finish as soon as the close arrives, so a fast provider (the
-//! embedded mock closes after 1 s) is checked quickly; only a provider that never closes costs
-//! the full window.
+//! wait the run's declared auth timeout (`ctx.timing().ws_auth_timeout`: the spec's 10 s, the
+//! embedded mock's 1 s, or a `[timing]` section of `--config`) plus a margin, and finish as soon
+//! as the close arrives; only a provider that never closes costs the full window (12 s at the
+//! spec's figure, 2 s against the embedded mock). `ping` waits `ws_pong_wait`; windows that watch
+//! for an error frame that must not come are `observe_window` long.
 
 use crate::routing::{entry_id, pending_list, route_ok, subject};
 use amp_client::{ClientError, WsConn};
 use amp_runner::{Agent, Case, CaseResult, Ctx, Failure, Level, Need, Outcome, Section, WsEvent};
-use amp_runner::{expect, fail, pass};
+use amp_runner::{Timing, expect, fail, pass};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
-/// WS-004: the provider closes a socket that sent no `auth` frame within 10 s.
-const SPEC_AUTH_TIMEOUT: Duration = Duration::from_secs(10);
-/// Slack on top of a spec deadline for network latency and a loaded target.
-const MARGIN: Duration = Duration::from_secs(2);
-/// Longest wait for a close the spec requires (auth timeout, invalid token, non-auth frame):
-/// a provider that keeps a socket open longer than its own auth deadline has broken WS-004 too.
-const CLOSE_WAIT: Duration = Duration::from_secs(SPEC_AUTH_TIMEOUT.as_secs() + MARGIN.as_secs());
+/// The deadline for a close the spec requires (auth timeout, invalid token, non-auth frame):
+/// the declared WS-004 auth timeout. A provider that keeps a socket open longer than its own
+/// auth deadline has broken WS-004 too.
+fn close_wait(ctx: &Ctx) -> Duration {
+    ctx.timing().ws_auth_timeout
+}
+
 /// How long to look for an `error` frame after a frame the provider should accept silently
-/// (no success frame is defined for `route` or `message.ack`). A provider answers a bad frame
-/// at once; this is only an observation window, not a spec deadline.
-const QUIET_WINDOW: Duration = Duration::from_millis(750);
+/// (no success frame is defined for `route` or `message.ack`): the run's observation window,
+/// not a spec deadline.
+fn quiet_window(ctx: &Ctx) -> Duration {
+    ctx.timing().observe_window
+}
 /// How long a correct provider may take to push a routed message to a live socket.
 const PUSH_WAIT: Duration = Duration::from_secs(5);
 /// Subprotocol of WS-010.
@@ -67,8 +71,15 @@ struct Closed {
 
 /// Read frames until the socket closes. `connected`, `message.new` or `pong` mean the
 /// provider treated the socket as authenticated: a failure naming `clause`.
-async fn expect_close(conn: &mut WsConn, clause: &str, what: &str) -> Result<Closed, Failure> {
-    let deadline = Instant::now() + CLOSE_WAIT;
+/// The close is awaited for `due` ([`close_wait`]) plus [`Timing::margin`].
+async fn expect_close(
+    conn: &mut WsConn,
+    due: Duration,
+    clause: &str,
+    what: &str,
+) -> Result<Closed, Failure> {
+    let wait = Timing::with_margin(due);
+    let deadline = Instant::now() + wait;
     let mut out = Closed::default();
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -77,9 +88,10 @@ async fn expect_close(conn: &mut WsConn, clause: &str, what: &str) -> Result<Clo
             WsEvent::Closed { .. } | WsEvent::Error(_) => return Ok(out),
             WsEvent::Timeout => {
                 return fail(format!(
-                    "{what}: the socket was still open {} s later ({clause} requires the \
-                     provider to close it)",
-                    CLOSE_WAIT.as_secs()
+                    "{what}: the socket was still open {:.1} s later ({clause} requires the \
+                     provider to close it; the declared auth timeout is {:.1} s)",
+                    wait.as_secs_f64(),
+                    due.as_secs_f64()
                 ));
             }
             WsEvent::Text { .. } => match ev.frame_type() {
@@ -164,9 +176,9 @@ async fn await_message(conn: &mut WsConn, id: &str, within: Duration) -> Result<
     }
 }
 
-/// Any `error` frame arriving within [`QUIET_WINDOW`]; other frames are skipped.
-async fn error_frame_soon(conn: &mut WsConn) -> Option<Value> {
-    let ev = conn.recv_type("error", QUIET_WINDOW).await;
+/// Any `error` frame arriving within `window` ([`quiet_window`]); other frames are skipped.
+async fn error_frame_soon(conn: &mut WsConn, window: Duration) -> Option<Value> {
+    let ev = conn.recv_type("error", window).await;
     (ev.frame_type() == Some("error"))
         .then(|| ev.json().cloned())
         .flatten()
@@ -251,6 +263,7 @@ async fn ws_auth_token_in_url(ctx: &mut Ctx) -> CaseResult {
         };
         expect_close(
             &mut conn,
+            close_wait(ctx),
             "WS-001",
             &format!("with `?{param}=<api key>` in the URL and no auth frame"),
         )
@@ -287,6 +300,7 @@ async fn ws_auth_first_frame(ctx: &mut Ctx) -> CaseResult {
         }
         let closed = expect_close(
             &mut conn,
+            close_wait(ctx),
             "WS-006",
             &format!("after a `{name}` frame as the first frame"),
         )
@@ -311,12 +325,19 @@ async fn ws_auth_timeout(ctx: &mut Ctx) -> CaseResult {
     let (mut ok, _) = connect_as(ctx, &a).await?;
     ok.close().await;
     let mut conn = open(ctx).await?;
+    let declared = ctx.timing().ws_auth_timeout;
     ctx.note(format!(
-        "sending nothing; the provider must close within {} s (+{} s margin)",
-        SPEC_AUTH_TIMEOUT.as_secs(),
-        MARGIN.as_secs()
+        "sending nothing; the provider must close within {:.1} s (+{:.1} s margin)",
+        declared.as_secs_f64(),
+        Timing::margin(declared).as_secs_f64()
     ));
-    expect_close(&mut conn, "WS-004", "with no auth frame sent").await?;
+    expect_close(
+        &mut conn,
+        close_wait(ctx),
+        "WS-004",
+        "with no auth frame sent",
+    )
+    .await?;
     pass()
 }
 
@@ -336,6 +357,7 @@ async fn ws_auth_invalid_token(ctx: &mut Ctx) -> CaseResult {
         .await?;
     let closed = expect_close(
         &mut conn,
+        close_wait(ctx),
         "WS-005",
         "after an auth frame with an invalid token",
     )
@@ -360,7 +382,7 @@ async fn ws_ping(ctx: &mut Ctx) -> CaseResult {
     let a = ctx.agent().await?;
     let (mut conn, _) = connect_as(ctx, &a).await?;
     conn.send_json(&json!({"type": "ping"})).await?;
-    let ev = conn.recv_type("pong", ctx.request_timeout()).await;
+    let ev = conn.recv_type("pong", ctx.timing().ws_pong_wait).await;
     if ev.frame_type() != Some("pong") {
         return fail(format!(
             "a `ping` frame on an authenticated socket got {} instead of a `pong` frame \
@@ -462,7 +484,9 @@ async fn ws_replay_marked(ctx: &mut Ctx) -> CaseResult {
     // Read everything the provider replays right after `connected`.
     let mut replayed = Vec::new();
     loop {
-        let ev = conn.recv(QUIET_WINDOW.max(Duration::from_secs(2))).await;
+        let ev = conn
+            .recv(quiet_window(ctx).max(Duration::from_secs(2)))
+            .await;
         match ev.frame_type() {
             Some("message.new") => {
                 if let Some(v) = ev.json() {
@@ -473,7 +497,7 @@ async fn ws_replay_marked(ctx: &mut Ctx) -> CaseResult {
                     .any(|f| frame_message_id(f) == Some(keep_id.as_str()))
                 {
                     // Give an acked replay a moment to show up too.
-                    let more = conn.recv_type("message.new", QUIET_WINDOW).await;
+                    let more = conn.recv_type("message.new", quiet_window(ctx)).await;
                     if let Some(v) = more.json() {
                         replayed.push(v.clone());
                     }
@@ -541,7 +565,7 @@ async fn ws_ack(ctx: &mut Ctx) -> CaseResult {
         ("ack", json!({"type": "ack", "id": id})),
     ] {
         conn.send_json(&frame).await?;
-        let err = error_frame_soon(&mut conn).await;
+        let err = error_frame_soon(&mut conn, quiet_window(ctx)).await;
         if gone_from_pending(ctx, &b, &id, Duration::from_secs(3)).await? {
             conn.close().await;
             if variant == "message.ack" {
@@ -580,7 +604,7 @@ async fn ws_route(ctx: &mut Ctx) -> CaseResult {
     let body = ctx.message(&a, &b.address).subject(s.clone()).signed()?;
     conn.send_json(&json!({"type": "route", "data": body}))
         .await?;
-    if let Some(e) = error_frame_soon(&mut conn).await {
+    if let Some(e) = error_frame_soon(&mut conn, quiet_window(ctx)).await {
         return fail(format!(
             "a correctly signed `route` frame was answered with the error frame {e} (WS-011)"
         ));

@@ -63,6 +63,45 @@ impl From<ProfileArg> for amp_core::PayloadProfile {
     }
 }
 
+/// `--from-handling`: the declared reading of contradiction C-11 (a client-supplied `from`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FromHandlingArg {
+    /// Refuse a `from` that is not the authenticated sender with 403 (SIG-013; the default reading).
+    Reject,
+    /// Replace it with the authenticated sender.
+    Overwrite,
+    /// Refuse it as a schema violation (400).
+    Schema,
+}
+
+impl From<FromHandlingArg> for amp_runner::FromHandling {
+    fn from(a: FromHandlingArg) -> Self {
+        match a {
+            FromHandlingArg::Reject => amp_runner::FromHandling::Reject,
+            FromHandlingArg::Overwrite => amp_runner::FromHandling::Overwrite,
+            FromHandlingArg::Schema => amp_runner::FromHandling::Schema,
+        }
+    }
+}
+
+/// `--unknown-recipient`: the declared reading of contradiction C-37.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UnknownRecipientArg {
+    /// Refuse with 404 `not_found` (the default reading).
+    Reject,
+    /// Accept and queue for a later registration.
+    Queue,
+}
+
+impl From<UnknownRecipientArg> for amp_runner::UnknownRecipient {
+    fn from(a: UnknownRecipientArg) -> Self {
+        match a {
+            UnknownRecipientArg::Reject => amp_runner::UnknownRecipient::Reject,
+            UnknownRecipientArg::Queue => amp_runner::UnknownRecipient::Queue,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LevelArg {
     Must,
@@ -103,7 +142,8 @@ pub struct RunArgs {
     /// Cases run concurrently.
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
-    /// TOML configuration (tenant, registration headers, WebSocket URL, federation peer).
+    /// TOML configuration (tenant, registration headers, WebSocket URL, federation peer, the
+    /// target's own timings).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Cases expected to fail (one id per line, `#` comments). A listed case that passes fails the run.
@@ -127,6 +167,31 @@ pub struct RunArgs {
     /// Print every case, not only failures.
     #[arg(long, short)]
     pub verbose: bool,
+    /// Declare how the target treats a client-supplied `from` (contradiction C-11). The declared
+    /// reading passes and the others fail; undeclared, `reject` passes and the others warn.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "READING",
+        help_heading = "Contradiction profiles"
+    )]
+    pub from_handling: Option<FromHandlingArg>,
+    /// Declare how the target treats a message to an unregistered address (contradiction C-37).
+    /// The declared reading passes and the other fails; undeclared, `reject` passes and `queue` warns.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "READING",
+        help_heading = "Contradiction profiles"
+    )]
+    pub unknown_recipient: Option<UnknownRecipientArg>,
+    /// Message ids must be lowercase hex after `msg_<unix>_` (contradiction C-12).
+    #[arg(long, help_heading = "Contradiction profiles")]
+    pub strict_ids: bool,
+    /// Validate provider responses and delivered messages against the published schemas
+    /// (contradictions C-41, C-42).
+    #[arg(long, help_heading = "Contradiction profiles")]
+    pub strict_schema: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -5,7 +5,9 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::Duration;
 
+use amp_runner::Timing;
 use serde::Deserialize;
 
 #[derive(Debug, Default, Deserialize)]
@@ -18,6 +20,8 @@ pub struct Config {
     pub federation: Option<FederationSection>,
     #[serde(default)]
     pub webhooks: WebhookSection,
+    #[serde(default)]
+    pub timing: TimingSection,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -57,6 +61,56 @@ pub struct WebhookSection {
     pub loopback: bool,
 }
 
+/// The target's own timings, in seconds, when they differ from the spec's (a provider
+/// configured with shorter deadlines for testing). Cases wait the declared figure plus a margin,
+/// so a target that declares shorter timings is held to them.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimingSection {
+    /// WS-004 auth timeout (spec: 10).
+    pub ws_auth_timeout: Option<f64>,
+    /// How long a `ping` may wait for its `pong` (default: 10).
+    pub ws_pong_wait: Option<f64>,
+    /// WH-006 delay before the first webhook retry (spec: 30).
+    pub webhook_first_retry: Option<f64>,
+    /// How long to watch for something that must not happen (default: 3).
+    pub observe_window: Option<f64>,
+}
+
+impl TimingSection {
+    /// `base` with the declared fields replaced; an out-of-range value is an error naming it.
+    pub fn apply(&self, base: Timing, path: &str) -> Result<Timing, ConfigError> {
+        let mut t = base;
+        for (key, value, slot) in [
+            (
+                "ws_auth_timeout",
+                self.ws_auth_timeout,
+                &mut t.ws_auth_timeout,
+            ),
+            ("ws_pong_wait", self.ws_pong_wait, &mut t.ws_pong_wait),
+            (
+                "webhook_first_retry",
+                self.webhook_first_retry,
+                &mut t.webhook_first_retry,
+            ),
+            ("observe_window", self.observe_window, &mut t.observe_window),
+        ] {
+            let Some(secs) = value else { continue };
+            let max = Timing::MAX.as_secs_f64();
+            if !(secs.is_finite() && secs > 0.0 && secs <= max) {
+                return Err(ConfigError::BadTiming {
+                    path: path.to_string(),
+                    key: format!("timing.{key}"),
+                    value: secs,
+                    max,
+                });
+            }
+            *slot = Duration::from_secs_f64(secs);
+        }
+        Ok(t)
+    }
+}
+
 /// A config error, with the file and what to change.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -75,6 +129,15 @@ pub enum ConfigError {
     },
     #[error("config {path}: {key} must be 64 hex characters (an Ed25519 seed)")]
     BadSeed { path: String, key: String },
+    #[error(
+        "config {path}: {key} = {value} is out of range: give seconds, more than 0 and at most {max}"
+    )]
+    BadTiming {
+        path: String,
+        key: String,
+        value: f64,
+        max: f64,
+    },
 }
 
 impl Config {
@@ -154,11 +217,47 @@ mod tests {
             peer_key_seed_env = "AMP_TEST_PEER_SEED"
             [webhooks]
             loopback = true
+            [timing]
+            ws_auth_timeout = 2
+            webhook_first_retry = 0.5
             "#,
         )
         .unwrap();
         assert_eq!(cfg.target.tenant.as_deref(), Some("acme"));
         assert!(cfg.webhooks.loopback);
         assert_eq!(cfg.federation.unwrap().peer_domain, "peer.test");
+        let t = cfg.timing.apply(Timing::SPEC, "x.toml").unwrap();
+        assert_eq!(t.ws_auth_timeout, Duration::from_secs(2));
+        assert_eq!(t.webhook_first_retry, Duration::from_millis(500));
+        // Undeclared timings keep the spec's figures.
+        assert_eq!(t.ws_pong_wait, Timing::SPEC.ws_pong_wait);
+        assert_eq!(t.observe_window, Timing::SPEC.observe_window);
+    }
+
+    #[test]
+    fn example_config_declares_the_default_timings() {
+        let cfg: Config =
+            toml::from_str(include_str!("../../../suites/config.example.toml")).unwrap();
+        assert_eq!(cfg.timing.apply(Timing::SPEC, "x").unwrap(), Timing::SPEC);
+        assert!(cfg.timing.ws_auth_timeout.is_some());
+    }
+
+    #[test]
+    fn timing_section_rejects_bad_values_and_keys() {
+        for bad in [
+            "ws_auth_timeout = 0",
+            "observe_window = -1",
+            "ws_pong_wait = 1e9",
+        ] {
+            let cfg: Config = toml::from_str(&format!("[timing]\n{bad}\n")).unwrap();
+            let e = cfg.timing.apply(Timing::SPEC, "x.toml").unwrap_err();
+            let key = bad.split(' ').next().unwrap_or_default();
+            assert!(e.to_string().contains(&format!("timing.{key}")), "{e}");
+        }
+        let err = toml::from_str::<Config>("[timing]\nws_auth = 1\n").unwrap_err();
+        assert!(err.to_string().contains("ws_auth"), "{err}");
+        // No [timing] section: the spec's figures.
+        let cfg: Config = toml::from_str("").unwrap();
+        assert_eq!(cfg.timing.apply(Timing::SPEC, "x").unwrap(), Timing::SPEC);
     }
 }

@@ -1,8 +1,9 @@
 //! The embedded default target: the mock provider as `run` and `selftest` start it.
 //!
 //! Timings are shortened (the suite must finish in seconds) but every behaviour stays the
-//! spec's; the run options tell the cases about the shortened timings so that against a real
-//! provider they still wait the spec's times.
+//! spec's; [`adapt_options`] declares the shortened timings in `RunOptions.timing`, so against
+//! the mock the cases wait its deadlines while against a real provider they still wait the
+//! spec's (or what its `--config` `[timing]` section declares).
 
 use std::time::Duration;
 
@@ -53,10 +54,28 @@ pub fn mock_config(defects: DefectSet, profile: amp_core::PayloadProfile) -> Moc
     }
 }
 
-/// Tell the runner what the embedded mock allows: loopback webhook receivers, the suite as a
-/// trusted federation peer.
+/// How long the suite watches the embedded mock for something it must not do. The mock acts
+/// at once (no queues, no jitter), so a short window is enough and keeps passing runs fast.
+pub const OBSERVE_WINDOW: Duration = Duration::from_millis(750);
+
+/// The embedded mock's timings as the cases should wait for them: its shortened deadlines, so
+/// a planted defect ("never closes", "never retries") costs about a second instead of the
+/// spec's 12 s or 36 s.
+pub fn timing() -> amp_runner::Timing {
+    amp_runner::Timing {
+        ws_auth_timeout: WS_AUTH_TIMEOUT,
+        // The mock answers a ping at once; 2 s leaves room for a loaded selftest machine.
+        ws_pong_wait: Duration::from_secs(2),
+        webhook_first_retry: WEBHOOK_RETRY_DELAYS[1],
+        observe_window: OBSERVE_WINDOW,
+    }
+}
+
+/// Tell the runner what the embedded mock allows and how fast it is: loopback webhook
+/// receivers, the suite as a trusted federation peer, the mock's shortened timings.
 pub fn adapt_options(opts: &mut amp_runner::RunOptions, mock: &amp_mock::MockHandle) {
     opts.loopback_webhooks = true;
+    opts.timing = timing();
     opts.federation_peer = Some(amp_runner::PeerConfig {
         provider: PEER_DOMAIN.to_string(),
         endpoint: mock.origin(),

@@ -160,3 +160,68 @@ fn example_config_parses() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn contradiction_profile_switches_are_validated_and_reported() {
+    // An unknown reading is a usage error naming the switch.
+    let out = bin()
+        .args(["run", "--from-handling", "bogus", "--list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--from-handling"));
+    let out = bin()
+        .args(["run", "--unknown-recipient", "maybe", "--list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    // A known reading is accepted, runs, and is recorded in the report's options.
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let out = bin()
+        .args([
+            "run",
+            "--seed",
+            "5",
+            "--run",
+            "route.unknown-recipient",
+            "--from-handling",
+            "overwrite",
+            "--unknown-recipient",
+            "reject",
+            "--strict-ids",
+            "--report-json",
+        ])
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let p = &report["options"]["contradiction_profiles"];
+    assert_eq!(p["from-handling"], "overwrite");
+    assert_eq!(p["unknown-recipient"], "reject");
+    assert_eq!(p["strict-ids"], "on");
+    assert!(p.get("strict-schema").is_none());
+    // The embedded mock declares its shortened timings.
+    assert_eq!(report["options"]["timing_ms"]["ws_auth_timeout"], 1000);
+}
+
+#[test]
+fn config_timing_out_of_range_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("amp.toml");
+    std::fs::write(&cfg, "[timing]\nws_auth_timeout = 0\n").unwrap();
+    let out = bin()
+        .args(["run", "--target", "http://127.0.0.1:9/v1", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("timing.ws_auth_timeout"));
+}

@@ -5,7 +5,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use amp_mock::DefectSet;
-use amp_runner::{ExpectedFailures, Level, PeerConfig, RunOptions, RunReport, Secret};
+use amp_runner::{
+    ContradictionProfiles, ExpectedFailures, Level, PeerConfig, RunOptions, RunReport, Secret,
+};
 
 use crate::args::{LevelArg, RunArgs};
 use crate::config::Config;
@@ -98,6 +100,12 @@ pub fn options(
     opts.case_timeout = Duration::from_secs_f64(args.case_timeout);
     opts.seed = args.seed;
     opts.progress = std::io::stderr().is_terminal();
+    opts.contradictions = ContradictionProfiles {
+        from_handling: args.from_handling.map(Into::into),
+        unknown_recipient: args.unknown_recipient.map(Into::into),
+        strict_ids: args.strict_ids,
+        strict_schema: args.strict_schema,
+    };
     if let Some(path) = &args.expected_failures {
         opts.expected_failures = ExpectedFailures::load(path)
             .map_err(|e| CliError::usage(format!("--expected-failures: {e}")))?;
@@ -113,6 +121,7 @@ pub fn options(
             .map(|(k, v)| (k, Secret::new(v)))
             .collect();
         opts.loopback_webhooks = cfg.webhooks.loopback;
+        opts.timing = cfg.timing.apply(opts.timing, path)?;
         if let Some((domain, seed)) = cfg.peer_seed(path)? {
             opts.federation_peer = Some(PeerConfig {
                 provider: domain.clone(),
