@@ -108,8 +108,8 @@ pub(crate) async fn rate_limit_mw(
     let now = state.clock().now_unix();
     let mut d = state.limiter().check(&bucket, limit, now);
     // RL-003: the relay pickup has its own, lower budget on top of the per-key one.
-    let is_count = req.method() == axum::http::Method::GET
-        && path.ends_with("/messages/pending/count");
+    let is_count =
+        req.method() == axum::http::Method::GET && path.ends_with("/messages/pending/count");
     if d.allowed
         && req.method() == axum::http::Method::GET
         && (path.ends_with("/messages/pending")
@@ -129,11 +129,9 @@ pub(crate) async fn rate_limit_mw(
         && !state.has(Defect::CountRateLimited)
         && let Some(key) = bucket.strip_prefix("key:")
     {
-        let floor = state.limiter().check(
-            &format!("count:{key}:{}", now.div_euclid(10)),
-            1,
-            now,
-        );
+        let floor = state
+            .limiter()
+            .check(&format!("count:{key}:{}", now.div_euclid(10)), 1, now);
         if floor.allowed {
             d = floor;
         }

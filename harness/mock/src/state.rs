@@ -1023,9 +1023,9 @@ impl AppState {
             Trust::Verified => self.has(Defect::WrappingSameTenant),
             Trust::External | Trust::Untrusted => {
                 if from_federation {
-                    !self.has(Defect::FederationUntrustedUnwrapped)
-                        && !(trust == Trust::Untrusted
-                            && self.has(Defect::FederationUntrustedDeliveredRaw))
+                    let raw_untrusted = trust == Trust::Untrusted
+                        && self.has(Defect::FederationUntrustedDeliveredRaw);
+                    !(self.has(Defect::FederationUntrustedUnwrapped) || raw_untrusted)
                 } else {
                     !self.has(Defect::NoExternalWrapping)
                 }
