@@ -225,3 +225,31 @@ fn config_timing_out_of_range_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("timing.ws_auth_timeout"));
 }
+
+#[test]
+fn a_declared_reading_the_target_does_not_follow_fails_the_run() {
+    // The embedded mock refuses a spoofed `from` with 403 (the `reject` reading of C-11) and
+    // an unknown recipient with 404 not_found (`reject` of C-37).
+    let run = |extra: &[&str]| {
+        let out = bin()
+            .args(["run", "--seed", "6", "--run", "route.from.spoofed"])
+            .args(["--run", "route.unknown-recipient"])
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        )
+    };
+    let (code, stdout) = run(&[]);
+    assert_eq!(code, Some(0), "{stdout}");
+    let (code, stdout) = run(&["--from-handling", "reject", "--unknown-recipient", "reject"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    let (code, stdout) = run(&["--from-handling", "schema"]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("--from-handling schema"), "{stdout}");
+    let (code, stdout) = run(&["--unknown-recipient", "queue"]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("--unknown-recipient queue"), "{stdout}");
+}
