@@ -30,7 +30,15 @@ fn python_float_repr_matches_cpython() {
         return;
     }
     let mut seed = 0x5EED_u64;
-    let mut values: Vec<f64> = vec![112779752796.453125, 0.1, 1.0, 1e16, 1e-5, 5e-324, 1e300];
+    let mut values: Vec<f64> = vec![
+        112_779_752_796.0 + 29.0 / 64.0,
+        0.1,
+        1.0,
+        1e16,
+        1e-5,
+        5e-324,
+        1e300,
+    ];
     while values.len() < 4000 {
         let bits = splitmix(&mut seed);
         let f = match values.len() % 3 {

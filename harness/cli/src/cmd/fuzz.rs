@@ -1,7 +1,7 @@
 //! `amp-conformance fuzz`: the structure-aware network fuzzer, against a provider or the
 //! embedded mock; `--replay FILE` re-runs a saved reproducer.
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::Duration;
 
 use amp_mock::{DefectSet, RateLimits};
@@ -85,7 +85,7 @@ pub fn run(args: &FuzzArgs) -> Result<ExitCode, CliError> {
     })
 }
 
-async fn replay(file: &PathBuf, base_url: &str, allow_remote: bool) -> Result<ExitCode, CliError> {
+async fn replay(file: &Path, base_url: &str, allow_remote: bool) -> Result<ExitCode, CliError> {
     let r = amp_netfuzz::replay_with(file, base_url, allow_remote)
         .await
         .map_err(fuzz_error)?;
