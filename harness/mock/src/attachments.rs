@@ -448,7 +448,16 @@ pub(crate) async fn request_upload(
     {
         let mut db = state.lock();
         let store = &mut db.attachments;
-        store.by_id.retain(|_, a| a.expires_at > now);
+        // Expired attachments are gone for good (ATT-005/ATT-013); free their bytes.
+        let mut freed = 0usize;
+        store.by_id.retain(|_, a| {
+            let keep = a.expires_at > now;
+            if !keep {
+                freed += a.data.as_ref().map_or(0, Bytes::len);
+            }
+            keep
+        });
+        store.stored_bytes = store.stored_bytes.saturating_sub(freed);
         if store.by_id.len() >= MAX_STORED {
             return Err(ApiError::new(
                 503,

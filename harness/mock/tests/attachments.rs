@@ -259,6 +259,44 @@ async fn refusals_on_a_clean_mock() {
     assert_eq!(route_with(&m, &a, &b, vec![good]).await.status, 200);
 }
 
+#[tokio::test]
+async fn expiry_follows_the_clock() {
+    let clock = amp_mock::Clock::manual(1_800_000_000);
+    let m = mock_with(MockConfig {
+        clock: clock.clone(),
+        ..config(&[])
+    })
+    .await;
+    let a = m.register("acme", "alice").await;
+    let b = m.register("acme", "bob").await;
+    // UPL-004: the presigned URL dies after an hour.
+    let r = request_upload(
+        &m,
+        &a,
+        "a.txt",
+        "text/plain",
+        TEXT.len() as u64,
+        &digest(TEXT),
+    )
+    .await;
+    let url = r.body["upload_url"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    clock.advance(std::time::Duration::from_secs(3601));
+    assert_eq!(put(&url, TEXT).await, 403);
+    // ATT-005: a scanned attachment lives 7 days, then routes and downloads answer 410.
+    let obj = scanned(&m, &a, "b.txt", "text/plain", TEXT).await;
+    let id = obj["id"].as_str().unwrap_or_default().to_string();
+    clock.advance(std::time::Duration::from_secs(7 * 24 * 3600 + 1));
+    let r = route_with(&m, &a, &b, vec![obj]).await;
+    assert_eq!((r.status, r.err()), (410, "attachment_expired"));
+    let d = m
+        .get(&format!("/attachments/{id}/download"), Some(&a.api_key))
+        .await;
+    assert_eq!(d.status, 410);
+}
+
 // --- defect probes ------------------------------------------------------------------------------
 
 macro_rules! defect_test {
