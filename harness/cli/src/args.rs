@@ -136,7 +136,9 @@ pub struct RunArgs {
     /// Per-request timeout in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     pub timeout: f64,
-    /// Per-case timeout in seconds (a hung case becomes an `error` verdict).
+    /// Per-case timeout in seconds (a hung case becomes an `error` verdict). A floor: a case that
+    /// must wait for a provider timing (e.g. the 30 s webhook retry of WH-006, or what the
+    /// `[timing]` section of --config declares) extends its own deadline by that wait.
     #[arg(long, value_name = "SECS", default_value_t = 30.0)]
     pub case_timeout: f64,
     /// Cases run concurrently.
