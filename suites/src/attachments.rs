@@ -1170,6 +1170,84 @@ async fn download_public_url(ctx: &mut Ctx) -> CaseResult {
     pass()
 }
 
+async fn download_headers(ctx: &mut Ctx) -> CaseResult {
+    let a = ctx.agent().await?;
+    let obj = clean_attachment(ctx, &a, "notes.txt").await?;
+    let id = obj
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let (_, file) = download(ctx, &a, &id).await?;
+    expect::status(&file, 200)?;
+    let hex = hex::encode(Sha256::digest(TEXT));
+    let mut problems = Vec::new();
+    let h = |n: &str| header_of(&file, n).map(str::to_string);
+    if h("content-length").and_then(|v| v.trim().parse::<usize>().ok()) != Some(TEXT.len()) {
+        problems.push(format!("Content-Length is {:?}", h("content-length")));
+    }
+    if !h("accept-ranges").is_some_and(|v| v.trim().eq_ignore_ascii_case("bytes")) {
+        problems.push(format!(
+            "Accept-Ranges is {:?}, expected bytes",
+            h("accept-ranges")
+        ));
+    }
+    let cc = h("cache-control").unwrap_or_default().to_ascii_lowercase();
+    if !(cc.contains("private") && cc.contains("immutable")) {
+        problems.push(format!(
+            "Cache-Control is {cc:?}, expected private, immutable"
+        ));
+    }
+    let etag = h("etag").unwrap_or_default();
+    if etag.trim_start_matches("W/").trim_matches('"') != hex {
+        problems.push(format!("ETag is {etag:?}, expected the digest hex"));
+    }
+    if h("access-control-allow-origin").as_deref() != Some("*") {
+        problems.push(format!(
+            "Access-Control-Allow-Origin is {:?}, expected * on signed URLs",
+            h("access-control-allow-origin")
+        ));
+    }
+    if problems.is_empty() {
+        pass()
+    } else {
+        fail(format!(
+            "download headers (UPL-016): {}",
+            problems.join("; ")
+        ))
+    }
+}
+
+async fn download_range(ctx: &mut Ctx) -> CaseResult {
+    let a = ctx.agent().await?;
+    let obj = clean_attachment(ctx, &a, "notes.txt").await?;
+    let Some(url) = obj.get("url").and_then(Value::as_str).map(str::to_string) else {
+        return fail("a clean attachment's metadata has no `url` (UPL-010)");
+    };
+    let r = ctx
+        .request(Method::GET, &url, &[("Range", "bytes=4-9")], None, None)
+        .await?;
+    if r.status != 206 {
+        return fail(format!(
+            "`Range: bytes=4-9` answered HTTP {}; UPL-017 asks for 206 Partial Content",
+            r.status
+        ));
+    }
+    expect::that(
+        r.body.as_ref() == &TEXT[4..=9],
+        "the 206 body is not bytes 4-9 of the file",
+    )?;
+    let cr = header_of(&r, "content-range").unwrap_or("");
+    expect::that(
+        cr == format!("bytes 4-9/{}", TEXT.len()),
+        format!(
+            "Content-Range is {cr:?}, expected `bytes 4-9/{}`",
+            TEXT.len()
+        ),
+    )?;
+    pass()
+}
+
 // ------------------------------------------------------------------------------------------
 // Filenames and ids
 // ------------------------------------------------------------------------------------------
@@ -1508,6 +1586,29 @@ pub static CASES: &[Case] = &[
         expectation: "The metadata `url` answers 200 with the uploaded bytes without an \
                       Authorization header.",
         run: |ctx| Box::pin(download_public_url(ctx)),
+    },
+    Case {
+        id: "attachments.download.headers",
+        title: "Downloads carry the caching and integrity headers",
+        clauses: &["UPL-016"],
+        level: Level::Should,
+        section: Section::Security,
+        needs: NEEDS,
+        expectation: "The signed URL answers with Content-Length, Accept-Ranges: bytes, \
+                      Cache-Control private+immutable, ETag of the digest and \
+                      Access-Control-Allow-Origin: *.",
+        run: |ctx| Box::pin(download_headers(ctx)),
+    },
+    Case {
+        id: "attachments.download.range",
+        title: "Download URLs honour byte ranges",
+        clauses: &["UPL-017"],
+        level: Level::Should,
+        section: Section::Security,
+        needs: NEEDS,
+        expectation: "`Range: bytes=4-9` answers 206 with those six bytes and a matching \
+                      Content-Range.",
+        run: |ctx| Box::pin(download_range(ctx)),
     },
     Case {
         id: "attachments.filename.hostile",

@@ -772,6 +772,7 @@ pub(crate) async fn signed_file(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<TokenQuery>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let now = state.clock().now_unix();
     let db = state.lock();
@@ -792,9 +793,36 @@ pub(crate) async fn signed_file(
         .strip_prefix("sha256:")
         .and_then(|h| HeaderValue::from_str(&format!("\"{h}\"")).ok());
     drop(db);
-    let mut resp = (StatusCode::OK, data).into_response();
+    let total = data.len();
+    let range = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| parse_range(v, total));
+    let mut resp = match range {
+        None => (StatusCode::OK, data).into_response(),
+        Some(Some((start, end))) => {
+            let mut r = (StatusCode::PARTIAL_CONTENT, data.slice(start..=end)).into_response();
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{total}")) {
+                r.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            r
+        }
+        Some(None) => {
+            let mut r = ApiError::new(
+                416,
+                "range_not_satisfiable",
+                format!("the file has {total} bytes: ask for one range inside it"),
+            )
+            .into_response();
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{total}")) {
+                r.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            return Ok(r);
+        }
+    };
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, ct);
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     if let Some(cd) = cd
         && !state.has(Defect::DownloadNoDisposition)
     {
@@ -816,6 +844,34 @@ pub(crate) async fn signed_file(
         h.insert(header::ETAG, e);
     }
     Ok(resp)
+}
+
+/// UPL-017: one RFC 7233 byte range (`bytes=a-b`, `bytes=a-`, `bytes=-n`) → inclusive
+/// `(start, end)`; `None` when it is malformed, multi-range or outside the file.
+fn parse_range(v: &str, len: usize) -> Option<(usize, usize)> {
+    let spec = v.trim().strip_prefix("bytes=")?.trim();
+    if spec.contains(',') || len == 0 {
+        return None;
+    }
+    let (a, b) = spec.split_once('-')?;
+    let (a, b) = (a.trim(), b.trim());
+    let last = len - 1;
+    let (start, end) = if a.is_empty() {
+        let n: usize = b.parse().ok()?;
+        if n == 0 {
+            return None;
+        }
+        (len.saturating_sub(n), last)
+    } else {
+        let start: usize = a.parse().ok()?;
+        let end = if b.is_empty() {
+            last
+        } else {
+            b.parse::<usize>().ok()?.min(last)
+        };
+        (start, end)
+    };
+    (start <= end && start <= last).then_some((start, end))
 }
 
 /// The `provider` attachments of a payload (entries without `storage` or with
@@ -1003,6 +1059,25 @@ mod tests {
         assert_eq!(executable_magic(b"hello"), None);
         assert_eq!(magic_primary_type(b"%PDF-1.7"), Some("application"));
         assert_eq!(magic_primary_type(b"plain"), None);
+    }
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range("bytes=0-4", 10), Some((0, 4)));
+        assert_eq!(parse_range("bytes=5-", 10), Some((5, 9)));
+        assert_eq!(parse_range("bytes=-3", 10), Some((7, 9)));
+        assert_eq!(parse_range("bytes=8-100", 10), Some((8, 9)));
+        for bad in [
+            "bytes=10-",
+            "bytes=4-2",
+            "bytes=0-1,3-4",
+            "items=0-1",
+            "bytes=-0",
+            "bytes=x-",
+        ] {
+            assert_eq!(parse_range(bad, 10), None, "{bad}");
+        }
+        assert_eq!(parse_range("bytes=0-0", 0), None);
     }
 
     #[test]

@@ -194,6 +194,19 @@ async fn full_flow_clean() {
         "attachment; filename=\"notes.txt\""
     );
     assert_eq!(f.bytes().await.unwrap_or_default().as_ref(), TEXT);
+    // UPL-017: one byte range.
+    let part = raw_client()
+        .get(&loc)
+        .header("range", "bytes=0-4")
+        .send()
+        .await
+        .expect("range");
+    assert_eq!(part.status().as_u16(), 206);
+    assert_eq!(
+        part.headers()["content-range"],
+        format!("bytes 0-4/{}", TEXT.len()).as_str()
+    );
+    assert_eq!(part.bytes().await.unwrap_or_default().as_ref(), &TEXT[..5]);
     // A wrong token is refused.
     let bad = raw_client()
         .get(format!("{loc}x"))
