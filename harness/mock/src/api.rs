@@ -1035,6 +1035,11 @@ pub(crate) async fn route(
     {
         o.remove("basis");
     }
+    if outcome.status == "quarantined" {
+        // RTE-004: held for review, answered 202 (`admin.rs`).
+        let out = crate::admin::quarantined_body(&state, out, &outcome.id);
+        return ok(StatusCode::ACCEPTED, out);
+    }
     ok(StatusCode::OK, out)
 }
 
@@ -1064,6 +1069,8 @@ pub(crate) async fn pending(
     } else {
         auth(&state, &headers)?
     };
+    // SUS-003: a suspended agent may not pick up (its messages are kept, SUS-004).
+    crate::admin::check_pickup(&state, &who)?;
     let limit = parse_limit(q.get("limit"), 10, 100)?;
     let wait = match q.get("wait") {
         None => 0,

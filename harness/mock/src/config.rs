@@ -143,6 +143,9 @@ pub struct MockConfig {
     pub max_body_bytes: usize,
     /// Injectable clock.
     pub clock: Clock,
+    /// Bearer key for the admin endpoints (quarantine, suspension, any agent's risk score,
+    /// ADM-001); a random key when `None` (read it back with `MockHandle::admin_key`).
+    pub admin_key: Option<String>,
 }
 
 impl Default for MockConfig {
@@ -168,6 +171,7 @@ impl Default for MockConfig {
             provider_key_seed: None,
             max_body_bytes: 1_048_576,
             clock: Clock::default(),
+            admin_key: None,
         }
     }
 }

@@ -22,6 +22,8 @@ pub enum Owner {
     Federation,
     /// Attachment upload, scan, download and route checks (`attachments.rs`).
     Attachments,
+    /// Quarantine, suspension and risk score (`admin.rs`).
+    Admin,
 }
 
 macro_rules! defects {
@@ -145,6 +147,21 @@ defects! {
     ExecutableNotRejected => ("executable-not-rejected", "SCAN-007", Attachments, "files with ELF/PE/Mach-O magic bytes pass the scan when declared as another type"),
     BlockedMimeAccepted => ("blocked-mime-accepted", "SCAN-005", Attachments, "uploads declared with a blocked executable/script media type pass the scan"),
     DownloadNoDisposition => ("download-no-disposition", "UPL-015", Attachments, "downloads lack `Content-Disposition: attachment`"),
+    // admin
+    AdminNoAuth => ("admin-no-auth", "ADM-001", Admin, "admin endpoints (quarantine, suspend) accept any agent API key"),
+    QuarantineDelivered => ("quarantine-delivered", "RTE-004", Admin, "a quarantined message is answered 202 quarantined but delivered anyway"),
+    QuarantineLeaksRules => ("quarantine-leaks-rules", "QTN-007", Admin, "the 202 quarantined route response names the triggered rules and severity"),
+    QuarantineReopen => ("quarantine-reopen", "QTN-004", Admin, "a rejected quarantine entry can still be approved (and delivered)"),
+    QuarantineIdUnprefixed => ("quarantine-id-unprefixed", "QTN-005", Admin, "quarantine ids are bare hex instead of `qtn_<ts>_<hex>`"),
+    QuarantineTtl24h => ("quarantine-ttl-24h", "QTN-006", Admin, "quarantine entries expire 24 h after quarantine instead of 72 h"),
+    SuspendedSenderRoutes => ("suspended-sender-routes", "SUS-001", Admin, "a suspended agent can still route messages"),
+    SuspendedRecipientAccepts => ("suspended-recipient-accepts", "SUS-002", Admin, "messages to a suspended agent are accepted and queued"),
+    SuspendedPickup => ("suspended-pickup", "SUS-003", Admin, "a suspended agent can still pick up its relay queue"),
+    SuspensionDropsQueue => ("suspension-drops-queue", "SUS-004", Admin, "suspending an agent discards its queued messages"),
+    WsOpenWhenSuspended => ("ws-open-when-suspended", "WS-014", Admin, "live WebSocket connections stay open when their agent is suspended"),
+    WebhookToSuspended => ("webhook-to-suspended", "WH-016", Admin, "webhooks are still delivered to a suspended agent"),
+    RiskUnweighted => ("risk-unweighted", "RISK-001", Admin, "risk score counts blocked/quarantined/flagged with weight 1 each"),
+    RiskAnyAgent => ("risk-any-agent", "ADM-007", Admin, "any agent may read another agent's risk score"),
 }
 
 impl fmt::Display for Defect {
@@ -258,7 +275,7 @@ mod tests {
             assert!(seen.insert(d.name()), "duplicate name {}", d.name());
             assert_eq!(d.name().parse::<Defect>(), Ok(*d));
         }
-        assert_eq!(Defect::ALL.len(), 88);
+        assert_eq!(Defect::ALL.len(), 102);
         assert!("no-such-defect".parse::<Defect>().is_err());
     }
 

@@ -31,6 +31,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod api;
 pub mod attachments;
 pub mod config;
@@ -94,6 +95,10 @@ pub fn new_state(config: &MockConfig) -> AppState {
         ws: Mutex::new(Default::default()),
         next_conn: AtomicU64::new(1),
         limiter: ratelimit::RateLimiter::default(),
+        admin_key: config
+            .admin_key
+            .clone()
+            .unwrap_or_else(|| format!("amp_admin_{}", state::random_hex::<24>())),
     }))
 }
 
@@ -124,6 +129,7 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/revoke-key", delete(api::revoke_key));
     let v1 = mount_helper_b(v1);
     let v1 = mount_attachments(v1);
+    let v1 = mount_admin(v1);
     let app = if base.is_empty() {
         v1
     } else if state.has(defects::Defect::V2Alias) && base != "/v2" {
@@ -153,6 +159,16 @@ fn mount_attachments(r: Router<AppState>) -> Router<AppState> {
 }
 
 /// Mount helper B's WebSocket and federation endpoints.
+fn mount_admin(r: Router<AppState>) -> Router<AppState> {
+    r.route("/quarantine", get(admin::list_quarantine))
+        .route("/quarantine/{id}", get(admin::get_quarantine))
+        .route("/quarantine/{id}/approve", post(admin::approve_quarantine))
+        .route("/quarantine/{id}/reject", post(admin::reject_quarantine))
+        .route("/agents/{agent_id}/suspend", post(admin::suspend))
+        .route("/agents/{agent_id}/unsuspend", post(admin::unsuspend))
+        .route("/agents/{agent_id}/risk", get(admin::risk))
+}
+
 fn mount_helper_b(r: Router<AppState>) -> Router<AppState> {
     r.route("/ws", get(ws::handler))
         .route("/federation/deliver", post(federation::deliver))
@@ -196,6 +212,10 @@ impl MockHandle {
     /// The injectable clock (advance it to test expiry).
     pub fn clock(&self) -> &Clock {
         self.state.clock()
+    }
+    /// The admin bearer key (configured or generated), for admin endpoint tests.
+    pub fn admin_key(&self) -> &str {
+        self.state.admin_key()
     }
     /// The shared state (tests and in-process tooling).
     pub fn state(&self) -> &AppState {

@@ -339,6 +339,8 @@ pub(crate) struct Db {
     pub first_agent: Option<String>,
     /// Uploaded attachments (spec 08 "Attachments").
     pub attachments: crate::attachments::Store,
+    /// Quarantine, suspensions, risk events (`admin.rs`).
+    pub admin: crate::admin::AdminStore,
 }
 
 pub(crate) struct Inner {
@@ -350,6 +352,8 @@ pub(crate) struct Inner {
     pub ws: Mutex<HashMap<String, Vec<LiveConn>>>,
     pub next_conn: AtomicU64,
     pub limiter: RateLimiter,
+    /// Bearer key of the admin endpoints (`admin.rs`, ADM-001).
+    pub admin_key: String,
 }
 
 /// Shared provider state (cheap to clone).
@@ -583,6 +587,10 @@ impl AppState {
 
     /// Webhook URL and secret of an agent, if it configured one.
     pub fn webhook_target(&self, agent: &AgentRef) -> Option<(url::Url, String)> {
+        // WH-016: no webhook for a suspended agent; its messages stay in the relay queue.
+        if self.is_suspended(&agent.agent_id) && !self.has(Defect::WebhookToSuspended) {
+            return None;
+        }
         let db = self.lock();
         let a = db.agents.get(&agent.agent_id)?;
         let url = a.webhook_url.clone()?;
@@ -659,6 +667,8 @@ impl AppState {
         let obj = body
             .as_object()
             .ok_or_else(|| ApiError::invalid_request("route body must be a JSON object"))?;
+        // SUS-001: a suspended sender is refused before anything else.
+        crate::admin::check_sender(self, sender)?;
 
         // Idempotency (IDEM-004/005): same key + same body → the original response.
         let idem_key = obj
@@ -732,6 +742,8 @@ impl AppState {
             });
         };
 
+        // SUS-002: nothing new for a suspended recipient.
+        crate::admin::check_recipient(self, &recipient)?;
         let envelope = self.build_envelope(&req, &from, &recipient, signature, now);
         let trust = if recipient.tenant == sender.tenant
             && recipient
@@ -752,6 +764,24 @@ impl AppState {
             && let Some(o) = payload.as_object_mut()
         {
             o.retain(|_, v| !v.is_null());
+        }
+        // Content screening (QTN-003): a held message is answered 202 quarantined (RTE-004).
+        let held = crate::admin::screen(
+            self,
+            sender,
+            &recipient,
+            &envelope,
+            &payload,
+            trust,
+            req.options
+                .as_ref()
+                .and_then(|o| o.receipt)
+                .unwrap_or(false),
+        )?;
+        if let Some(h) = &held
+            && !self.has(Defect::QuarantineDelivered)
+        {
+            return Ok(h.clone());
         }
         // Attachments (ATT-006, ATT-011, RTE-006..009): checked and reserved before delivery.
         let claim = crate::attachments::claim_for_route(self, sender, &req.payload)?;
@@ -775,6 +805,7 @@ impl AppState {
                 return Err(e);
             }
         };
+        let outcome = held.unwrap_or(outcome);
 
         if let Some(k) = idem_key
             && !self.has(Defect::IdempotencyIgnored)
@@ -1008,7 +1039,7 @@ impl AppState {
     }
 
     /// Wrap (or not), queue, push: the delivery half shared by route and federation.
-    fn deliver(
+    pub(crate) fn deliver(
         &self,
         recipient: &AgentRef,
         sender_agent_id: Option<&str>,

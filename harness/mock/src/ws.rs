@@ -65,6 +65,8 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 const CLOSE_POLICY: u16 = 1008;
 /// Close code for a normal close (idle timeout, server-side unregistration).
 const CLOSE_NORMAL: u16 = 1000;
+/// Close code when the agent is suspended (WS-014).
+const CLOSE_SUSPENDED: u16 = 4003;
 
 /// Longest client-supplied text echoed back inside an error message.
 const ECHO_MAX: usize = 64;
@@ -104,6 +106,11 @@ async fn run(state: AppState, mut socket: WebSocket, url_token: Option<String>) 
             None => return,
         },
     };
+    // WS-014: a suspended agent gets no session.
+    if state.is_suspended(&agent.agent_id) && !state.has(Defect::WsOpenWhenSuspended) {
+        close(&mut socket, CLOSE_SUSPENDED, "agent_suspended").await;
+        return;
+    }
     let registration = Registration::new(&state, &agent);
     session(&state, &mut socket, &agent, registration).await;
 }
@@ -292,8 +299,13 @@ async fn session(
         tokio::select! {
             ev = reg.rx.recv() => {
                 let Some(ev) = ev else {
-                    // The provider dropped our channel (agent gone): end the session.
-                    close(socket, CLOSE_NORMAL, "unregistered").await;
+                    // The provider dropped our channel (agent gone or suspended): end the session.
+                    if state.is_suspended(&agent.agent_id) {
+                        // WS-014: suspension closes with 4003 `agent_suspended`.
+                        close(socket, CLOSE_SUSPENDED, "agent_suspended").await;
+                    } else {
+                        close(socket, CLOSE_NORMAL, "unregistered").await;
+                    }
                     return;
                 };
                 let frame = match &ev {
