@@ -22,6 +22,15 @@ pub struct Config {
     pub webhooks: WebhookSection,
     #[serde(default)]
     pub timing: TimingSection,
+    /// Admin credential for the quarantine/suspension/risk cases (`[admin] key_env`).
+    pub admin: Option<AdminSection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSection {
+    /// Environment variable holding the provider's admin bearer key (never the key itself).
+    pub key_env: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -168,6 +177,20 @@ impl Config {
                     })
             })
             .collect()
+    }
+
+    /// The admin bearer key, read from the environment (`None` without an `[admin]` section).
+    pub fn admin_key(&self, path: &str) -> Result<Option<String>, ConfigError> {
+        let Some(admin) = &self.admin else {
+            return Ok(None);
+        };
+        std::env::var(&admin.key_env)
+            .map(|v| Some(v.trim().to_string()))
+            .map_err(|_| ConfigError::MissingEnv {
+                path: path.to_string(),
+                key: "admin.key_env".to_string(),
+                var: admin.key_env.clone(),
+            })
     }
 
     /// The federation peer seed, read from the environment.

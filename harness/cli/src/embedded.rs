@@ -28,6 +28,10 @@ pub const WEBHOOK_RETRY_DELAYS: [Duration; 3] = [
     Duration::from_millis(600),
 ];
 
+/// Admin bearer key of the embedded mock. A public test value: it only opens the admin
+/// endpoints of the suite's own in-process mock, never a real provider.
+pub const ADMIN_KEY: &str = "amp_admin_embedded_conformance_k1";
+
 /// The mock configuration used by `run` (no `--target`) and by `selftest`.
 pub fn mock_config(defects: DefectSet, profile: amp_core::PayloadProfile) -> MockConfig {
     let peer_key = SecretKey::from_seed(PEER_SEED);
@@ -50,6 +54,7 @@ pub fn mock_config(defects: DefectSet, profile: amp_core::PayloadProfile) -> Moc
             domain: PEER_DOMAIN.to_string(),
             public_key: peer_key.public_key(),
         }],
+        admin_key: Some(ADMIN_KEY.to_string()),
         ..MockConfig::default()
     }
 }
@@ -75,6 +80,7 @@ pub fn timing() -> amp_runner::Timing {
 /// receivers, the suite as a trusted federation peer, the mock's shortened timings.
 pub fn adapt_options(opts: &mut amp_runner::RunOptions, mock: &amp_mock::MockHandle) {
     opts.loopback_webhooks = true;
+    opts.admin_key = Some(amp_client::Secret::new(ADMIN_KEY));
     opts.timing = timing();
     opts.federation_peer = Some(amp_runner::PeerConfig {
         provider: PEER_DOMAIN.to_string(),

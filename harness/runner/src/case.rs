@@ -169,6 +169,8 @@ pub enum Need {
     FederationPeer,
     /// The target may deliver webhooks to 127.0.0.1 (`RunOptions::loopback_webhooks`).
     LoopbackWebhooks,
+    /// An admin credential is configured (`RunOptions::admin_key`).
+    AdminKey,
 }
 
 /// The async body of a case.

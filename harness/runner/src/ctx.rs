@@ -202,6 +202,11 @@ impl Ctx {
     pub fn redactor(&self) -> &Redactor {
         &self.shared.redactor
     }
+    /// The admin credential (`Need::AdminKey` cases only get here when it is set).
+    pub fn admin_key(&self) -> Option<&Secret> {
+        self.shared.opts.admin_key.as_ref()
+    }
+
     pub fn federation_peer(&self) -> Option<&PeerConfig> {
         self.shared.opts.federation_peer.as_ref()
     }

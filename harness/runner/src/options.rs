@@ -369,6 +369,9 @@ pub struct RunOptions {
     pub timing: Timing,
     /// Declared readings of spec contradictions (`--from-handling` ...).
     pub contradictions: ContradictionProfiles,
+    /// Admin bearer credential for the quarantine/suspension/risk endpoints (`Need::AdminKey`
+    /// cases); `None` = those cases skip.
+    pub admin_key: Option<Secret>,
 }
 
 impl RunOptions {
@@ -395,6 +398,7 @@ impl RunOptions {
             progress: true,
             timing: Timing::SPEC,
             contradictions: ContradictionProfiles::default(),
+            admin_key: None,
         })
     }
 }

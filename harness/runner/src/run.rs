@@ -119,6 +119,11 @@ fn unmet_need(case: &Case, opts: &RunOptions, caps: &[String]) -> Option<String>
                     "webhook delivery to 127.0.0.1 not enabled (--loopback-webhooks)".to_string(),
                 );
             }
+            Need::AdminKey if opts.admin_key.is_none() => {
+                return Some(
+                    "no admin credential configured (config `[admin] key_env`)".to_string(),
+                );
+            }
             _ => {}
         }
     }
@@ -186,6 +191,9 @@ pub async fn run(cases: &[Case], opts: RunOptions) -> Result<RunReport, RunError
     let run_id = run_id_for(seed);
 
     let redactor = Redactor::new();
+    if let Some(k) = &opts.admin_key {
+        redactor.add_secret("admin_key", k);
+    }
     for (name, v) in &opts.registration_headers {
         redactor.add_secret(&format!("header:{}", name.to_ascii_lowercase()), v);
     }

@@ -121,6 +121,7 @@ pub fn options(
             .map(|(k, v)| (k, Secret::new(v)))
             .collect();
         opts.loopback_webhooks = cfg.webhooks.loopback;
+        opts.admin_key = cfg.admin_key(path)?.map(Secret::new);
         opts.timing = cfg.timing.apply(opts.timing, path)?;
         if let Some((domain, seed)) = cfg.peer_seed(path)? {
             opts.federation_peer = Some(PeerConfig {
