@@ -6,6 +6,7 @@
 
 use amp_runner::Case;
 
+pub mod admin;
 pub mod agents;
 pub mod attachments;
 pub mod discovery;
@@ -36,6 +37,7 @@ pub fn all() -> Vec<Case> {
         ratelimit::CASES,
         extras::CASES,
         attachments::CASES,
+        admin::CASES,
     ];
     let mut cases: Vec<Case> = tables.iter().flat_map(|t| t.iter().copied()).collect();
     cases.sort_by(|a, b| a.id.cmp(b.id));
