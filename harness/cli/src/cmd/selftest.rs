@@ -2,9 +2,10 @@
 //!
 //! 1. Against the clean embedded mock every case must pass (a fail, warn or error there is a false
 //!    alarm the suite would raise against a correct provider).
-//! 2. Against the mock with each planted defect, the cases that cite the defect's clause run; the
-//!    defect is *killed* when at least one of them fails or warns. A defect no case kills is a hole
-//!    in the suite.
+//! 2. Against the mock with each planted defect, the cases that cite the defect's clause run, plus
+//!    the cases `suites/kills.toml` maps to the defect; the defect is *killed* when at least one of
+//!    them fails or warns, and every mapped case must fail or warn. A defect no case kills, or a
+//!    mapped case that lets its defect through, is a hole in the suite.
 //!
 //! Prints a matrix and `mutation score: K/N defects killed`; exits non-zero below N/N or on any
 //! false alarm.
@@ -36,6 +37,8 @@ pub struct DefectRow {
     /// The cases citing the defect's clause, with their verdicts against the defective mock.
     pub cases: Vec<CaseVerdict>,
     pub killed: bool,
+    /// Cases `suites/kills.toml` says must catch this defect but did not fail or warn.
+    pub missed: Vec<String>,
     /// Set when the run itself could not happen.
     pub error: Option<String>,
 }
@@ -52,7 +55,9 @@ pub struct SelftestReport {
 
 impl SelftestReport {
     pub fn is_success(&self) -> bool {
-        self.false_alarms.is_empty() && self.killed == self.total
+        self.false_alarms.is_empty()
+            && self.killed == self.total
+            && self.defects.iter().all(|r| r.missed.is_empty())
     }
 }
 
@@ -87,6 +92,14 @@ pub fn run(args: &SelftestArgs) -> Result<ExitCode, CliError> {
 /// Run the clean pass and every defect pass (`jobs` defects at a time).
 pub async fn selftest(defects: &[Defect], jobs: usize) -> Result<SelftestReport, CliError> {
     let cases = amp_suites::all();
+    let kills = amp_suites::kills().map_err(CliError::broken)?;
+    for name in kills.keys() {
+        if name.parse::<Defect>().is_err() {
+            return Err(CliError::broken(format!(
+                "suites/kills.toml names unknown defect `{name}`"
+            )));
+        }
+    }
     let clean = run_against(DefectSet::none(), &cases, None)
         .await
         .map_err(|e| CliError::broken(format!("clean run failed to complete: {e}")))?;
@@ -103,7 +116,8 @@ pub async fn selftest(defects: &[Defect], jobs: usize) -> Result<SelftestReport,
     let rows: Vec<DefectRow> = futures_util::stream::iter(defects.iter().copied())
         .map(|d| {
             let cases = &cases;
-            async move { defect_row(d, cases).await }
+            let listed = kills.get(d.name()).cloned().unwrap_or_default();
+            async move { defect_row(d, cases, listed).await }
         })
         .buffered(jobs)
         .collect()
@@ -118,10 +132,10 @@ pub async fn selftest(defects: &[Defect], jobs: usize) -> Result<SelftestReport,
     })
 }
 
-async fn defect_row(defect: Defect, cases: &[Case]) -> DefectRow {
+async fn defect_row(defect: Defect, cases: &[Case], listed: Vec<String>) -> DefectRow {
     let mapped: Vec<&Case> = cases
         .iter()
-        .filter(|c| c.clauses.contains(&defect.clause()))
+        .filter(|c| c.clauses.contains(&defect.clause()) || listed.iter().any(|l| l == c.id))
         .collect();
     let mut row = DefectRow {
         defect: defect.name().to_string(),
@@ -129,6 +143,7 @@ async fn defect_row(defect: Defect, cases: &[Case]) -> DefectRow {
         description: defect.description().to_string(),
         cases: Vec::new(),
         killed: false,
+        missed: Vec::new(),
         error: None,
     };
     if mapped.is_empty() {
@@ -151,6 +166,15 @@ async fn defect_row(defect: Defect, cases: &[Case]) -> DefectRow {
                 .cases
                 .iter()
                 .any(|c| matches!(c.verdict, Verdict::Fail | Verdict::Warn));
+            row.missed = listed
+                .iter()
+                .filter(|id| {
+                    !row.cases.iter().any(|c| {
+                        &c.case == *id && matches!(c.verdict, Verdict::Fail | Verdict::Warn)
+                    })
+                })
+                .cloned()
+                .collect();
         }
         Err(e) => row.error = Some(e),
     }
@@ -231,6 +255,14 @@ pub fn render(report: &SelftestReport) -> String {
             row.clause,
             if row.killed { "yes" } else { "NO" }
         );
+        if !row.missed.is_empty() {
+            let _ = writeln!(
+                out,
+                "{:<52} MISSED (kills.toml): {}",
+                "",
+                row.missed.join(", ")
+            );
+        }
     }
     let _ = writeln!(out);
     let _ = writeln!(
@@ -239,11 +271,18 @@ pub fn render(report: &SelftestReport) -> String {
         report.killed, report.total
     );
     let survivors = report.total - report.killed;
+    let missed: usize = report.defects.iter().map(|r| r.missed.len()).sum();
+    if missed > 0 {
+        let _ = writeln!(
+            out,
+            "{missed} case(s) listed in suites/kills.toml missed their defect"
+        );
+    }
     let _ = writeln!(
         out,
         "{} passed, {} failed",
         report.killed,
-        survivors + report.false_alarms.len()
+        survivors + report.false_alarms.len() + missed
     );
     out
 }
