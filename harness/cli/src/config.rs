@@ -258,6 +258,22 @@ mod tests {
     }
 
     #[test]
+    fn admin_section_names_an_environment_variable() {
+        let cfg: Config = toml::from_str(
+            r#"
+            [admin]
+            key_env = "AMP_TEST_ADMIN_KEY_SURELY_UNSET_1f3a"
+            "#,
+        )
+        .unwrap();
+        // The key itself never sits in the file; an unset variable is a clear config error.
+        let e = cfg.admin_key("x.toml").unwrap_err().to_string();
+        assert!(e.contains("AMP_TEST_ADMIN_KEY_SURELY_UNSET_1f3a"), "{e}");
+        assert!(toml::from_str::<Config>("[admin]\nkey = \"amp_admin_x\"").is_err());
+        assert!(Config::default().admin_key("x.toml").unwrap().is_none());
+    }
+
+    #[test]
     fn example_config_declares_the_default_timings() {
         let cfg: Config =
             toml::from_str(include_str!("../../../suites/config.example.toml")).unwrap();
