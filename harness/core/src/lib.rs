@@ -11,6 +11,7 @@
 
 pub mod address;
 pub mod canonical;
+pub mod card;
 pub mod envelope;
 pub mod federation;
 pub mod json;
@@ -48,3 +49,7 @@ pub use time::Timestamp;
 pub use time::{TimeError, format_rfc3339, parse_rfc3339};
 pub use webhook::{WebhookError, verify_webhook, webhook_signature};
 pub use webhook::{parse_webhook_signature, parse_webhook_timestamp, signature_uses_uppercase_hex};
+pub use card::{
+    CardError, CardVerifyOptions, CardWarning, VerifiedCard, card_fields, card_signing_bytes,
+    sign_card, verify_card,
+};
