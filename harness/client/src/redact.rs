@@ -6,10 +6,16 @@
 //! 2. values of JSON fields whose name marks them secret (`api_key`, `token`,
 //!    `webhook_secret`, ...) are replaced even if nobody registered them (e.g. the `api_key`
 //!    in a registration response before the runner knows it);
-//! 3. any PEM private-key block is replaced.
+//! 3. any PEM private-key block is replaced;
+//! 4. query parameters that carry credentials in capability URLs (presigned upload URLs
+//!    `…/content?token=…`, signed download URLs, `X-Amz-Signature`, `?api_key=`, ...) are
+//!    replaced by `[REDACTED]` wherever a URL appears: request lines, `Location` headers,
+//!    JSON values such as `upload_url`/`url`, notes and failure reasons. Whoever holds such a
+//!    URL holds the file, so a report that keeps it hands the file to every reader.
 //!
 //! Signatures are not secret but are long and noisy: they are shortened to their first
-//! 8 characters plus `…[sig]`.
+//! 8 characters plus `…[sig]` (in `X-AMP-Signature: sha256=<hex>` the scheme is kept and the
+//! value after it is shortened, so the header reads like a message signature).
 
 use crate::secret::Secret;
 use serde_json::Value;
@@ -45,6 +51,24 @@ const SECRET_HEADERS: &[&str] = &[
 
 /// Headers carrying signatures (shortened).
 const SIGNATURE_HEADERS: &[&str] = &["x-amp-signature"];
+
+/// Query parameters whose values are credentials (compared case-insensitively). A URL that
+/// carries one of these is a capability: anyone who reads it can use it.
+const SECRET_QUERY_PARAMS: &[&str] = &[
+    "token",
+    "sig",
+    "signature",
+    "x-amz-signature",
+    "x-amz-credential",
+    "x-amz-security-token",
+    "api_key",
+    "apikey",
+    "access_token",
+    "key",
+];
+
+/// What a credential query value is replaced with.
+pub const QUERY_REDACTED: &str = "[REDACTED]";
 
 /// Secrets shorter than this are not registered: replacing e.g. `"ab"` everywhere would
 /// mangle transcripts without protecting anything real.
@@ -131,7 +155,9 @@ impl Redactor {
                 }
             }
         }
-        out
+        // After the registered secrets, so an API key sent as `?token=` keeps its label
+        // (`[REDACTED:api_key]` tells the reader more than `[REDACTED]`).
+        redact_query_params(&out)
     }
 
     /// Redact one header value given its name.
@@ -149,7 +175,7 @@ impl Redactor {
             return "[REDACTED]".to_string();
         }
         if SIGNATURE_HEADERS.contains(&lname.as_str()) {
-            return shorten_signature(value);
+            return shorten_signature_header(value);
         }
         self.redact(value)
     }
@@ -178,6 +204,138 @@ pub fn shorten_signature(sig: &str) -> String {
     }
     let head: String = sig.chars().take(8).collect();
     format!("{head}{SIG_MARK}")
+}
+
+/// Shorten a signature header value. `sha256=<hex>` (webhooks, WH-002) and
+/// `t=<ts>,v1=<hex>`-style lists keep each `scheme=` label and shorten only what follows,
+/// so the header reads `sha256=0123abcd…[sig]` like a shortened message signature rather
+/// than `sha256=0…[sig]`. A bare Base64 value (federation, FED-003) is shortened as a whole.
+/// All-digit parts (timestamps) are not signatures and are kept.
+pub fn shorten_signature_header(value: &str) -> String {
+    fn is_label(k: &str) -> bool {
+        !k.is_empty()
+            && k.len() <= 16
+            && k.starts_with(|c: char| c.is_ascii_alphabetic())
+            && k.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    }
+    fn labelled(part: &str) -> Option<(&str, &str)> {
+        part.split_once('=')
+            .filter(|(k, v)| is_label(k.trim()) && !v.is_empty() && !v.starts_with('='))
+    }
+    let parts: Vec<&str> = value.split(',').collect();
+    if !parts.iter().all(|p| labelled(p).is_some()) {
+        return shorten_signature(value);
+    }
+    parts
+        .iter()
+        .filter_map(|p| labelled(p))
+        .map(|(k, v)| {
+            if v.bytes().all(|b| b.is_ascii_digit()) {
+                format!("{k}={v}")
+            } else {
+                format!("{k}={}", shorten_signature(v))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Replace the values of credential query parameters ([`SECRET_QUERY_PARAMS`]) in every URL
+/// inside `text` by [`QUERY_REDACTED`].
+///
+/// A parameter counts when its name starts the text (a form-encoded body) or directly
+/// follows a query separator: `?`, `&`, `;`
+/// (also `&amp;`), the JSON escape `\u0026`, or the percent-encoded `%3F`/`%26` of a URL
+/// nested in another URL's query (then `%3D` is accepted as the `=`). This is what keeps
+/// `monkey=` or prose like `token=` in a sentence from matching. The value runs to the next
+/// `&`, `#`, quote, angle bracket, backslash escape (except `\/`), whitespace or non-ASCII
+/// character; in the percent-encoded form also to `%26`. Values already starting with
+/// `[REDACTED` are kept, so redacting twice changes nothing.
+pub fn redact_query_params(text: &str) -> String {
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0; // bytes of `text` already in `out`
+    let mut i = 0;
+    while i < b.len() {
+        let sep = if i == 0 {
+            query_separator(b).or(Some((0, false)))
+        } else {
+            query_separator(&b[i..])
+        };
+        let Some((sep_len, encoded)) = sep else {
+            i += 1;
+            continue;
+        };
+        let name_start = i + sep_len;
+        let name_end = name_start
+            + b[name_start..]
+                .iter()
+                .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+                .count();
+        let eq_len = if b.get(name_end) == Some(&b'=') {
+            1
+        } else if b.len() >= name_end + 3 && b[name_end..name_end + 3].eq_ignore_ascii_case(b"%3D")
+        {
+            3
+        } else {
+            0
+        };
+        let name = &text[name_start..name_end];
+        if eq_len == 0
+            || !SECRET_QUERY_PARAMS
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(name))
+        {
+            i = name_start.max(i + 1);
+            continue;
+        }
+        let value_start = name_end + eq_len;
+        let value_end = query_value_end(b, value_start, encoded || eq_len == 3);
+        if value_end > value_start && !text[value_start..value_end].starts_with("[REDACTED") {
+            out.push_str(&text[copied..value_start]);
+            out.push_str(QUERY_REDACTED);
+            copied = value_end;
+        }
+        i = value_end.max(name_start);
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+/// Length of the query separator at the start of `b`, and whether it was percent-encoded.
+fn query_separator(b: &[u8]) -> Option<(usize, bool)> {
+    let starts = |p: &[u8]| b.len() >= p.len() && b[..p.len()].eq_ignore_ascii_case(p);
+    if starts(b"&amp;") {
+        Some((5, false))
+    } else if starts(b"\\u0026") {
+        Some((6, false))
+    } else if starts(b"%3F") || starts(b"%26") {
+        Some((3, true))
+    } else if matches!(b.first(), Some(b'?' | b'&' | b';')) {
+        Some((1, false))
+    } else {
+        None
+    }
+}
+
+/// End (exclusive) of a query value starting at `start`.
+fn query_value_end(b: &[u8], start: usize, encoded: bool) -> usize {
+    let mut j = start;
+    while j < b.len() {
+        let c = b[j];
+        let stop = match c {
+            b'&' | b'#' | b'"' | b'\'' | b'<' | b'>' | b'`' => true,
+            b'\\' => b.get(j + 1) != Some(&b'/'),
+            b'%' if encoded => b.len() >= j + 3 && b[j..j + 3].eq_ignore_ascii_case(b"%26"),
+            _ => c <= b' ' || c >= 0x7f,
+        };
+        if stop {
+            break;
+        }
+        j += if c == b'\\' { 2 } else { 1 };
+    }
+    j.min(b.len())
 }
 
 /// Collect (quoted needle, quoted replacement) pairs for secret and signature fields.
@@ -310,7 +468,7 @@ mod tests {
         assert_eq!(r.redact_header("authorization", "rawkey"), "[REDACTED]");
         assert_eq!(
             r.redact_header("X-AMP-Signature", "sha256=0123456789abcdef"),
-            "sha256=0…[sig]"
+            "sha256=01234567…[sig]"
         );
         let t = r.redact(r#"{"signature":"QUJDREVGR0hJSktMTU5PUA==","to":"x"}"#);
         assert!(t.contains("\"QUJDREVG…[sig]\""), "{t}");
@@ -324,5 +482,163 @@ mod tests {
         r.add("x", "ab");
         assert!(r.is_empty());
         assert_eq!(r.redact("ab ab"), "ab ab");
+    }
+
+    #[test]
+    fn webhook_signature_header_keeps_scheme_and_eight_chars() {
+        let r = Redactor::new();
+        let hex = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        let short = r.redact_header("x-amp-signature", &format!("sha256={hex}"));
+        assert_eq!(short, "sha256=e3b0c442…[sig]");
+        // idempotent: the final report pass redacts stored headers again
+        assert_eq!(r.redact_header("X-AMP-Signature", &short), short);
+        // `t=<ts>,v1=<sig>` lists: timestamps kept, each signature shortened
+        assert_eq!(
+            r.redact_header("X-AMP-Signature", &format!("t=1767225600,v1={hex}")),
+            "t=1767225600,v1=e3b0c442…[sig]"
+        );
+    }
+
+    #[test]
+    fn federation_signature_header_base64_shortened_like_message_signatures() {
+        let r = Redactor::new();
+        let b64 = "XqUxKrd3Q0FBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQQ==";
+        let short = r.redact_header("X-AMP-Signature", b64);
+        assert_eq!(short, "XqUxKrd3…[sig]");
+        assert_eq!(short, shorten_signature(b64));
+        assert!(!short.contains("Q0FB"));
+    }
+
+    #[test]
+    fn presigned_upload_url_token_redacted_in_text_and_json() {
+        let r = Redactor::new();
+        let url = "http://127.0.0.1:4000/v1/attachments/att_1_ab/content?token=427488b202c0fd4052d5a00abc93fe";
+        assert_eq!(
+            r.redact(url),
+            "http://127.0.0.1:4000/v1/attachments/att_1_ab/content?token=[REDACTED]"
+        );
+        let body = format!(
+            r#"{{"id":"att_1_ab","upload_url":"{url}","url":"http://h/f?x=1&token=deadbeef99#frag"}}"#
+        );
+        let t = r.redact(&body);
+        assert!(!t.contains("427488b2"), "{t}");
+        assert!(!t.contains("deadbeef99"), "{t}");
+        assert!(t.contains("content?token=[REDACTED]\""), "{t}");
+        assert!(t.contains("?x=1&token=[REDACTED]#frag"), "{t}");
+        // still valid JSON with the other fields untouched
+        let v: Value = serde_json::from_str(&t).unwrap();
+        assert_eq!(v["id"], "att_1_ab");
+        assert_eq!(r.redact(&t), t);
+    }
+
+    #[test]
+    fn every_credential_param_is_redacted_case_insensitively() {
+        let r = Redactor::new();
+        for name in [
+            "token",
+            "sig",
+            "signature",
+            "X-Amz-Signature",
+            "X-Amz-Credential",
+            "api_key",
+            "access_token",
+            "key",
+            "TOKEN",
+        ] {
+            let t = r.redact(&format!("GET https://f.test/o?a=1&{name}=s3cr3tVALUE&b=2"));
+            assert_eq!(
+                t,
+                format!("GET https://f.test/o?a=1&{name}=[REDACTED]&b=2"),
+                "{name}"
+            );
+        }
+        // an S3-style presigned URL: credential (with slashes, percent-encoded) and signature
+        let s3 = "https://b.s3.test/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAEXAMPLE%2F20260101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20260101T000000Z&X-Amz-Expires=900&X-Amz-SignedHeaders=host&X-Amz-Signature=aabbccddeeff00112233";
+        let t = r.redact(s3);
+        assert!(!t.contains("AKIAEXAMPLE") && !t.contains("aabbccdd"), "{t}");
+        assert!(t.contains("X-Amz-Algorithm=AWS4-HMAC-SHA256"), "{t}");
+        assert!(t.contains("X-Amz-Expires=900&"), "{t}");
+    }
+
+    #[test]
+    fn only_real_query_parameters_match() {
+        let r = Redactor::new();
+        // not after a separator: names that merely end in a credential name, and prose
+        for text in [
+            "https://h/p?monkey=banana&keyring=1&sigma=2",
+            "the token=value pair in prose",
+            "https://h/p?token=",
+            "/v1/ws?token=<api_key> authenticates",
+            "/v1/ws?token=…",
+        ] {
+            assert_eq!(r.redact(text), text);
+        }
+    }
+
+    #[test]
+    fn escaped_and_nested_urls_are_covered() {
+        let r = Redactor::new();
+        // `&` JSON-escaped as \u0026 (Go's encoding/json), `/` escaped as \/ (PHP)
+        let t = r.redact(r#"{"url":"https:\/\/h\/f?a=1\u0026sig=abc\/def123\u0026b=2"}"#);
+        assert_eq!(
+            t,
+            r#"{"url":"https:\/\/h\/f?a=1\u0026sig=[REDACTED]\u0026b=2"}"#
+        );
+        // HTML/XML-escaped ampersand
+        assert_eq!(
+            r.redact("<a href=\"/f?a=1&amp;token=zzzzzz99\">"),
+            "<a href=\"/f?a=1&amp;token=[REDACTED]\">"
+        );
+        // a capability URL percent-encoded inside another URL's query
+        let t = r.redact("https://h/login?next=https%3A%2F%2Ff%2Fx%3Ftoken%3Dsecret42%26y%3D1");
+        assert_eq!(
+            t,
+            "https://h/login?next=https%3A%2F%2Ff%2Fx%3Ftoken%3D[REDACTED]%26y%3D1"
+        );
+        // Location header values go through the same pass
+        assert_eq!(
+            r.redact_header("Location", "/v1/attachments/a/file?token=0f0f0f0f0f"),
+            "/v1/attachments/a/file?token=[REDACTED]"
+        );
+    }
+
+    #[test]
+    fn registered_key_in_a_url_keeps_its_label() {
+        let r = Redactor::new();
+        r.add("api_key", "amp_test_sk_0123456789abcdef");
+        let t = r.redact("ws://127.0.0.1:1/v1/ws?token=amp_test_sk_0123456789abcdef");
+        assert_eq!(t, "ws://127.0.0.1:1/v1/ws?token=[REDACTED:api_key]");
+        assert_eq!(r.redact(&t), t);
+    }
+
+    #[test]
+    fn hostile_text_does_not_panic() {
+        let r = Redactor::new();
+        for text in [
+            "?",
+            "&",
+            "?token",
+            "?token%3",
+            "%3F",
+            "\\",
+            "?token=\\",
+            "?token=é",
+            "é?token=é&sig=ü",
+            "&amp",
+            "?token=[REDACTED",
+        ] {
+            let _ = r.redact(text);
+            let _ = redact_query_params(text);
+        }
+        assert_eq!(r.redact("é?token=x1é"), "é?token=[REDACTED]é");
+    }
+
+    #[test]
+    fn form_encoded_body_starting_with_a_credential() {
+        let r = Redactor::new();
+        assert_eq!(
+            r.redact("token=abc123456&next=%2Fhome"),
+            "token=[REDACTED]&next=%2Fhome"
+        );
     }
 }

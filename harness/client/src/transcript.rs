@@ -401,3 +401,68 @@ pub fn render_exchanges(entries: &[Exchange], max_body: usize, indent: &str) -> 
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::Method;
+
+    const TOKEN: &str = "427488b202c0fd4052d5a00abc93fe11";
+
+    /// Everything a transcript can be turned into (JSON for the report, text for traces).
+    fn all_text(t: &Transcript) -> String {
+        let entries = t.entries();
+        serde_json::to_string(&entries).unwrap_or_default() + &render_exchanges(&entries, 4096, "")
+    }
+
+    #[test]
+    fn capability_urls_redacted_in_request_line_location_and_json_body() {
+        let t = Transcript::new(Redactor::new());
+        let upload = format!("http://127.0.0.1:1/v1/attachments/att_1_a/content?token={TOKEN}");
+        let req = Req {
+            method: Method::PUT,
+            url: upload.clone(),
+            headers: vec![("content-type".into(), "text/plain".into())],
+            body: Some(bytes::Bytes::from_static(b"hello")),
+        };
+        let body = format!(
+            r#"{{"id":"att_1_a","upload_url":"{upload}","url":"http://127.0.0.1:1/v1/attachments/att_1_a/file?token={TOKEN}&x=1"}}"#
+        );
+        let resp = Resp::new(
+            201,
+            vec![(
+                "location".into(),
+                format!("/v1/attachments/att_1_a/file?sig={TOKEN}"),
+            )],
+            body,
+        );
+        t.record_http(&req, &Ok(resp));
+        t.note(&format!("uploading to {upload}"));
+        let text = all_text(&t);
+        assert!(!text.contains(&TOKEN[..12]), "{text}");
+        assert!(text.contains("content?token=[REDACTED]"), "{text}");
+        assert!(text.contains("file?sig=[REDACTED]"), "{text}");
+        assert!(text.contains("file?token=[REDACTED]&x=1"), "{text}");
+    }
+
+    #[test]
+    fn webhook_signature_header_shortened_in_recorded_webhooks() {
+        let t = Transcript::new(Redactor::new());
+        let hex = "5f3a9c0e8b7d6a5f4e3d2c1b0a99887766554433221100ffeeddccbbaa998877";
+        t.record_webhook(
+            "POST",
+            "/hook?token=hooktoken123",
+            &[
+                ("X-AMP-Signature".into(), format!("sha256={hex}")),
+                ("X-AMP-Timestamp".into(), "1767225600".into()),
+            ],
+            b"{}",
+            200,
+        );
+        let text = all_text(&t);
+        assert!(text.contains("sha256=5f3a9c0e…[sig]"), "{text}");
+        assert!(!text.contains(&hex[8..24]), "{text}");
+        assert!(text.contains("/hook?token=[REDACTED]"), "{text}");
+        assert!(text.contains("1767225600"), "{text}");
+    }
+}
