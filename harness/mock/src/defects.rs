@@ -24,6 +24,8 @@ pub enum Owner {
     Attachments,
     /// Quarantine, suspension and risk score (`admin.rs`).
     Admin,
+    /// Agent cards (`card.rs`).
+    Card,
 }
 
 macro_rules! defects {
@@ -162,6 +164,11 @@ defects! {
     WebhookToSuspended => ("webhook-to-suspended", "WH-016", Admin, "webhooks are still delivered to a suspended agent"),
     RiskUnweighted => ("risk-unweighted", "RISK-001", Admin, "risk score counts blocked/quarantined/flagged with weight 1 each"),
     RiskAnyAgent => ("risk-any-agent", "ADM-007", Admin, "any agent may read another agent's risk score"),
+    // agent card
+    CardUnverifiedUpload => ("card-unverified-upload", "CARD-004", Card, "PUT /agents/me/card stores a card whose signature does not verify"),
+    CardExpiredAccepted => ("card-expired-accepted", "CARD-004", Card, "PUT /agents/me/card stores an already expired card"),
+    CardFingerprintMismatch => ("card-fingerprint-mismatch", "CARD-004", Card, "PUT /agents/me/card stores a card whose fingerprint is not its key's"),
+    CardLongExpiry => ("card-long-expiry", "CARD-002", Card, "generated cards are valid for a year (more than 6 months)"),
 }
 
 impl fmt::Display for Defect {
@@ -275,7 +282,7 @@ mod tests {
             assert!(seen.insert(d.name()), "duplicate name {}", d.name());
             assert_eq!(d.name().parse::<Defect>(), Ok(*d));
         }
-        assert_eq!(Defect::ALL.len(), 102);
+        assert_eq!(Defect::ALL.len(), 106);
         assert!("no-such-defect".parse::<Defect>().is_err());
     }
 

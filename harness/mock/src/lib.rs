@@ -34,6 +34,7 @@
 pub mod admin;
 pub mod api;
 pub mod attachments;
+pub mod card;
 pub mod config;
 pub mod defects;
 pub mod error;
@@ -130,6 +131,7 @@ pub fn router(state: AppState) -> Router {
     let v1 = mount_helper_b(v1);
     let v1 = mount_attachments(v1);
     let v1 = mount_admin(v1);
+    let v1 = card::mount(v1);
     let app = if base.is_empty() {
         v1
     } else if state.has(defects::Defect::V2Alias) && base != "/v2" {

@@ -341,6 +341,8 @@ pub(crate) struct Db {
     pub attachments: crate::attachments::Store,
     /// Quarantine, suspensions, risk events (`admin.rs`).
     pub admin: crate::admin::AdminStore,
+    /// Uploaded agent cards (`card.rs`).
+    pub cards: crate::card::CardStore,
 }
 
 pub(crate) struct Inner {
