@@ -9,6 +9,7 @@ use amp_runner::Case;
 pub mod admin;
 pub mod agents;
 pub mod attachments;
+pub mod card;
 pub mod discovery;
 pub mod errors;
 pub mod extras;
@@ -54,6 +55,7 @@ pub fn all() -> Vec<Case> {
         extras::CASES,
         attachments::CASES,
         admin::CASES,
+        card::CASES,
     ];
     let mut cases: Vec<Case> = tables.iter().flat_map(|t| t.iter().copied()).collect();
     cases.sort_by(|a, b| a.id.cmp(b.id));
