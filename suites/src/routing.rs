@@ -240,10 +240,30 @@ async fn route_envelope_shape(ctx: &mut Ctx) -> CaseResult {
             get("id")
         ));
     }
-    if MessageId::parse(&id, IdStrictness::Schema).is_err() {
-        problems.push(format!(
-            "message id `{id}` does not match msg_<unix>_<[A-Za-z0-9]+> (MSG-007, C-12)"
-        ));
+    // MSG-007 / C-12: the schema alphabet `[A-Za-z0-9]` is the MUST (and `/ \ .. NUL` are
+    // never allowed, ATT-010: ids end up in paths); the published vectors' lowercase hex is
+    // required only when the run declares `--strict-ids`, otherwise a mixed-case id warns.
+    let mut id_warn: Option<String> = None;
+    match MessageId::parse(&id, IdStrictness::Schema) {
+        Err(e) => problems.push(format!(
+            "message id `{id}` is invalid: {e} (expected msg_<unix>_<[A-Za-z0-9]+>, {}, C-12)",
+            e.rule()
+        )),
+        Ok(_) => {
+            if let Err(e) = MessageId::parse(&id, IdStrictness::Strict) {
+                if ctx.contradictions().strict_ids {
+                    problems.push(format!(
+                        "message id `{id}` breaks the declared --strict-ids reading of C-12: \
+                         {e} (expected msg_<unix>_<[a-f0-9]+>, MSG-007)"
+                    ));
+                } else {
+                    id_warn = Some(format!(
+                        "message id `{id}` matches the schema but not the lowercase-hex ids of \
+                         the published vectors ({e}); declare --strict-ids to require them (C-12)"
+                    ));
+                }
+            }
+        }
     }
     if get("to") != b.address {
         problems.push(format!(
@@ -294,8 +314,13 @@ async fn route_envelope_shape(ctx: &mut Ctx) -> CaseResult {
     let version = get("version");
     if version != "amp/0.1" {
         if version.starts_with("amp/0.1.") {
+            let mut reason =
+                format!("envelope.version is `{version}`, expected `amp/0.1` (MSG-002)");
+            if let Some(id) = &id_warn {
+                reason = format!("{reason}; {id}");
+            }
             return Ok(Outcome::Warn {
-                reason: format!("envelope.version is `{version}`, expected `amp/0.1` (MSG-002)"),
+                reason,
                 contradiction: Some("C-14"),
             });
         }
@@ -303,12 +328,20 @@ async fn route_envelope_shape(ctx: &mut Ctx) -> CaseResult {
             "envelope.version is `{version}`, expected `amp/0.1` (MSG-002)"
         ));
     }
-    match warn {
-        Some(reason) => Ok(Outcome::Warn {
+    match (warn, id_warn) {
+        (Some(from), Some(id)) => Ok(Outcome::Warn {
+            reason: format!("{from}; {id}"),
+            contradiction: Some("C-11"),
+        }),
+        (Some(reason), None) => Ok(Outcome::Warn {
             reason,
             contradiction: Some("C-11"),
         }),
-        None => pass(),
+        (None, Some(reason)) => Ok(Outcome::Warn {
+            reason,
+            contradiction: Some("C-12"),
+        }),
+        (None, None) => pass(),
     }
 }
 

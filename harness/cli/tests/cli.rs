@@ -99,6 +99,106 @@ fn embedded_run_writes_valid_reports_without_secrets() {
         .map(|(i, _)| &all[i..(i + 40).min(all.len())])
         .find(|s| !s.contains("REDACTED"));
     assert!(key_like.is_none(), "an API key leaked: {key_like:?}");
+    // Capability URLs: the run uploads and downloads attachments through presigned
+    // `…/content?token=…` and signed `…/file?token=…` URLs. Whoever reads a report must not
+    // be able to use them, so every credential query value is a `[REDACTED…]` marker.
+    let leaks = credential_query_values(&all);
+    assert!(
+        leaks.is_empty(),
+        "credential query values leaked: {:?}",
+        &leaks[..leaks.len().min(5)]
+    );
+    // Not vacuous: the attachment cases ran and their URLs were recorded, redacted.
+    assert!(
+        all.contains("?token=[REDACTED]"),
+        "no redacted capability URL in the reports: did the attachment cases run?"
+    );
+}
+
+/// `name=value` pairs of credential query parameters (after `?`, `&` or `&amp;`) whose value
+/// is not a redaction marker. A value is the run of URL-safe characters after the `=`;
+/// `[REDACTED]` starts with `[`, so it yields an empty run.
+fn credential_query_values(text: &str) -> Vec<String> {
+    const NAMES: &[&str] = &[
+        "token",
+        "sig",
+        "signature",
+        "x-amz-signature",
+        "x-amz-credential",
+        "api_key",
+        "access_token",
+        "key",
+    ];
+    let lower = text.to_ascii_lowercase();
+    let mut leaks = Vec::new();
+    for name in NAMES {
+        for sep in ["?", "&", "&amp;"] {
+            let needle = format!("{sep}{name}=");
+            for (i, _) in lower.match_indices(&needle) {
+                let start = i + needle.len();
+                let value: String = text[start..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || "-._~%+/".contains(*c))
+                    .collect();
+                if !value.is_empty() {
+                    leaks.push(format!("{needle}{value}"));
+                }
+            }
+        }
+    }
+    leaks
+}
+
+#[test]
+fn the_leak_check_finds_an_unredacted_capability_url() {
+    // The checker itself must be able to fail, or the test above proves nothing.
+    let leaked = "PUT http://127.0.0.1:1/v1/attachments/a/content?token=427488b202c0fd40";
+    assert_eq!(
+        credential_query_values(leaked),
+        vec!["?token=427488b202c0fd40".to_string()]
+    );
+    assert_eq!(
+        credential_query_values("x?a=1&amp;X-Amz-Signature=ab12"),
+        vec!["&amp;x-amz-signature=ab12".to_string()]
+    );
+    assert!(
+        credential_query_values("GET /f?token=[REDACTED] and ?api_key=[REDACTED:api_key]")
+            .is_empty()
+    );
+}
+
+#[test]
+fn strict_ids_envelope_shape_passes_on_the_embedded_mock() {
+    // C-12: `--strict-ids` requires lowercase-hex message-id suffixes; the embedded mock
+    // generates `msg_<unix>_<16 lowercase hex>`, so the case passes (not merely warns).
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let out = bin()
+        .args([
+            "run",
+            "--seed",
+            "12",
+            "--strict-ids",
+            "--run",
+            "route.envelope.shape",
+            "--report-json",
+        ])
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(report["options"]["contradiction_profiles"]["strict-ids"], "on");
+    let cases = report["cases"].as_array().cloned().unwrap_or_default();
+    assert_eq!(cases.len(), 1, "{cases:?}");
+    assert_eq!(cases[0]["id"], "route.envelope.shape");
+    assert_eq!(cases[0]["verdict"], "pass", "{}", cases[0]);
 }
 
 #[test]
