@@ -54,7 +54,7 @@ VECTORS_DIR = Path(__file__).resolve().parent.parent
 PROFILES = ("sorted", "jcs", "insertion", "python-ascii")
 KINDS = {
     "address", "message_id", "payload_hash", "canonical_string", "signature", "fingerprint",
-    "webhook_hmac", "federation_signature", "replay", "attachment", "scan_status",
+    "webhook_hmac", "federation_signature", "replay", "attachment", "scan_status", "agent_card",
 }
 RESULTS = {"valid", "invalid", "acceptable"}
 
@@ -524,6 +524,62 @@ def d_scan_status(inp, _p):
     if v not in SCAN:
         return "invalid", {}
     return "valid", {"routable": v in {"clean", "basic_clean", "suspicious"}}
+
+
+def card_add_months(t: int, months: int) -> int:
+    """Calendar months with the day clamped to the month's length (CARD-002's six months)."""
+    import calendar
+    from datetime import timezone
+
+    d = datetime.fromtimestamp(t, timezone.utc)
+    m0 = d.year * 12 + (d.month - 1) + months
+    y, m = divmod(m0, 12)
+    day = min(d.day, calendar.monthrange(y, m + 1)[1])
+    return int(d.replace(year=y, month=m + 1, day=day).timestamp())
+
+
+def d_agent_card(inp, _p):
+    """02 Agent Card, re-derived: JCS via rfc8785 (when installed) else this file's JCS, the
+    separator, Ed25519 through `cryptography`, then expiry and the raw32-b64pad fingerprint."""
+    card = inp["card"]
+    now = int(inp["now"].text)
+    body = {k: v for k, v in card.items() if k != "signature"}
+    signing = "amp-agent-card-v1\n" + serialise(body, "jcs")
+    exp = {"signing_input": signing}
+
+    def bad(rule, step):
+        return "invalid", {**exp, "rule": rule, "step": step}
+
+    required = ("amp_agent_card", "address", "public_key", "key_algorithm", "fingerprint", "issued_at", "expires_at", "signature")
+    if any(not isinstance(card.get(f), str) for f in required) or card["amp_agent_card"] != "1.0":
+        return bad("CARD-001", "fields")
+    try:
+        issued, expires = int(ts(card["issued_at"])), int(ts(card["expires_at"]))
+    except ValueError:
+        return bad("CARD-001", "fields")
+    if card["key_algorithm"].lower() != "ed25519":
+        return bad("CARD-004", "fields")
+    try:
+        k = serialization.load_pem_public_key(card["public_key"].encode())
+    except ValueError:
+        return bad("CARD-004", "fields")
+    if not isinstance(k, Ed25519PublicKey):
+        return bad("CARD-004", "fields")
+    raw = k.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    if not verify(raw, signing.encode("utf-8"), card["signature"], "strict"):
+        return bad("CARD-004", "signature")
+    if expires <= now:
+        return bad("CARD-004", "expiry")
+    if card["fingerprint"] != "SHA256:" + base64.b64encode(hashlib.sha256(raw).digest()).decode():
+        return bad("CARD-004", "fingerprint")
+    warnings = []
+    if expires <= issued:
+        warnings.append("C-55")
+    elif expires > card_add_months(issued, 6):
+        warnings.append("CARD-002")
+    if issued > now:
+        warnings.append("C-55")
+    return "valid", {**exp, "warnings": warnings}
 
 
 DERIVE = {k: globals()["d_" + k] for k in KINDS}

@@ -1236,7 +1236,106 @@ def gen_scan_status():
     )
 
 
-GENERATORS = [gen_address, gen_msgid, gen_payload_hash, gen_canonical, gen_signature, gen_fingerprint, gen_webhook, gen_federation, gen_replay, gen_attachment, gen_scan_status]
+# --------------------------------------------------------------------------------------------
+# agent cards (02 Agent Card: CARD-001..004, C-17, C-18, C-19, C-55)
+# --------------------------------------------------------------------------------------------
+
+CARD_SEP = b"amp-agent-card-v1\n"
+
+
+def iso(t: int) -> str:
+    import datetime
+
+    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def card_signing_input(card: dict) -> bytes:
+    body = {k: v for k, v in card.items() if k != "signature"}
+    return CARD_SEP + serialize(body, "jcs").encode("utf-8")
+
+
+def card_base(k: Key, issued: int, expires: int, address="alice@acme.amp-mock.test") -> dict:
+    return {
+        "amp_agent_card": "1.0",
+        "address": address,
+        "public_key": k.pem,
+        "key_algorithm": "Ed25519",
+        "fingerprint": fingerprints(k.pub, k.der)["raw32-b64pad"],
+        "issued_at": iso(issued),
+        "expires_at": iso(expires),
+    }
+
+
+def card_signed(fields: dict, signer: Key) -> dict:
+    return {**fields, "signature": b64(signer.sign(card_signing_input(fields)))}
+
+
+def gen_agent_card():
+    k1, k2 = KEYS[1], KEYS[2]
+    now = TS0
+    day = 86400
+    cases = []
+
+    def add(cid, desc, clauses, card, result, warnings=None, rule=None, step=None, flags=None):
+        exp = {"signing_input": card_signing_input(card).decode("utf-8")}
+        if result == "valid":
+            exp["warnings"] = warnings or []
+        else:
+            exp["rule"] = rule
+            exp["step"] = step
+        cases.append(case(cid, desc, clauses, {"card": card, "now": now}, result, exp, ["test-key"] + (flags or [])))
+
+    base = card_base(k1, now - 60, now + 90 * day)
+    add("card-001", "Minimal card (required fields only) signed by its own key", ["CARD-001", "CARD-003", "CARD-004"], card_signed(base, k1), "valid")
+    full = {**base, "id": "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d", "alias": "Backend Architect",
+            "provider_endpoint": "https://api.amp-mock.test/v1", "capabilities": ["attachments", "threading", "priority"]}
+    add("card-002", "Card with every optional field", ["CARD-001", "CARD-003", "CARD-004"], card_signed(full, k1), "valid")
+    add("card-003", "Alias not in NFC (e + combining acute): RFC 8785 signs the code points as given", ["CARD-003", "C-18"],
+        card_signed({**base, "alias": "Cafe\u0301 bot"}, k1), "valid", flags=["non-nfc"])
+    add("card-004", "The NFC spelling of card-003's alias: different bytes, different signature", ["CARD-003", "C-18"],
+        card_signed({**base, "alias": "Caf\u00e9 bot"}, k1), "valid")
+    add("card-005", "Extension member with number 1.50 (JCS writes 1.5) and an astral alias", ["CARD-003"],
+        card_signed({**base, "x_weight": RawNumber("1.50"), "alias": "bot \U0001F600"}, k1), "valid")
+    add("card-010", "Card for key 1 signed with key 2 (a provider-signed card, C-17)", ["CARD-004", "C-17"],
+        card_signed(base, k2), "invalid", rule="CARD-004", step="signature")
+    t = card_signed(base, k1)
+    add("card-011", "Alias added after signing", ["CARD-004"], {**t, "alias": "Mallory"}, "invalid", rule="CARD-004", step="signature")
+    noseparator = {**base, "signature": b64(k1.sign(serialize(base, "jcs").encode()))}
+    add("card-012", "Signature over the JCS bytes without the domain separator", ["CARD-003", "CARD-004"], noseparator, "invalid", rule="CARD-004", step="signature")
+    pyjson = {**base, "signature": b64(k1.sign(CARD_SEP + json.dumps(base, sort_keys=True).encode()))}
+    add("card-013", "Signature over Python json.dumps(sort_keys=True) with its default spaces, not JCS", ["CARD-003", "CARD-004"], pyjson, "invalid", rule="CARD-004", step="signature")
+    unpadded = {**t, "signature": t["signature"].rstrip("=")}
+    add("card-014", "Correct signature written without base64 padding (strict verification refuses it)", ["CARD-004", "C-56"], unpadded, "invalid", rule="CARD-004", step="signature")
+    add("card-020", "Card expired an hour ago", ["CARD-004"], card_signed(card_base(k1, now - 2 * day, now - 3600), k1), "invalid", rule="CARD-004", step="expiry")
+    add("card-021", "Card expiring exactly now is not in the future", ["CARD-004"], card_signed(card_base(k1, now - day, now), k1), "invalid", rule="CARD-004", step="expiry")
+    wrongfp = {**base, "fingerprint": fingerprints(k2.pub, k2.der)["raw32-b64pad"]}
+    add("card-030", "Fingerprint of another key", ["CARD-004", "C-19"], card_signed(wrongfp, k1), "invalid", rule="CARD-004", step="fingerprint")
+    spkifp = {**base, "fingerprint": fingerprints(k1.pub, k1.der)["spki-der"]}
+    add("card-031", "Own key's fingerprint in the spki-der reading: wrong under the default raw32-b64pad profile (C-19)", ["CARD-004", "C-19"],
+        card_signed(spkifp, k1), "invalid", rule="CARD-004", step="fingerprint")
+    nofp = {k: v for k, v in base.items() if k != "fingerprint"}
+    add("card-040", "Card without fingerprint", ["CARD-001"], card_signed(nofp, k1), "invalid", rule="CARD-001", step="fields")
+    add("card-041", "Card version 2.0", ["CARD-001"], card_signed({**base, "amp_agent_card": "2.0"}, k1), "invalid", rule="CARD-001", step="fields")
+    # 2026-01-01 + 6 months = 2026-07-01: exactly the cap is fine, one second more warns.
+    cap = 1782864000  # 2026-07-01T00:00:00Z
+    assert iso(cap) == "2026-07-01T00:00:00Z"
+    add("card-050", "Validity of exactly six calendar months", ["CARD-002"], card_signed(card_base(k1, now, cap), k1), "valid")
+    add("card-051", "Validity one second over six months: valid, with a CARD-002 warning", ["CARD-002"], card_signed(card_base(k1, now, cap + 1), k1), "valid", warnings=["CARD-002"])
+    add("card-052", "issued_at an hour in the future: valid (only expiry is checked), warned under C-55", ["CARD-004", "C-55"],
+        card_signed(card_base(k1, now + 3600, now + 30 * day), k1), "valid", warnings=["C-55"])
+    return vfile(
+        "agent_card",
+        "agent_card",
+        "Agent Card signatures and verification (02): Ed25519 over \"amp-agent-card-v1\\n\" + RFC 8785 JCS of the card without `signature`; expiry, fingerprint (raw32-b64pad profile), warnings for CARD-002 and C-55.",
+        "Computed with Python `cryptography` Ed25519 and this generator's JCS from fixed test seeds",
+        cases,
+        {"test-key": "Public test key from a published seed: never use for anything but tests",
+         "non-nfc": "Contains text not in Unicode NFC; a verifier that normalises before JCS rejects it (C-18)"},
+        keys={k.name: k.record() for k in (k1, k2)},
+    )
+
+
+GENERATORS = [gen_address, gen_msgid, gen_payload_hash, gen_canonical, gen_signature, gen_fingerprint, gen_webhook, gen_federation, gen_replay, gen_attachment, gen_scan_status, gen_agent_card]
 
 
 def self_checks():

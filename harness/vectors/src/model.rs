@@ -25,10 +25,11 @@ pub enum Kind {
     Replay,
     Attachment,
     ScanStatus,
+    AgentCard,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 12] = [
         Kind::Address,
         Kind::MessageId,
         Kind::PayloadHash,
@@ -40,6 +41,7 @@ impl Kind {
         Kind::Replay,
         Kind::Attachment,
         Kind::ScanStatus,
+        Kind::AgentCard,
     ];
 
     pub fn name(self) -> &'static str {
@@ -55,6 +57,7 @@ impl Kind {
             Kind::Replay => "replay",
             Kind::Attachment => "attachment",
             Kind::ScanStatus => "scan_status",
+            Kind::AgentCard => "agent_card",
         }
     }
 
@@ -99,6 +102,7 @@ impl Kind {
             Kind::Replay => &[&["policy", "id", "timestamp", "now", "seen_before"]],
             Kind::Attachment => &[&["storage", "attachment"]],
             Kind::ScanStatus => &[&["value"]],
+            Kind::AgentCard => &[&["card", "now"]],
         }
     }
 
@@ -108,6 +112,7 @@ impl Kind {
             Kind::MessageId => &["schema", "strict"],
             Kind::Signature | Kind::FederationSignature => &["strict", "lax"],
             Kind::WebhookHmac => &["signature"],
+            Kind::AgentCard => &["signing_input"],
             _ => &[],
         }
     }

@@ -141,6 +141,7 @@ pub fn run_case(file: &VectorFile, case: &Case, profile: PayloadProfile) -> Case
         Kind::Replay => replay(&case.input),
         Kind::Attachment => attachment(&case.input),
         Kind::ScanStatus => scan_status(&case.input),
+        Kind::AgentCard => agent_card(&case.input),
     };
     match got {
         Ok(got) => grade(result, &expected, got),
@@ -693,4 +694,43 @@ fn contains_negative_zero(v: &Value) -> bool {
         Value::Object(o) => o.values().any(contains_negative_zero),
         _ => false,
     }
+}
+
+/// Agent cards (CARD-001..004): the signing input (separator + JCS) and amp-core's verdict at
+/// `now` under the default fingerprint profile; warnings (CARD-002, C-55) as rule ids; on
+/// rejection the failed step (`fields`, `signature`, `expiry`, `fingerprint`) and its rule.
+fn agent_card(input: &Map<String, Value>) -> Result<Got, Malformed> {
+    use amp_core::card::{CardError, CardVerifyOptions, card_signing_bytes, verify_card};
+    let card = get(input, "card")?;
+    let now = amp_core::Timestamp::from_unix(int(input, "now")?);
+    let mut outputs = Map::new();
+    if let Ok(bytes) = card_signing_bytes(card) {
+        outputs.insert(
+            "signing_input".into(),
+            Value::String(String::from_utf8_lossy(&bytes).into_owned()),
+        );
+    }
+    Ok(match verify_card(card, CardVerifyOptions::at(now)) {
+        Ok(v) => {
+            let w: Vec<Value> = v.warnings.iter().map(|w| json!(w.rule())).collect();
+            outputs.insert("warnings".into(), Value::Array(w));
+            Got::plain(Ok(()), outputs)
+        }
+        Err(e) => {
+            let step = match e {
+                CardError::SignatureInvalid(_) => "signature",
+                CardError::Expired { .. } => "expiry",
+                CardError::FingerprintMismatch { .. } => "fingerprint",
+                _ => "fields",
+            };
+            outputs.insert("step".into(), json!(step));
+            Got {
+                accepted: Err(e.to_string()),
+                outputs,
+                two_readings: None,
+                rule: Some(e.rule().to_string()),
+                unobservable: &[],
+            }
+        }
+    })
 }
