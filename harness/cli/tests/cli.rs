@@ -194,7 +194,10 @@ fn strict_ids_envelope_shape_passes_on_the_embedded_mock() {
         String::from_utf8_lossy(&out.stderr)
     );
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
-    assert_eq!(report["options"]["contradiction_profiles"]["strict-ids"], "on");
+    assert_eq!(
+        report["options"]["contradiction_profiles"]["strict-ids"],
+        "on"
+    );
     let cases = report["cases"].as_array().cloned().unwrap_or_default();
     assert_eq!(cases.len(), 1, "{cases:?}");
     assert_eq!(cases[0]["id"], "route.envelope.shape");

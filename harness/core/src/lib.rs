@@ -26,6 +26,10 @@ pub use canonical::{
     CanonError, PayloadHash, PayloadProfile, canonical_payload, hash_canonical_bytes,
     hash_serialized_text, payload_hash,
 };
+pub use card::{
+    CardError, CardVerifyOptions, CardWarning, VerifiedCard, card_fields, card_signing_bytes,
+    sign_card, verify_card,
+};
 pub use envelope::validate_any_attachment;
 pub use envelope::{
     AttachmentError, Envelope, Limits, Message, PROTOCOL_VERSION, RouteError, RouteOptions,
@@ -49,7 +53,3 @@ pub use time::Timestamp;
 pub use time::{TimeError, format_rfc3339, parse_rfc3339};
 pub use webhook::{WebhookError, verify_webhook, webhook_signature};
 pub use webhook::{parse_webhook_signature, parse_webhook_timestamp, signature_uses_uppercase_hex};
-pub use card::{
-    CardError, CardVerifyOptions, CardWarning, VerifiedCard, card_fields, card_signing_bytes,
-    sign_card, verify_card,
-};

@@ -19,12 +19,11 @@ async fn python_cryptography_client_talks_to_the_mock() {
         .expect("mock starts");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/independent/client.py");
     let base = mock.base_url();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("python3").arg(script).arg(base).output()
-    })
-    .await
-    .unwrap()
-    .expect("python3 runs");
+    let out =
+        tokio::task::spawn_blocking(move || Command::new("python3").arg(script).arg(base).output())
+            .await
+            .unwrap()
+            .expect("python3 runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     mock.shutdown().await;
     assert!(
