@@ -312,25 +312,6 @@ async fn expiry_follows_the_clock() {
 
 // --- defect probes ------------------------------------------------------------------------------
 
-macro_rules! defect_test {
-    ($test:ident, $defect:expr, $probe:ident) => {
-        #[tokio::test]
-        async fn $test() {
-            let clean = mock_with(config(&[])).await;
-            assert!(
-                $probe(&clean).await,
-                "clean mock does not show the strict behaviour"
-            );
-            let bad = mock_with(config(&[$defect])).await;
-            assert!(
-                !$probe(&bad).await,
-                "defect {} is not observable",
-                $defect.name()
-            );
-        }
-    };
-}
-
 async fn refuses_foreign(m: &Mock) -> bool {
     let a = m.register("acme", "alice").await;
     let b = m.register("acme", "bob").await;

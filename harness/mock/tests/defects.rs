@@ -10,36 +10,6 @@ use common::*;
 use serde_json::json;
 use std::time::Duration;
 
-macro_rules! defect_test {
-    ($test:ident, $defect:expr, $probe:ident) => {
-        defect_test!($test, $defect, $probe, |c: MockConfig| c);
-    };
-    ($test:ident, $defect:expr, $probe:ident, $cfg:expr) => {
-        #[tokio::test]
-        async fn $test() {
-            let tweak = $cfg;
-            let clean = mock_with(tweak(config(&[]))).await;
-            assert!(
-                $probe(&clean).await,
-                "clean mock does not show the strict behaviour"
-            );
-            let bad = mock_with(tweak(config(&[$defect]))).await;
-            assert!(
-                !$probe(&bad).await,
-                "defect {} is not observable",
-                $defect.name()
-            );
-        }
-    };
-}
-
-async fn pair(m: &Mock) -> (Agent, Agent) {
-    (
-        m.register("acme", "alice").await,
-        m.register("acme", "bob").await,
-    )
-}
-
 // --- signing -----------------------------------------------------------------------------------
 
 async fn refuses_unsigned(m: &Mock) -> bool {

@@ -9,36 +9,6 @@ use amp_mock::{Defect, FederationPeer, MockConfig, RateLimits};
 use common::*;
 use serde_json::{Value, json};
 
-macro_rules! defect_test {
-    ($test:ident, $defect:expr, $probe:ident) => {
-        defect_test!($test, $defect, $probe, |c: MockConfig| c);
-    };
-    ($test:ident, $defect:expr, $probe:ident, $cfg:expr) => {
-        #[tokio::test]
-        async fn $test() {
-            let tweak = $cfg;
-            let clean = mock_with(tweak(config(&[]))).await;
-            assert!(
-                $probe(&clean).await,
-                "clean mock does not show the strict behaviour"
-            );
-            let bad = mock_with(tweak(config(&[$defect]))).await;
-            assert!(
-                !$probe(&bad).await,
-                "defect {} is not observable",
-                $defect.name()
-            );
-        }
-    };
-}
-
-async fn pair(m: &Mock) -> (Agent, Agent) {
-    (
-        m.register("acme", "alice").await,
-        m.register("acme", "bob").await,
-    )
-}
-
 /// A signed route body with an optional `in_reply_to`.
 fn reply_body(from: &Agent, to: &str, subject: &str, parent: Option<&str>) -> Value {
     let p = payload("x");

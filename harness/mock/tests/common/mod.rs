@@ -234,3 +234,37 @@ impl Mock {
         r.body["messages"].as_array().cloned().unwrap_or_default()
     }
 }
+
+/// One test per planted defect: `$probe` must see the strict behaviour on a clean mock and must
+/// not on a mock with only `$defect` planted (optionally with a config tweak).
+#[macro_export]
+macro_rules! defect_test {
+    ($test:ident, $defect:expr, $probe:ident) => {
+        defect_test!($test, $defect, $probe, |c: MockConfig| c);
+    };
+    ($test:ident, $defect:expr, $probe:ident, $cfg:expr) => {
+        #[tokio::test]
+        async fn $test() {
+            let tweak = $cfg;
+            let clean = mock_with(tweak(config(&[]))).await;
+            assert!(
+                $probe(&clean).await,
+                "clean mock does not show the strict behaviour"
+            );
+            let bad = mock_with(tweak(config(&[$defect]))).await;
+            assert!(
+                !$probe(&bad).await,
+                "defect {} is not observable",
+                $defect.name()
+            );
+        }
+    };
+}
+
+/// Two fresh agents in one tenant.
+pub async fn pair(m: &Mock) -> (Agent, Agent) {
+    (
+        m.register("acme", "alice").await,
+        m.register("acme", "bob").await,
+    )
+}
