@@ -169,6 +169,8 @@ defects! {
     CardExpiredAccepted => ("card-expired-accepted", "CARD-004", Card, "PUT /agents/me/card stores an already expired card"),
     CardFingerprintMismatch => ("card-fingerprint-mismatch", "CARD-004", Card, "PUT /agents/me/card stores a card whose fingerprint is not its key's"),
     CardLongExpiry => ("card-long-expiry", "CARD-002", Card, "generated cards are valid for a year (more than 6 months)"),
+    // receipts
+    ReceiptsDropped => ("receipts-dropped", "NOTIFY-003", WebSocket, "receipts retained for an offline sender are discarded when it connects instead of delivered"),
 }
 
 impl fmt::Display for Defect {
@@ -282,7 +284,7 @@ mod tests {
             assert!(seen.insert(d.name()), "duplicate name {}", d.name());
             assert_eq!(d.name().parse::<Defect>(), Ok(*d));
         }
-        assert_eq!(Defect::ALL.len(), 106);
+        assert_eq!(Defect::ALL.len(), 107);
         assert!("no-such-defect".parse::<Defect>().is_err());
     }
 

@@ -13,6 +13,9 @@
 //!    unacknowledged queued message is replayed as `message.new` with `"replay": true`
 //!    (NOTIFY-012). Replayed frames carry `data.id` as well as `data.envelope.id` (C-25: 05 omits
 //!    `id`, 08 adds it; carrying both satisfies either reading).
+//!    Then every receipt retained while the agent had no socket (`message.delivered`,
+//!    `message.read`, oldest first) is delivered (NOTIFY-003: a requested receipt is never
+//!    silently lost just because the sender was offline).
 //! 3. **Live.** Pushes from the provider (`message.new`, `message.delivered`, `message.read`),
 //!    and client frames: `ping` → `pong{timestamp}` (WS-009); `message.ack` *and* `ack` (C-24:
 //!    05/12 vs 08 spelling) → the shared idempotent ack (NOTIFY-009); `route` → the shared
@@ -291,6 +294,17 @@ async fn session(
             return;
         }
         replayed.insert(m.id.clone());
+    }
+    // NOTIFY-003: receipts retained while this agent had no socket are handed out now, oldest
+    // first. Taken after registration, so a receipt created meanwhile is pushed live instead
+    // (and arrives after these, keeping the order).
+    let retained = state.take_receipts(agent);
+    if !state.has(Defect::ReceiptsDropped) {
+        for ev in &retained {
+            if send_json(socket, &push_frame(ev)).await.is_err() {
+                return;
+            }
+        }
     }
 
     let idle = state.config().ws_idle_timeout;
