@@ -16,6 +16,7 @@ pub mod extras;
 pub mod federation;
 pub mod keys;
 pub mod ratelimit;
+pub mod receipts;
 pub mod registration;
 pub mod relay;
 pub mod routing;
@@ -56,6 +57,7 @@ pub fn all() -> Vec<Case> {
         attachments::CASES,
         admin::CASES,
         card::CASES,
+        receipts::CASES,
     ];
     let mut cases: Vec<Case> = tables.iter().flat_map(|t| t.iter().copied()).collect();
     cases.sort_by(|a, b| a.id.cmp(b.id));
