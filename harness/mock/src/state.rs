@@ -1218,8 +1218,11 @@ impl AppState {
             id: id.to_string(),
             read_at: amp_core::format_rfc3339(now),
         };
+        // Push and retain under one database lock: a sender whose socket connects in between
+        // takes its retained receipts only after this one is stored, so none is left behind.
+        // (Lock order is always database → sockets; `push` takes only the sockets lock.)
+        let mut db = self.lock();
         if !self.push(&s, ev.clone()) {
-            let mut db = self.lock();
             let q = db.receipts.entry(s).or_default();
             if q.len() >= QUEUE_CAP {
                 q.pop_front();
