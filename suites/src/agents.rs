@@ -105,11 +105,7 @@ async fn me_shape(ctx: &mut Ctx) -> CaseResult {
     {
         problems.push("the response contains the webhook secret".to_string());
     }
-    if problems.is_empty() {
-        pass()
-    } else {
-        fail(format!("GET /agents/me (AGT-001): {}", problems.join("; ")))
-    }
+    expect::no_problems(&problems, "GET /agents/me (AGT-001)")
 }
 
 async fn resolve_known(ctx: &mut Ctx) -> CaseResult {
@@ -273,11 +269,7 @@ async fn list(ctx: &mut Ctx) -> CaseResult {
             a.name
         ));
     }
-    if problems.is_empty() {
-        pass()
-    } else {
-        fail(format!("GET /agents (AGT-002): {}", problems.join("; ")))
-    }
+    expect::no_problems(&problems, "GET /agents (AGT-002)")
 }
 
 // ------------------------------------------------------------------------------------------

@@ -412,14 +412,7 @@ async fn info_limits(ctx: &mut Ctx) -> CaseResult {
     if let Some(v) = l.get("av_scanning").filter(|v| !v.is_boolean()) {
         problems.push(format!("`av_scanning` is {v}, not a boolean (SCAN-003)"));
     }
-    if problems.is_empty() {
-        pass()
-    } else {
-        fail(format!(
-            "attachment_limits (API-005): {}",
-            problems.join("; ")
-        ))
-    }
+    expect::no_problems(&problems, "attachment_limits (API-005)")
 }
 
 async fn upload_shape(ctx: &mut Ctx) -> CaseResult {
@@ -699,11 +692,7 @@ async fn confirm_and_status(ctx: &mut Ctx) -> CaseResult {
             again.status
         ));
     }
-    if problems.is_empty() {
-        pass()
-    } else {
-        fail(format!("confirm / scan status: {}", problems.join("; ")))
-    }
+    expect::no_problems(&problems, "confirm / scan status")
 }
 
 async fn metadata_expiry(ctx: &mut Ctx) -> CaseResult {
@@ -1142,11 +1131,7 @@ async fn download_redirect(ctx: &mut Ctx) -> CaseResult {
             "the 302 carries Content-Disposition `{v:.80}` that is not an attachment"
         ));
     }
-    if problems.is_empty() {
-        pass()
-    } else {
-        fail(format!("download (UPL-014/015): {}", problems.join("; ")))
-    }
+    expect::no_problems(&problems, "download (UPL-014/015)")
 }
 
 async fn download_public_url(ctx: &mut Ctx) -> CaseResult {
@@ -1208,14 +1193,7 @@ async fn download_headers(ctx: &mut Ctx) -> CaseResult {
             h("access-control-allow-origin")
         ));
     }
-    if problems.is_empty() {
-        pass()
-    } else {
-        fail(format!(
-            "download headers (UPL-016): {}",
-            problems.join("; ")
-        ))
-    }
+    expect::no_problems(&problems, "download headers (UPL-016)")
 }
 
 async fn download_range(ctx: &mut Ctx) -> CaseResult {

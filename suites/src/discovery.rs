@@ -365,14 +365,10 @@ async fn capabilities_notify(ctx: &mut Ctx) -> CaseResult {
             ));
         }
     }
-    if problems.is_empty() {
-        pass()
-    } else {
-        fail(format!(
-            "capability tokens promise more than the target does (NOTIFY-017): {}",
-            problems.join("; ")
-        ))
-    }
+    expect::no_problems(
+        &problems,
+        "capability tokens promise more than the target does (NOTIFY-017)",
+    )
 }
 
 // ------------------------------------------------------------------------------------------

@@ -147,14 +147,10 @@ async fn malformed_json(ctx: &mut Ctx) -> CaseResult {
             problems.push(format!("{method} {path}: {m}"));
         }
     }
-    if problems.is_empty() {
-        pass()
-    } else {
-        fail(format!(
-            "malformed JSON must answer 400 invalid_request (JSON-008): {}",
-            problems.join("; ")
-        ))
-    }
+    expect::no_problems(
+        &problems,
+        "malformed JSON must answer 400 invalid_request (JSON-008)",
+    )
 }
 
 async fn format(ctx: &mut Ctx) -> CaseResult {
@@ -202,14 +198,10 @@ async fn format(ctx: &mut Ctx) -> CaseResult {
         }))
         .await?;
     check("registering a taken name (409)", &r, 409);
-    if problems.is_empty() {
-        pass()
-    } else {
-        fail(format!(
-            "error bodies must be {{error, message, field?, details?}} (API-007): {}",
-            problems.join("; ")
-        ))
-    }
+    expect::no_problems(
+        &problems,
+        "error bodies must be {error, message, field?, details?} (API-007)",
+    )
 }
 
 async fn duplicate_keys(ctx: &mut Ctx) -> CaseResult {

@@ -331,14 +331,7 @@ async fn agents_pagination(ctx: &mut Ctx) -> CaseResult {
             "the two pages together list {got:?}, expected each of {want:?} exactly once"
         ));
     }
-    if problems.is_empty() {
-        pass()
-    } else {
-        fail(format!(
-            "GET /agents pagination (API-011): {}",
-            problems.join("; ")
-        ))
-    }
+    expect::no_problems(&problems, "GET /agents pagination (API-011)")
 }
 
 // ------------------------------------------------------------------------------------------
@@ -657,11 +650,7 @@ async fn signature_failure_codes(ctx: &mut Ctx) -> CaseResult {
             invalid.0, invalid.1
         ));
     }
-    if problems.is_empty() {
-        pass()
-    } else {
-        fail(format!("SEC-003: {}", problems.join("; ")))
-    }
+    expect::no_problems(&problems, "SEC-003")
 }
 
 // ------------------------------------------------------------------------------------------

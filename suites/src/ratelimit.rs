@@ -75,14 +75,10 @@ async fn headers(ctx: &mut Ctx) -> CaseResult {
     expect::success(&pending)?;
     let mut problems = header_problems(&me, "GET /agents/me");
     problems.extend(header_problems(&pending, "GET /messages/pending"));
-    if problems.is_empty() {
-        pass()
-    } else {
-        fail(format!(
-            "successful responses carry X-RateLimit-Limit/Remaining/Reset (RL-003): {}",
-            problems.join("; ")
-        ))
-    }
+    expect::no_problems(
+        &problems,
+        "successful responses carry X-RateLimit-Limit/Remaining/Reset (RL-003)",
+    )
 }
 
 async fn retry_after(ctx: &mut Ctx) -> CaseResult {

@@ -124,14 +124,7 @@ async fn pending_shape(ctx: &mut Ctx) -> CaseResult {
             resp.pointer("/remaining")
         ));
     }
-    if problems.is_empty() {
-        pass()
-    } else {
-        fail(format!(
-            "pending response does not match RTE-015: {}",
-            problems.join("; ")
-        ))
-    }
+    expect::no_problems(&problems, "pending response does not match RTE-015")
 }
 
 async fn fifo(ctx: &mut Ctx) -> CaseResult {
@@ -368,14 +361,10 @@ async fn count_shape(ctx: &mut Ctx) -> CaseResult {
     if resp.text().contains(&secret_text) {
         problems.push("the count response contains message body text".to_string());
     }
-    if problems.is_empty() {
-        pass()
-    } else {
-        fail(format!(
-            "GET /messages/pending/count does not match NOTIFY-004: {}",
-            problems.join("; ")
-        ))
-    }
+    expect::no_problems(
+        &problems,
+        "GET /messages/pending/count does not match NOTIFY-004",
+    )
 }
 
 async fn after_cursor(ctx: &mut Ctx) -> CaseResult {

@@ -170,9 +170,31 @@ pub fn that(cond: bool, reason: impl Into<String>) -> Result<(), Failure> {
     }
 }
 
+/// The usual ending of a case that collects every problem it sees before judging: pass when
+/// there is none, otherwise fail with `requirement: problem; problem; …`.
+pub fn no_problems(problems: &[String], requirement: &str) -> crate::CaseResult {
+    if problems.is_empty() {
+        Ok(crate::Outcome::Pass)
+    } else {
+        Err(Failure::Fail(format!(
+            "{requirement}: {}",
+            problems.join("; ")
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_problems_passes_only_without_problems() {
+        assert_eq!(no_problems(&[], "X-001"), Ok(crate::Outcome::Pass));
+        assert_eq!(
+            no_problems(&["a".into(), "b".into()], "X-001"),
+            Err(Failure::Fail("X-001: a; b".into()))
+        );
+    }
 
     fn r(status: u16, body: &str) -> Resp {
         Resp::new(status, vec![], body.as_bytes().to_vec())
