@@ -17,6 +17,7 @@ pub mod federation;
 pub mod json;
 pub mod msgid;
 pub mod replay;
+pub mod routing;
 pub mod signing;
 pub mod time;
 pub mod webhook;
@@ -42,6 +43,7 @@ pub use federation::{
 pub use json::{JsonError, parse_strict};
 pub use msgid::{IdStrictness, MessageId, MessageIdError};
 pub use replay::{ReplayCache, ReplayDecision, ReplayInput, ReplayPolicy, decide};
+pub use routing::{RouteDecision, RoutingContext};
 pub use signing::{
     FingerprintProfile, KeyError, Leniency, Priority, PublicKey, SecretKey, Signature,
     SignatureTextError, SigningFields, Strictness, Verified, VerifyError, canonical_string,
