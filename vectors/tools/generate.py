@@ -379,7 +379,8 @@ def canonical_string(fields: dict, profile: str):
 # --------------------------------------------------------------------------------------------
 
 
-def case(cid, desc, clauses, inp, result, expected=None, flags=None, profiles=None):
+def case(cid, desc, clauses, inp, result, expected=None, flags=None, profiles=None, core_only=None):
+    """core_only: why no provider's behaviour can reveal this case (it then runs against the core only)."""
     c = {"id": cid, "description": desc, "clauses": clauses}
     if flags:
         c["flags"] = flags
@@ -389,10 +390,26 @@ def case(cid, desc, clauses, inp, result, expected=None, flags=None, profiles=No
         c["expected"] = expected
     if profiles:
         c["profiles"] = profiles
+    if core_only:
+        c["live"] = False
+        c["live_reason"] = core_only
     return c
 
 
-def vfile(topic, kind, description, source, cases, flags, keys=None):
+def core_only(cases, reasons):
+    """Marks the cases named in `reasons` (id -> why) as core-only; every id must exist."""
+    ids = {c["id"] for c in cases}
+    missing = set(reasons) - ids
+    assert not missing, f"core_only names unknown cases {missing}"
+    for c in cases:
+        if c["id"] in reasons:
+            c["live"] = False
+            c["live_reason"] = reasons[c["id"]]
+    return cases
+
+
+def vfile(topic, kind, description, source, cases, flags, keys=None, core_only=None):
+    """core_only: why no case of this file can run against a provider (file-level `live: false`)."""
     out = {
         "schema": SCHEMA_ID,
         "topic": topic,
@@ -400,6 +417,9 @@ def vfile(topic, kind, description, source, cases, flags, keys=None):
         "description": description,
         "source": source,
     }
+    if core_only:
+        out["live"] = False
+        out["live_reason"] = core_only
     if keys:
         out["keys"] = keys
     out["flags"] = flags
@@ -527,6 +547,11 @@ def gen_address():
     add("addr-042", "Short form with an invalid name", ["ADDR-002"], "bad name", "any")
     add("addr-043", "parse_any of a full address gives the full form", ["ADDR-001", "ADDR-008"], "carol@ops.acme.example.com", "any")
     add("addr-044", "Digits-only name and scope", ["ADDR-002", "ADDR-003"], "007@42.crabmail.ai")
+    core_only(cases, {
+        **{cid: "Its point is the tenant/provider split (C-15), which is the deciding provider's own configuration; mapping the address onto the target's domain removes it" for cid in ("addr-002", "addr-034", "addr-035", "addr-036", "addr-037")},
+        **{cid: "Its point is the local-network top-level domain (MESH-002); mapping onto the target's domain removes it (routing.json tests local-network addresses live)" for cid in ("addr-003", "addr-030", "addr-031", "addr-032", "addr-033")},
+        **{cid: "Its point is the 254-character total; the target's provider domain has another length, so the mapped address cannot keep it" for cid in ("addr-012", "addr-013")},
+    })
     return vfile(
         "address",
         "address",
@@ -714,10 +739,27 @@ def gen_payload_hash():
         "message": "Review PR #42",
         "context": {"repo": "acme/api", "pr": N("42"), "labels": ["bug", "p1"], "meta": {"draft": False, "reviewers": [{"login": "bob", "weight": N("0.5")}]}},
     })
+    add(
+        "hash-044",
+        "`__proto__` is an ordinary key: JSON parsers must keep it as data (a JS object literal would drop it)",
+        ["SIG-008", "MSG-010"],
+        {"type": "t", "message": "m", "context": {"__proto__": {"admin": True}, "b": N("1")}},
+    )
+    add(
+        "hash-045",
+        "Integer-like keys among others: sorted as strings (\"1\" < \"10\" < \"2\"), not first in numeric order as JS objects keep them",
+        ["SIG-008", "C-04"],
+        {"type": "t", "message": "m", "context": {"b": N("1"), "2": N("2"), "a": N("3"), "10": N("4"), "1": N("5")}},
+    )
     add_text("hash-050", "Serialized text with a trailing newline (jq -c output) hashes like the stripped text", ["SIG-009"], '{"message":"Hello","type":"notification"}\n')
     add_text("hash-051", "Serialized text with trailing spaces and CRLF", ["SIG-009"], '{"message":"Hello","type":"notification"}  \r\n')
     add_text("hash-052", "Serialized text without trailing whitespace", ["SIG-009"], '{"message":"Hello","type":"notification"}')
     add_text("hash-053", "Leading whitespace is not stripped (only trailing)", ["SIG-009"], ' {"message":"Hello","type":"notification"}')
+    core_only(cases, {
+        "hash-002": "Its attachments array is a hash fixture, not valid attachment metadata: no provider routes it",
+        "hash-035": "JSON-001 forbids sending null inside a payload, so a provider's refusal or stripping says nothing about its hash",
+        **{f"hash-05{i}": "SIG-009 concerns how a sender hashes its own serialised text; the route body carries parsed JSON, so a provider never sees the whitespace" for i in range(4)},
+    })
     return vfile(
         "payload_hash",
         "payload_hash",
@@ -778,6 +820,16 @@ def gen_canonical():
     add("canon-031", "Non-ASCII payload: hash (and so the string) differs under python-ascii", ["SIG-007", "SIG-008", "C-02"], {**BASE_FIELDS, "payload": {"type": "notification", "message": "h\u00e9llo \u2713"}})
     add("canon-032", "Subject with a newline is kept verbatim", ["SIG-007"], {**BASE_FIELDS, "subject": "line1\nline2", "payload": HELLO})
     add("canon-033", "Empty subject (schema minLength 1, the string itself is still defined)", ["SIG-007", "C-42"], {**BASE_FIELDS, "subject": "", "payload": HELLO})
+    no_payload = "Gives only a payload_hash, no payload: no message whose payload has that hash can be routed"
+    core_only(cases, {
+        "canon-001": no_payload,
+        "canon-002": no_payload,
+        "canon-003": no_payload,
+        "canon-024": no_payload,
+        "canon-025": no_payload,
+        "canon-028": "Its point is a mixed-case `from`; a provider fills `from` from the authenticated agent (API-010), so no client can send it",
+        "canon-033": "Defines the string for an empty subject, which providers must refuse (schema minLength 1, MSG-003): the route cannot carry it",
+    })
     return vfile(
         "canonical_string",
         "canonical_string",
@@ -808,7 +860,7 @@ def gen_signature():
     cases = []
     k1, k2 = KEYS[1], KEYS[2]
 
-    def add(cid, desc, clauses, pub_hex, fields, sig_text, flags=None, unsigned=None):
+    def add(cid, desc, clauses, pub_hex, fields, sig_text, flags=None, unsigned=None, signed=None):
         def comp(p):
             msg = canonical_string(fields, p)
             if msg is None:
@@ -823,6 +875,10 @@ def gen_signature():
         if res == "acceptable" and "lax-only" not in f:
             f.append("lax-only")
         inp = {"public_key": pub_hex, "fields": fields, "signature": sig_text}
+        if signed:
+            # The fields the signature was actually made over (tampering cases): lets a live run
+            # re-sign them for its own agents and then present the altered fields.
+            inp["signed_fields"] = signed
         if unsigned:
             inp["unsigned"] = unsigned
         cases.append(case(cid, desc, clauses, inp, res, exp, f or None, prof))
@@ -858,16 +914,16 @@ def gen_signature():
     add("sig-013", "Bit flip in S (byte 50)", ["SIG-015"], pk1, SIG_FIELDS, flip(50, 5))
     add("sig-014", "High bit of S set (S >= L)", ["SIG-015"], pk1, SIG_FIELDS, flip(63, 7))
     add("sig-015", "Valid signature checked against another key", ["SIG-015"], pk2, SIG_FIELDS, good)
-    add("sig-020", "from altered", ["SIG-016"], pk1, {**SIG_FIELDS, "from": "mallory@acme.crabmail.ai"}, good)
-    add("sig-021", "to altered (redirect)", ["SIG-016"], pk1, {**SIG_FIELDS, "to": "eve@acme.crabmail.ai"}, good)
-    add("sig-022", "subject altered", ["SIG-016"], pk1, {**SIG_FIELDS, "subject": "Deploy status!"}, good)
-    add("sig-023", "Priority escalation low -> urgent", ["SIG-016"], pk1, {**SIG_FIELDS, "priority": "urgent"}, good)
-    add("sig-024", "Thread hijack: in_reply_to added", ["SIG-016"], pk1, {**SIG_FIELDS, "in_reply_to": "msg_1706648400_abc123"}, good)
-    add("sig-025", "in_reply_to pointed at another message", ["SIG-016"], pk1, {**reply, "in_reply_to": "msg_1706648400_abc124"}, sig_reply)
-    add("sig-026", "in_reply_to removed from a signed reply", ["SIG-016"], pk1, SIG_FIELDS, sig_reply)
-    add("sig-027", "One payload byte changed", ["SIG-016"], pk1, {**SIG_FIELDS, "payload": {"message": "Ship it!", "type": "notification"}}, good)
-    add("sig-028", "Payload key added", ["SIG-016"], pk1, {**SIG_FIELDS, "payload": {**SHIP, "context": {}}}, good)
-    add("sig-029", "Mixed-case to does not verify a signature made over the lowercase address", ["SIG-016", "C-09"], pk1, {**SIG_FIELDS, "to": "Bob@acme.crabmail.ai"}, good)
+    add("sig-020", "from altered", ["SIG-016"], pk1, {**SIG_FIELDS, "from": "mallory@acme.crabmail.ai"}, good, signed=SIG_FIELDS)
+    add("sig-021", "to altered (redirect)", ["SIG-016"], pk1, {**SIG_FIELDS, "to": "eve@acme.crabmail.ai"}, good, signed=SIG_FIELDS)
+    add("sig-022", "subject altered", ["SIG-016"], pk1, {**SIG_FIELDS, "subject": "Deploy status!"}, good, signed=SIG_FIELDS)
+    add("sig-023", "Priority escalation low -> urgent", ["SIG-016"], pk1, {**SIG_FIELDS, "priority": "urgent"}, good, signed=SIG_FIELDS)
+    add("sig-024", "Thread hijack: in_reply_to added", ["SIG-016"], pk1, {**SIG_FIELDS, "in_reply_to": "msg_1706648400_abc123"}, good, signed=SIG_FIELDS)
+    add("sig-025", "in_reply_to pointed at another message", ["SIG-016"], pk1, {**reply, "in_reply_to": "msg_1706648400_abc124"}, sig_reply, signed=reply)
+    add("sig-026", "in_reply_to removed from a signed reply", ["SIG-016"], pk1, SIG_FIELDS, sig_reply, signed=reply)
+    add("sig-027", "One payload byte changed", ["SIG-016"], pk1, {**SIG_FIELDS, "payload": {"message": "Ship it!", "type": "notification"}}, good, signed=SIG_FIELDS)
+    add("sig-028", "Payload key added", ["SIG-016"], pk1, {**SIG_FIELDS, "payload": {**SHIP, "context": {}}}, good, signed=SIG_FIELDS)
+    add("sig-029", "Mixed-case to does not verify a signature made over the lowercase address", ["SIG-016", "C-09"], pk1, {**SIG_FIELDS, "to": "Bob@acme.crabmail.ai"}, good, signed=SIG_FIELDS)
     add("sig-030", "Truncated signature (63 bytes)", ["SIG-011", "SIG-015"], pk1, SIG_FIELDS, b64(raw[:63]))
     add("sig-031", "Empty signature", ["SIG-015"], pk1, SIG_FIELDS, "")
     add("sig-032", "Signature with an extra byte (65 bytes)", ["SIG-011", "SIG-015"], pk1, SIG_FIELDS, b64(raw + b"\x00"))
@@ -984,6 +1040,7 @@ def gen_fingerprint():
         "Computed with Python hashlib/base64 and `cryptography` serialisation from fixed test seeds",
         cases,
         {"test-key": "Public test key from a published seed: never use for anything but tests"},
+        core_only="Pins all three fingerprint readings of C-19 for test keys and malformed key texts; a provider shows only the one reading it chose, for keys registered with it, which the case register.fingerprint already matches against amp-core's readings",
     )
 
 
@@ -1025,6 +1082,7 @@ def gen_webhook():
     nb = '{"payload":{"message":"h\u00e9llo \u2713"}}'
     add("wh-015", "Non-ASCII body hashed as UTF-8 bytes", ["WH-002"], TS0, nb, wh_sig(WH_SECRET, TS0, nb), TS0, "valid")
     add("wh-016", "Signature over the body alone (no timestamp prefix)", ["WH-002"], TS0, body, "sha256=" + hmac.new(WH_SECRET.encode(), body.encode(), hashlib.sha256).hexdigest(), TS0 + 5, "invalid")
+    core_only(cases, {"wh-014": "A provider never delivers an empty body: every delivery carries {envelope, payload}"})
     return vfile(
         "webhook_hmac",
         "webhook_hmac",
@@ -1071,6 +1129,7 @@ def gen_federation():
     add("fed-008", "Unpadded base64 signature", ["FED-002", "C-56"], k3.pub, TS0, body, sig.rstrip("="), TS0 + 10)
     add("fed-009", "Exactly 300 s old", ["FED-002", "C-28"], k3.pub, TS0, body, sig, TS0 + 300)
     add("fed-010", "Signature over the body without the timestamp prefix", ["FED-002"], k3.pub, TS0, body, b64(k3.sign(body.encode())), TS0 + 10)
+    core_only(cases, {"fed-009": "Exactly on the 300 s boundary: a live clock cannot be controlled to the second"})
     return vfile(
         "federation_signature",
         "federation_signature",
@@ -1117,6 +1176,12 @@ def gen_replay():
     add("rp-012", "Fractional seconds", ["REPLAY-002", "C-60"], {"timestamp": "2026-01-01T11:59:59.250Z"}, "accept")
     add("rp-013", "Far-future timestamp (a year ahead)", ["REPLAY-003"], {"timestamp": "2027-01-01T12:00:00Z"}, "future")
     add("rp-014", "Fresh id with a stale timestamp a day old", ["REPLAY-002"], {"timestamp": "2025-12-31T12:00:00Z"}, "stale")
+    core_only(cases, {
+        "rp-004": "Exactly on the 300 s boundary: a live clock cannot be controlled to the second",
+        "rp-008": "Exactly on the 60 s boundary: a live clock cannot be controlled to the second",
+        "rp-005": "queued_at is set by the relay queue that held the message; a delivery to a provider cannot carry it",
+        "rp-006": "queued_at is set by the relay queue that held the message; a delivery to a provider cannot carry it",
+    })
     return vfile(
         "replay",
         "replay",
@@ -1200,6 +1265,7 @@ def gen_attachment():
             "opaque-id": "Schema regex ^att_[0-9]+_[a-f0-9]+$ rejects it; 08 says ids are opaque; graded acceptable either way (C-13)",
             "sanitise-or-reject": "ATT-009 lets providers sanitise names to [a-zA-Z0-9._-] rather than reject; graded acceptable either way",
         },
+        core_only="Provider-storage metadata (url, digest, size, scan_status, timestamps) is issued by the provider's own upload flow, so it cannot be sent as written; the afp cases could reach a provider that advertises attachments:afp, but no live trial routes them yet",
     )
 
 
@@ -1233,6 +1299,7 @@ def gen_scan_status():
         PUBLISHED + " (scan-valid-001..006, scan-invalid-001..003, original ids); routability from 04 Attachment Rules",
         cases,
         {"published": "Case taken from the spec's tests/test-vectors.json with its original id"},
+        core_only="scan_status is set by the provider's scanner; a client cannot make a provider report a given value",
     )
 
 
@@ -1332,10 +1399,148 @@ def gen_agent_card():
         {"test-key": "Public test key from a published seed: never use for anything but tests",
          "non-nfc": "Contains text not in Unicode NFC; a verifier that normalises before JCS rejects it (C-18)"},
         keys={k.name: k.record() for k in (k1, k2)},
+        core_only="A provider only stores a card signed by the uploading agent's own key for its own address (CARD-004); these cards are signed by test keys for fixed example addresses, so no provider can be shown them as they are",
     )
 
 
-GENERATORS = [gen_address, gen_msgid, gen_payload_hash, gen_canonical, gen_signature, gen_fingerprint, gen_webhook, gen_federation, gen_replay, gen_attachment, gen_scan_status, gen_agent_card]
+# --------------------------------------------------------------------------------------------
+# routing decisions
+# --------------------------------------------------------------------------------------------
+
+ROUTE_PROVIDER = "crabmail.ai"
+ROUTE_SENDER = "alice@acme.crabmail.ai"
+ROUTE_AGENTS = [
+    "alice@acme.crabmail.ai",
+    "bob@acme.crabmail.ai",
+    "bob@beta.crabmail.ai",
+    "carol@beta.crabmail.ai",
+    "dev@github.acme.crabmail.ai",
+]
+MESH_PROVIDER = "aimaestro.local"
+MESH_SENDER = "claude@macbook.aimaestro.local"
+MESH_AGENTS = ["claude@macbook.aimaestro.local", "agent-b@macbook.aimaestro.local"]
+
+
+def route_expect(provider, sender, agents, to, host=None):
+    """(result, expected): the routing rules of vectors/README.md, computed from the ABNF."""
+    bad = ("invalid", {"decision": "refuse", "status": 400, "code": "invalid_field"})
+    if not to or not to.isascii():
+        return bad
+    own = provider.lower()
+    if "@" not in to:
+        if not _name_ok(to):
+            return bad
+        full = f"{to}@{sender.split('@')[1][: -len(own) - 1]}.{own}"
+    else:
+        name, _, dom = to.partition("@")
+        if "@" in dom or not _name_ok(name):
+            return bad
+        labels = dom.split(".")
+        if not all(_label_ok(x) for x in labels):
+            return bad
+        if len(labels) == 1:
+            full = f"{name}@{dom}.{own}"
+        elif len(labels) == 2:
+            return bad
+        else:
+            full = to
+    full = full.lower()
+    if len(full) > 254:
+        return bad
+    name, dom = full.split("@")
+    if dom.endswith("." + own):
+        tenant = dom[: -len(own) - 1]
+        if host is not None and tenant.split(".")[0] != host:
+            return "valid", {"decision": "mesh", "address": full, "host": tenant.split(".")[0]}
+        if full in agents:
+            return "valid", {"decision": "local", "address": full}
+        return "invalid", {"decision": "refuse", "status": 404, "code": "not_found"}
+    labels = dom.split(".")
+    if labels[-1] in LOCAL_TLDS:
+        return "valid", {"decision": "mesh", "address": full, "host": labels[0]}
+    return "valid", {"decision": "federate", "address": full, "provider": ".".join(labels[-2:])}
+
+
+def gen_routing():
+    cases = []
+
+    def add(cid, desc, clauses, to, flags=None, mesh=False):
+        provider, sender, agents = (MESH_PROVIDER, MESH_SENDER, MESH_AGENTS) if mesh else (ROUTE_PROVIDER, ROUTE_SENDER, ROUTE_AGENTS)
+        host = "macbook" if mesh else None
+        res, exp = route_expect(provider, sender, agents, to, host)
+        inp = {"provider": provider}
+        if host:
+            inp["host"] = host
+        inp.update({"sender": sender, "agents": agents, "to": to})
+        why = "The deciding provider is a mesh host (06a); a live target is judged as the public provider it is" if mesh else None
+        cases.append(case(cid, desc, clauses, inp, res, exp, flags, core_only=why))
+
+    # local delivery
+    add("route-001", "Full address in the sender's tenant", ["RTE-023", "ADDR-001"], "bob@acme.crabmail.ai")
+    add("route-002", "Full address in another tenant of the same provider", ["RTE-023", "ADDR-001"], "bob@beta.crabmail.ai")
+    add("route-003", "Short name expands into the sender's tenant although another tenant has the same name", ["ADDR-009", "ADDR-008", "C-10"], "bob", ["short-form"])
+    add("route-004", "Short name@tenant expands into the named tenant, not the sender's", ["ADDR-009", "ADDR-008", "C-10"], "bob@beta", ["short-form"])
+    add("route-005", "Short name@tenant naming the sender's own tenant", ["ADDR-009", "ADDR-008", "C-10"], "bob@acme", ["short-form"])
+    add("route-006", "Sender addressing itself by short name", ["ADDR-009", "ADDR-008", "C-10"], "alice", ["short-form"])
+    add("route-007", "Mixed-case full address is the same address", ["ADDR-005", "C-09"], "Bob@ACME.CrabMail.AI", ["mixed-case"])
+    add("route-008", "Upper-case short name expands like the lower-case one", ["ADDR-005", "ADDR-009", "C-10"], "BOB", ["mixed-case", "short-form"])
+    add("route-009", "Mixed-case short name@tenant", ["ADDR-005", "ADDR-009", "C-10"], "Bob@Beta", ["mixed-case", "short-form"])
+    add("route-010", "Scoped address (scope github inside tenant acme) is delivered locally", ["RTE-023", "ADDR-001", "ADDR-003"], "dev@github.acme.crabmail.ai")
+    add("route-011", "Mixed-case scoped address", ["ADDR-005", "ADDR-003", "C-09"], "Dev@GitHub.Acme.crabmail.ai", ["mixed-case"])
+    # not found
+    add("route-020", "Short name that exists only in another tenant: no fallback across tenants", ["ADDR-009", "AGT-003", "C-37"], "carol", ["short-form"])
+    add("route-021", "Unregistered name in the sender's tenant", ["AGT-003", "C-37"], "zed@acme.crabmail.ai")
+    add("route-022", "Registered name in a tenant where it is not registered", ["AGT-003", "C-37"], "bob@gamma.crabmail.ai")
+    add("route-023", "A scope is part of the address: bob@github.acme is not bob@acme", ["ADDR-003", "AGT-003", "C-37"], "bob@github.acme.crabmail.ai")
+    # malformed
+    add("route-030", "Two-label domain equal to the provider's own: no scope, not an address", ["ADDR-001"], "bob@crabmail.ai", ["two-label"])
+    add("route-031", "Two-label foreign domain: not an address", ["ADDR-001"], "bob@corp.io", ["two-label"])
+    add("route-032", "Short form with a scope (two labels) is neither short nor full", ["ADDR-008", "ADDR-001"], "dev@github.acme", ["two-label"])
+    add("route-033", "Trailing dot (DNS root) is an empty label, not the same address", ["ADDR-001", "ADDR-003"], "bob@acme.crabmail.ai.")
+    add("route-034", "Leading space is not trimmed", ["ADDR-001"], " bob@acme.crabmail.ai")
+    add("route-035", "Trailing space after a short name is not trimmed", ["ADDR-002", "ADDR-008"], "bob ")
+    add("route-036", "Empty `to`", ["ADDR-001"], "")
+    add("route-037", "Two @ signs", ["ADDR-001"], "bob@beta@acme.crabmail.ai")
+    add("route-038", "Underscore in a scope segment", ["ADDR-003"], "bob@my_team.crabmail.ai")
+    add("route-039", "Short name of 64 characters", ["ADDR-002"], "b" * 64)
+    add("route-040", "Non-ASCII name", ["ADDR-001", "ADDR-002"], "b\u00f8b@acme.crabmail.ai")
+    add("route-041", "Empty label between dots", ["ADDR-001", "ADDR-003"], "bob@acme..crabmail.ai")
+    # other providers
+    add("route-050", "Another provider's address is federated (provider = last two labels, C-15)", ["RTE-023", "C-15"], "bob@team.agents.corp.io")
+    add("route-051", "Own domain followed by more labels is another provider, not a local address", ["RTE-023"], "bob@acme.crabmail.ai.evil.example", ["lookalike"])
+    add("route-052", "A domain merely ending in the provider's name is another provider", ["RTE-023"], "bob@acme.notcrabmail.ai", ["lookalike"])
+    add("route-053", "The provider's name as a scope of another domain is another provider", ["RTE-023"], "bob@crabmail.ai.example", ["lookalike"])
+    add("route-054", "Mixed-case foreign address is federated, lower-cased", ["RTE-023", "ADDR-005"], "Bob@Team.Agents.Corp.IO", ["mixed-case"])
+    add("route-055", "'local' as an inner label is not a local network", ["RTE-023", "MESH-002"], "bob@local.acme.io")
+    # local networks (a public provider)
+    add("route-060", ".local address goes to the mesh, never to federation", ["RTE-023", "MESH-001", "MESH-002"], "agent@macbook.aimaestro.local", ["local-network"])
+    add("route-061", ".internal is a local-network domain too", ["MESH-002", "C-66"], "agent@ci.corp.internal", ["local-network"])
+    add("route-062", ".localhost is a local-network domain too", ["MESH-002", "C-66"], "agent@dev.box.localhost", ["local-network"])
+    add("route-063", "Upper-case .LOCAL is still local", ["MESH-002", "ADDR-005"], "Agent@MacBook.AIMaestro.LOCAL", ["local-network", "mixed-case"])
+    # a mesh host (06a)
+    add("route-070", "On a mesh host a short name expands to the own host", ["MESH-011", "C-10"], "agent-b", ["short-form", "mesh-host"], mesh=True)
+    add("route-071", "On a mesh host name@host expands to that host and is forwarded", ["MESH-011", "MESH-003"], "agent-b@server-01", ["short-form", "mesh-host"], mesh=True)
+    add("route-072", "Full address on another host of the mesh is forwarded there", ["MESH-003"], "agent-b@server-01.aimaestro.local", ["mesh-host"], mesh=True)
+    add("route-073", "Full address on the own host is delivered locally", ["MESH-003"], "agent-b@macbook.aimaestro.local", ["mesh-host"], mesh=True)
+    add("route-074", "Another local network's address stays in the mesh", ["MESH-002", "MESH-003"], "agent@h1.other.local", ["mesh-host", "local-network"], mesh=True)
+    return vfile(
+        "routing",
+        "routing",
+        "The routing decision of a provider for a route request's `to`: deliver locally, forward in the local mesh, federate to another provider, or refuse (400 for a malformed address, 404 for an unregistered local one).",
+        "Derived from 02 Address Grammar / Short Addresses, 05 Routing Algorithm, 06 Cross-Provider Message Flow and 06a Routing Algorithm / Reserved Domains / Short Address Expansion; decisions computed by vectors/tools/generate.py",
+        cases,
+        {
+            "short-form": "`to` is a short address expanded inside the provider (ADDR-009); a signature over the short form is C-10's concern, not this file's",
+            "mixed-case": "Addresses are case-insensitive (ADDR-005); the decision uses the lower-cased address",
+            "two-label": "A domain of two labels has no scope: neither a full address nor a short form",
+            "lookalike": "The provider's own domain appears inside a foreign domain; only an exact provider match is local",
+            "local-network": "Local-network top-level domain (MESH-002): never federated",
+            "mesh-host": "The deciding provider is a mesh host `macbook` of aimaestro.local (06a)",
+        },
+    )
+
+
+GENERATORS = [gen_address, gen_msgid, gen_payload_hash, gen_canonical, gen_signature, gen_fingerprint, gen_webhook, gen_federation, gen_replay, gen_attachment, gen_scan_status, gen_agent_card, gen_routing]
 
 
 def self_checks():

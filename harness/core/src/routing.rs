@@ -184,7 +184,10 @@ mod tests {
         assert_eq!(local("BOB"), "bob@acme.crabmail.ai");
         assert_eq!(local("bob@beta"), "bob@beta.crabmail.ai");
         assert_eq!(local("Bob@ACME.CrabMail.AI"), "bob@acme.crabmail.ai");
-        assert_eq!(local("dev@github.acme.crabmail.ai"), "dev@github.acme.crabmail.ai");
+        assert_eq!(
+            local("dev@github.acme.crabmail.ai"),
+            "dev@github.acme.crabmail.ai"
+        );
     }
 
     #[test]

@@ -20,7 +20,9 @@ mod model;
 mod run;
 
 pub use lint::{LintError, lint};
-pub use model::{Case, Kind, ProfileExpectation, SCHEMA_ID, VectorError, VectorFile, Verdict};
+pub use model::{
+    Case, Kind, Live, ProfileExpectation, SCHEMA_ID, VectorError, VectorFile, Verdict,
+};
 pub use run::{CaseOutcome, CaseReport, Summary, run_all, run_case};
 
 use std::path::Path;

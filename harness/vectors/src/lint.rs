@@ -60,6 +60,19 @@ pub fn lint(files: &[VectorFile]) -> Vec<LintError> {
         if file.cases.is_empty() {
             err(None, "file has no cases".into());
         }
+        if let Some(m) = live_problem(file.live, file.live_reason.as_deref()) {
+            err(None, m);
+        }
+        if file.live && !file.kind.runs_live() {
+            err(
+                None,
+                format!(
+                    "kind {} has no live trial: set \"live\": false and say in \"live_reason\" \
+                     why a provider's behaviour cannot reveal its outcome",
+                    file.kind
+                ),
+            );
+        }
         for (name, key) in &file.keys {
             let flagged = key
                 .get("flags")
@@ -95,6 +108,14 @@ pub fn lint(files: &[VectorFile]) -> Vec<LintError> {
             }
             if case.clauses.is_empty() {
                 err(cid, "case cites no clause".into());
+            }
+            if let Some(m) = live_problem(case.live, case.live_reason.as_deref()) {
+                err(cid, m);
+            }
+            if file.kind == Kind::Routing {
+                for m in routing_problems(&case.input) {
+                    err(cid, m);
+                }
             }
             if let Ok(cat) = catalogue {
                 for cl in &case.clauses {
@@ -192,6 +213,55 @@ pub fn lint(files: &[VectorFile]) -> Vec<LintError> {
                     ),
                 }
             }
+        }
+    }
+    out
+}
+
+/// `live: false` needs a reason, and a reason only makes sense on `live: false`.
+fn live_problem(live: bool, reason: Option<&str>) -> Option<String> {
+    match (live, reason.map(str::trim)) {
+        (false, None | Some("")) => Some(
+            "\"live\": false needs a \"live_reason\" saying why no provider can reveal the outcome"
+                .into(),
+        ),
+        (true, Some(_)) => {
+            Some("\"live_reason\" is given but \"live\" is not false: drop one of them".into())
+        }
+        _ => None,
+    }
+}
+
+/// A routing case's provider, sender and agents must describe a real provider: the sender and
+/// every registered agent are full addresses at the provider's own domain.
+fn routing_problems(input: &serde_json::Map<String, serde_json::Value>) -> Vec<String> {
+    use amp_core::{Address, ProviderSplit};
+    let mut out = Vec::new();
+    let Some(provider) = input.get("provider").and_then(|v| v.as_str()) else {
+        return vec!["routing input `provider` must be the provider's own domain".into()];
+    };
+    let split = ProviderSplit::Known(vec![provider.to_string()]);
+    let mut check = |what: &str, v: Option<&serde_json::Value>| match v.and_then(|v| v.as_str()) {
+        None => out.push(format!("routing input {what} must be an address string")),
+        Some(a) => match Address::parse_with(a, &split) {
+            Ok(x) if x.provider() == provider.to_ascii_lowercase() => {}
+            Ok(_) => out.push(format!(
+                "routing input {what} `{a}` is not an address at the provider `{provider}`"
+            )),
+            Err(e) => out.push(format!(
+                "routing input {what} `{a}` is not a full address: {e}"
+            )),
+        },
+    };
+    check("`sender`", input.get("sender"));
+    match input.get("agents").and_then(|v| v.as_array()) {
+        Some(list) => {
+            for a in list {
+                check("`agents` entry", Some(a));
+            }
+        }
+        None => {
+            out.push("routing input `agents` must list the provider's registered addresses".into())
         }
     }
     out

@@ -2,9 +2,11 @@
 //! or result is refused at parse time with the offending value named; the linter then checks
 //! what a type cannot (unique ids, known clauses, defined flags, required inputs).
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 /// The value every file's `schema` field must carry.
@@ -26,10 +28,11 @@ pub enum Kind {
     Attachment,
     ScanStatus,
     AgentCard,
+    Routing,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 13] = [
         Kind::Address,
         Kind::MessageId,
         Kind::PayloadHash,
@@ -42,6 +45,7 @@ impl Kind {
         Kind::Attachment,
         Kind::ScanStatus,
         Kind::AgentCard,
+        Kind::Routing,
     ];
 
     pub fn name(self) -> &'static str {
@@ -58,7 +62,27 @@ impl Kind {
             Kind::Attachment => "attachment",
             Kind::ScanStatus => "scan_status",
             Kind::AgentCard => "agent_card",
+            Kind::Routing => "routing",
         }
+    }
+
+    /// Kinds whose outcome a provider's behaviour can reveal: `run --target` turns their cases
+    /// into live trials (the `amp-suites` module `live_vectors`). A file of another kind must
+    /// say `"live": false` with a `live_reason` (the lint enforces it), so a kind never goes
+    /// silently untested against providers.
+    pub fn runs_live(self) -> bool {
+        matches!(
+            self,
+            Kind::Address
+                | Kind::MessageId
+                | Kind::PayloadHash
+                | Kind::CanonicalString
+                | Kind::Signature
+                | Kind::WebhookHmac
+                | Kind::FederationSignature
+                | Kind::Replay
+                | Kind::Routing
+        )
     }
 
     /// Only these kinds depend on the payload profile; `profiles` overrides elsewhere are lint
@@ -103,6 +127,7 @@ impl Kind {
             Kind::Attachment => &[&["storage", "attachment"]],
             Kind::ScanStatus => &[&["value"]],
             Kind::AgentCard => &[&["card", "now"]],
+            Kind::Routing => &[&["provider", "sender", "agents", "to"]],
         }
     }
 
@@ -113,6 +138,7 @@ impl Kind {
             Kind::Signature | Kind::FederationSignature => &["strict", "lax"],
             Kind::WebhookHmac => &["signature"],
             Kind::AgentCard => &["signing_input"],
+            Kind::Routing => &["decision"],
             _ => &[],
         }
     }
@@ -180,9 +206,50 @@ pub struct Case {
     /// refuses other keys.
     #[serde(default)]
     pub profiles: Map<String, Value>,
+    /// `false` when this case cannot run against a provider although its kind can (see
+    /// [`Case::live`]); `live_reason` then says why.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub live: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_reason: Option<String>,
+    /// The exact JSON text of every `input` field as written in the file (key order, number
+    /// text and escapes preserved), so live trials can send a payload byte for byte.
+    #[serde(skip)]
+    pub raw_input: BTreeMap<String, String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+/// Whether a file or case runs against providers, and if not, why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Live<'a> {
+    /// `run --target` turns it into a live trial.
+    Runs,
+    /// Checked against amp-core only, for the reason given.
+    CoreOnly(&'a str),
 }
 
 impl Case {
+    /// Whether this case runs live (the file's setting wins when the file is core-only).
+    pub fn live(&self) -> Live<'_> {
+        if self.live {
+            Live::Runs
+        } else {
+            Live::CoreOnly(self.live_reason.as_deref().unwrap_or("no reason given"))
+        }
+    }
+
+    /// The raw JSON text of input field `k`, as written in the file.
+    pub fn raw(&self, k: &str) -> Option<&str> {
+        self.raw_input.get(k).map(String::as_str)
+    }
+
     /// The result and expectation that apply under `profile`: the override when one exists and
     /// the case's kind depends on the profile, else the top-level (sorted) values.
     pub fn expectation_for(
@@ -223,10 +290,33 @@ pub struct VectorFile {
     /// Flag name → why cases carrying it are special.
     #[serde(default)]
     pub flags: Map<String, Value>,
+    /// `false` when no case of this file can run against a provider (see [`VectorFile::live`]).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub live: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_reason: Option<String>,
     pub cases: Vec<Case>,
 }
 
 impl VectorFile {
+    /// Whether the file's cases run live: core-only files say why.
+    pub fn live(&self) -> Live<'_> {
+        if self.live {
+            Live::Runs
+        } else {
+            Live::CoreOnly(self.live_reason.as_deref().unwrap_or("no reason given"))
+        }
+    }
+
+    /// Whether `case` of this file runs live: the file's core-only reason wins, then the
+    /// case's own.
+    pub fn case_live<'a>(&'a self, case: &'a Case) -> Live<'a> {
+        match self.live() {
+            Live::Runs => case.live(),
+            core_only => core_only,
+        }
+    }
+
     /// The file name without `.json`: the first half of every trial name.
     pub fn stem(&self) -> &str {
         self.name.strip_suffix(".json").unwrap_or(&self.name)
@@ -272,5 +362,32 @@ pub(crate) fn parse(name: &str, bytes: &[u8]) -> Result<VectorFile, VectorError>
         });
     }
     file.name = name.to_string();
+    attach_raw_inputs(&mut file, bytes).map_err(|source| VectorError::Json {
+        name: name.to_string(),
+        source,
+    })?;
     Ok(file)
+}
+
+/// Reads the file a second time, keeping every case's input fields as raw JSON text.
+fn attach_raw_inputs(file: &mut VectorFile, bytes: &[u8]) -> Result<(), serde_json::Error> {
+    #[derive(Deserialize)]
+    struct RawFile<'a> {
+        #[serde(borrow)]
+        cases: Vec<RawCase<'a>>,
+    }
+    #[derive(Deserialize)]
+    struct RawCase<'a> {
+        #[serde(borrow)]
+        input: BTreeMap<String, &'a RawValue>,
+    }
+    let raw: RawFile<'_> = serde_json::from_slice(bytes)?;
+    for (case, raw) in file.cases.iter_mut().zip(raw.cases) {
+        case.raw_input = raw
+            .input
+            .into_iter()
+            .map(|(k, v)| (k, v.get().to_string()))
+            .collect();
+    }
+    Ok(())
 }

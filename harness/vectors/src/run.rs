@@ -142,6 +142,7 @@ pub fn run_case(file: &VectorFile, case: &Case, profile: PayloadProfile) -> Case
         Kind::Attachment => attachment(&case.input),
         Kind::ScanStatus => scan_status(&case.input),
         Kind::AgentCard => agent_card(&case.input),
+        Kind::Routing => routing(&case.input),
     };
     match got {
         Ok(got) => grade(result, &expected, got),
@@ -490,6 +491,31 @@ fn canonical(input: &Map<String, Value>, profile: PayloadProfile) -> Result<Got,
 
 fn signature(input: &Map<String, Value>, profile: PayloadProfile) -> Result<Got, Malformed> {
     let fields = obj(input, "fields")?;
+    if let Some(signed) = input.get("signed_fields") {
+        // Tampering cases record what the signature was really made over; it must verify there
+        // (strictly, under the default profile the corpus signs with), or the case is wrong.
+        let signed = signed
+            .as_object()
+            .ok_or_else(|| Malformed("input `signed_fields` must be an object".into()))?;
+        let text = match build_canonical(signed, PayloadProfile::Sorted)? {
+            Ok(t) => t,
+            Err(e) => return Err(Malformed(format!("signed_fields cannot be signed: {e}"))),
+        };
+        let ok = PublicKey::from_hex(s(input, "public_key")?).is_ok_and(|pk| {
+            amp_core::verify(
+                &pk,
+                text.as_bytes(),
+                s(input, "signature").unwrap_or(""),
+                Strictness::Strict,
+            )
+            .is_ok()
+        });
+        if !ok {
+            return Err(Malformed(
+                "the signature does not verify over input.signed_fields".into(),
+            ));
+        }
+    }
     let sig = s(input, "signature")?;
     let key = PublicKey::from_hex(s(input, "public_key")?);
     let mut outputs = Map::new();
@@ -729,6 +755,60 @@ fn agent_card(input: &Map<String, Value>) -> Result<Got, Malformed> {
                 outputs,
                 two_readings: None,
                 rule: Some(e.rule().to_string()),
+                unobservable: &[],
+            }
+        }
+    })
+}
+
+/// The routing decision (spec 02, 05, 06, 06a) of amp-core for `to`, as the provider
+/// described by the input would take it.
+fn routing(input: &Map<String, Value>) -> Result<Got, Malformed> {
+    use amp_core::routing::{RouteDecision, RoutingContext, decide};
+    let provider = s(input, "provider")?;
+    let sender = s(input, "sender")?;
+    let split = ProviderSplit::Known(vec![provider.to_string()]);
+    let sender = Address::parse_with(sender, &split)
+        .map_err(|e| Malformed(format!("input `sender` is not a full address: {e}")))?;
+    let agents = get(input, "agents")?
+        .as_array()
+        .and_then(|a| {
+            a.iter()
+                .map(|v| v.as_str().map(str::to_ascii_lowercase))
+                .collect::<Option<Vec<_>>>()
+        })
+        .ok_or_else(|| Malformed("input `agents` must list address strings".into()))?;
+    let ctx = RoutingContext {
+        provider,
+        host: opt_s(input, "host")?,
+        sender_tenant: sender.tenant(),
+    };
+    let decision = decide(&ctx, s(input, "to")?, |a| {
+        agents.iter().any(|x| x == a.as_str())
+    });
+    let mut m = Map::new();
+    m.insert("decision".into(), json!(decision.word()));
+    if let Some(a) = decision.address() {
+        m.insert("address".into(), json!(a.as_str()));
+    }
+    Ok(match decision {
+        RouteDecision::Local { .. } => Got::plain(Ok(()), m),
+        RouteDecision::Mesh { host, .. } => {
+            m.insert("host".into(), json!(host));
+            Got::plain(Ok(()), m)
+        }
+        RouteDecision::Federate { provider, .. } => {
+            m.insert("provider".into(), json!(provider));
+            Got::plain(Ok(()), m)
+        }
+        RouteDecision::Refuse(r) => {
+            m.insert("status".into(), json!(r.status));
+            m.insert("code".into(), json!(r.code));
+            Got {
+                accepted: Err(r.reason),
+                outputs: m,
+                two_readings: None,
+                rule: Some(r.rule.to_string()),
                 unobservable: &[],
             }
         }

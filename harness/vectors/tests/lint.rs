@@ -206,3 +206,83 @@ fn load_file_reports_missing_files() {
         .to_string();
     assert!(e.contains("does-not-exist.json"), "{e}");
 }
+
+#[test]
+fn live_flags_need_a_reason_and_core_only_kinds_must_say_so() {
+    let mut v = base_file();
+    v["cases"][0]["live"] = serde_json::json!(false);
+    v["cases"][1]["live_reason"] = serde_json::json!("because");
+    let text: Vec<String> = lint(&[parse_value(&v)])
+        .iter()
+        .map(|e| e.to_string())
+        .collect();
+    assert!(
+        text.iter()
+            .any(|e| e.contains("t::a-001") && e.contains("live_reason")),
+        "{text:?}"
+    );
+    assert!(
+        text.iter()
+            .any(|e| e.contains("t::a-002") && e.contains("not false")),
+        "{text:?}"
+    );
+
+    let mut v = base_file();
+    v["kind"] = serde_json::json!("scan_status");
+    v["cases"] = serde_json::json!([{"id": "s-001", "description": "d", "clauses": ["SCAN-001"],
+        "input": {"value": "clean"}, "result": "valid", "expected": {"routable": true}}]);
+    let text: Vec<String> = lint(&[parse_value(&v)])
+        .iter()
+        .map(|e| e.to_string())
+        .collect();
+    assert!(
+        text.iter().any(|e| e.contains("has no live trial")),
+        "{text:?}"
+    );
+    v["live"] = serde_json::json!(false);
+    v["live_reason"] = serde_json::json!("set by the provider's scanner");
+    let f = parse_value(&v);
+    assert!(lint(std::slice::from_ref(&f)).is_empty());
+    assert_eq!(
+        f.case_live(&f.cases[0]),
+        amp_vectors::Live::CoreOnly("set by the provider's scanner")
+    );
+}
+
+#[test]
+fn routing_cases_must_describe_a_real_provider() {
+    let mut v = base_file();
+    v["kind"] = serde_json::json!("routing");
+    v["cases"] = serde_json::json!([{"id": "r-001", "description": "d", "clauses": ["RTE-023"],
+        "input": {"provider": "crabmail.ai", "sender": "alice@acme.other.example",
+                  "agents": ["bob@crabmail.ai"], "to": "bob"},
+        "result": "invalid", "expected": {"decision": "refuse", "status": 404, "code": "not_found"}}]);
+    let text: Vec<String> = lint(&[parse_value(&v)])
+        .iter()
+        .map(|e| e.to_string())
+        .collect();
+    assert!(
+        text.iter()
+            .any(|e| e.contains("`sender`") && e.contains("not an address at the provider")),
+        "{text:?}"
+    );
+    assert!(
+        text.iter()
+            .any(|e| e.contains("`agents` entry") && e.contains("not a full address")),
+        "{text:?}"
+    );
+}
+
+#[test]
+fn raw_inputs_keep_key_order_and_number_text() {
+    let text = br#"{"schema": "amp-conformance/vectors/v1", "topic": "t", "kind": "payload_hash",
+        "description": "d", "source": "s", "flags": {}, "cases": [{"id": "h-001",
+        "description": "d", "clauses": ["SIG-008"],
+        "input": {"payload": {"type":"t", "message":"m","context":{"b":1.0,"a":-0,"c":1e21}}},
+        "result": "valid", "expected": {"hash": "x"}}]}"#;
+    let f = parse("t.json", text).expect("parses");
+    assert_eq!(
+        f.cases[0].raw("payload"),
+        Some(r#"{"type":"t", "message":"m","context":{"b":1.0,"a":-0,"c":1e21}}"#)
+    );
+}
