@@ -10,6 +10,8 @@ use amp_core::signing::{FingerprintProfile, Priority, SecretKey, SigningFields};
 use amp_core::{PayloadProfile, payload_hash};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -73,6 +75,10 @@ pub(crate) struct RunShared {
     pub info: Option<Value>,
     pub created: Mutex<Vec<Created>>,
     pub ws: WsConfig,
+    /// Values shared by all cases of the run ([`Ctx::run_scoped`]), one per type.
+    pub scoped: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
+    /// Findings about the target as a whole ([`Ctx::run_warning`]), reported once each.
+    pub findings: Mutex<Vec<crate::report::Warning>>,
 }
 
 impl RunShared {
@@ -251,6 +257,42 @@ impl Ctx {
         info_capabilities(self.shared.info.as_ref())
             .iter()
             .any(|c| c == cap)
+    }
+
+    /// The one value of type `T` shared by every case of this run, created on first use: a
+    /// pool of agents many cases borrow instead of each registering its own. Dropped when the
+    /// run ends (agents registered through it are cleaned up like any other).
+    pub fn run_scoped<T: Default + Send + Sync + 'static>(&self) -> Arc<T> {
+        let mut map = match self.shared.scoped.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let entry = map
+            .entry(TypeId::of::<T>())
+            .or_insert_with(|| Arc::new(T::default()) as Arc<dyn Any + Send + Sync>)
+            .clone();
+        drop(map);
+        match entry.downcast::<T>() {
+            Ok(t) => t,
+            // Unreachable: the map is keyed by the type; a fresh value keeps the call total.
+            Err(_) => Arc::new(T::default()),
+        }
+    }
+
+    /// Report a finding about the target as a whole (e.g. which payload profile it follows)
+    /// in the run's warnings: said once, however many cases observe it.
+    pub fn run_warning(&self, kind: &str, message: impl Into<String>, contradiction: Option<&str>) {
+        let w = crate::report::Warning {
+            kind: kind.to_string(),
+            message: self.shared.redactor.redact(&message.into()),
+            case: None,
+            contradiction: contradiction.map(str::to_string),
+        };
+        if let Ok(mut f) = self.shared.findings.lock()
+            && !f.contains(&w)
+        {
+            f.push(w);
+        }
     }
 
     // ---- raw requests ------------------------------------------------------------------

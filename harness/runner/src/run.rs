@@ -250,6 +250,8 @@ pub async fn run(cases: &[Case], opts: RunOptions) -> Result<RunReport, RunError
             op_timeout: opts.request_timeout,
             ..WsConfig::default()
         },
+        scoped: Mutex::default(),
+        findings: Mutex::default(),
     });
 
     let bar = if opts.progress && std::io::stderr().is_terminal() {
@@ -315,6 +317,14 @@ pub async fn run(cases: &[Case], opts: RunOptions) -> Result<RunReport, RunError
                 contradiction: Some(con.clone()),
             });
         }
+    }
+
+    if let Ok(mut f) = shared.findings.lock() {
+        warnings.append(&mut f);
+    }
+    // Run-scoped values (agent pools, webhook receivers) end with the run.
+    if let Ok(mut s) = shared.scoped.lock() {
+        s.clear();
     }
 
     let coverage = coverage(&case_reports);

@@ -758,3 +758,55 @@ async fn declared_waits_extend_the_case_deadline_and_are_reported() {
     );
     schema_keys_match(&serde_json::to_string(&report).unwrap());
 }
+
+// ---- run-scoped state and run-level findings -------------------------------------------------
+
+#[derive(Default)]
+struct Counter(AtomicUsize);
+
+fn c_scoped(ctx: &mut Ctx) -> BoxFuture<'_, CaseResult> {
+    Box::pin(async move {
+        let n = ctx.run_scoped::<Counter>().0.fetch_add(1, Ordering::SeqCst);
+        ctx.run_warning("profile", "the target follows profile X", Some("C-01"));
+        Ok(Outcome::Info(format!("seen {n} before")))
+    })
+}
+
+#[tokio::test]
+async fn run_scoped_values_are_shared_and_findings_reported_once() {
+    let (app, _st) = fake(good_info());
+    let base = serve(app).await;
+    let cases: Vec<Case> = ["scoped.a", "scoped.b", "scoped.c"]
+        .into_iter()
+        .map(|id| Case {
+            id,
+            title: "scoped",
+            clauses: &["API-004"],
+            level: Level::May,
+            section: Section::Discovery,
+            needs: &[],
+            expectation: "shares one counter",
+            run: c_scoped,
+        })
+        .collect();
+    let mut opts = RunOptions::for_target(&base).unwrap();
+    opts.progress = false;
+    opts.concurrency = 1;
+    let report = run(&cases, opts.clone()).await.unwrap();
+    let notes: Vec<&str> = report
+        .cases
+        .iter()
+        .filter_map(|c| c.reason.as_deref())
+        .collect();
+    assert_eq!(notes, ["seen 0 before", "seen 1 before", "seen 2 before"]);
+    let found: Vec<_> = report
+        .warnings
+        .iter()
+        .filter(|w| w.kind == "profile")
+        .collect();
+    assert_eq!(found.len(), 1, "{:?}", report.warnings);
+    assert_eq!(found[0].contradiction.as_deref(), Some("C-01"));
+    // A second run starts from a fresh value.
+    let again = run(&cases[..1], opts).await.unwrap();
+    assert_eq!(again.cases[0].reason.as_deref(), Some("seen 0 before"));
+}
