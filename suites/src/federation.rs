@@ -92,7 +92,7 @@ enum Wire {
 }
 
 /// Serialise like Python's `json.dumps(v)` with default arguments (key order kept).
-fn python_dumps(v: &Value) -> String {
+pub(crate) fn python_dumps(v: &Value) -> String {
     fn string(out: &mut String, s: &str) {
         out.push('"');
         for ch in s.chars() {

@@ -15,6 +15,7 @@ pub mod errors;
 pub mod extras;
 pub mod federation;
 pub mod keys;
+pub mod live_vectors;
 pub mod ratelimit;
 pub mod receipts;
 pub mod registration;
@@ -39,7 +40,9 @@ pub fn kills() -> Result<std::collections::BTreeMap<String, Vec<String>>, String
         .map_err(|e| format!("suites/kills.toml is not valid: {e}"))
 }
 
-/// Every case of the suite, sorted by id.
+/// Every case of the suite, sorted by id: the hand-written cases plus one live trial per
+/// vector of the embedded corpus that a provider's behaviour can reveal
+/// (`vector.<kind>.<case-id>`, see [`live_vectors`]).
 pub fn all() -> Vec<Case> {
     let tables: &[&[Case]] = &[
         relay::CASES,
@@ -60,6 +63,7 @@ pub fn all() -> Vec<Case> {
         receipts::CASES,
     ];
     let mut cases: Vec<Case> = tables.iter().flat_map(|t| t.iter().copied()).collect();
+    cases.extend_from_slice(live_vectors::embedded());
     cases.sort_by(|a, b| a.id.cmp(b.id));
     cases
 }
@@ -77,12 +81,15 @@ mod tests {
         let mut seen = BTreeSet::new();
         for c in all() {
             assert!(seen.insert(c.id), "duplicate case id {}", c.id);
+            // Vector trials are `vector.<kind>.<case-id>` and kinds contain `_`.
+            let underscore_ok = c.id.starts_with("vector.");
             assert!(
                 c.id.split('.').count() >= 2
                     && c.id.chars().all(|ch| ch.is_ascii_lowercase()
                         || ch.is_ascii_digit()
                         || ch == '.'
-                        || ch == '-'),
+                        || ch == '-'
+                        || (ch == '_' && underscore_ok)),
                 "case id `{}` must be lowercase `section.topic.name`",
                 c.id
             );

@@ -169,6 +169,13 @@ pub struct RunArgs {
     /// Print every case, not only failures.
     #[arg(long, short)]
     pub verbose: bool,
+    /// Also run these vector files (your own, in the format of vectors/README.md) as live
+    /// trials `vector.<kind>.<case-id>`; they are linted first.
+    #[arg(long = "vectors", value_name = "FILE", num_args = 1..)]
+    pub vectors: Vec<PathBuf>,
+    /// Leave out the live vector trials (only the hand-written cases run).
+    #[arg(long, conflicts_with = "vectors")]
+    pub skip_vectors: bool,
     /// Declare how the target treats a client-supplied `from` (contradiction C-11). The declared
     /// reading passes and the others fail; undeclared, `reject` passes and the others warn.
     #[arg(

@@ -968,24 +968,17 @@ pub(crate) async fn resolve(
     Path(address): Path<String>,
 ) -> ApiResult {
     let who = auth(&state, &headers)?;
-    let lowered = address.trim().to_ascii_lowercase();
-    let expanded = if lowered.contains('@') {
-        match lowered.split_once('@') {
-            Some((n, t)) if !t.contains('.') => {
-                format!("{n}@{t}.{}", state.config().provider_domain)
-            }
-            _ => lowered.clone(),
+    // The same reading of the address as routing (amp-core's decision, ADDR-001..009): short
+    // forms expand in the caller's tenant, malformed addresses are refused.
+    let found = match state.route_decision(&who.tenant, &address) {
+        amp_core::RouteDecision::Local { address } => state
+            .resolve(&address)
+            .and_then(|r| state.lock().agents.get(&r.agent_id).cloned()),
+        amp_core::RouteDecision::Refuse(r) if r.status == 400 => {
+            return Err(ApiError::new(r.status, r.code, r.reason).with_field("address"));
         }
-    } else {
-        format!(
-            "{lowered}@{}.{}",
-            who.tenant,
-            state.config().provider_domain
-        )
+        _ => None,
     };
-    let found = state
-        .resolve_str(&expanded)
-        .and_then(|r| state.lock().agents.get(&r.agent_id).cloned());
     let a = found.ok_or_else(|| {
         ApiError::not_found(format!(
             "no agent `{address}` is registered on this provider"

@@ -171,6 +171,13 @@ defects! {
     CardLongExpiry => ("card-long-expiry", "CARD-002", Card, "generated cards are valid for a year (more than 6 months)"),
     // receipts
     ReceiptsDropped => ("receipts-dropped", "NOTIFY-003", WebSocket, "receipts retained for an offline sender are discarded when it connects instead of delivered"),
+    // live vector trials (payload hashing, signature text, routing decision, federation freshness)
+    PayloadHashIntegerKeysFirst => ("payload-hash-integer-keys-first", "SIG-008", Rest, "verifies with a payload hash whose objects list integer-like keys first in numeric order (as JavaScript objects keep them), the other keys sorted"),
+    PayloadHashProtoDropped => ("payload-hash-proto-dropped", "SIG-008", Rest, "`__proto__` keys are left out of the payload hash when verifying (as a JavaScript object literal drops them) but delivered"),
+    SignatureBase64UrlAccepted => ("signature-base64url-accepted", "SIG-011", Rest, "signature text in the URL-safe base64 alphabet is translated to the standard one and accepted"),
+    ShortAddressWrongTenant => ("short-address-wrong-tenant", "ADDR-009", Rest, "a short `name@tenant` is expanded into the sender's tenant instead of the tenant it names"),
+    TwoLabelDomainLocal => ("two-label-domain-local", "ADDR-001", Rest, "`name@<provider domain>` (no scope: not an address) is delivered to `name` in the sender's tenant"),
+    FederationStaleTimestamp => ("federation-stale-timestamp", "FED-002", Federation, "the X-AMP-Timestamp of a federation delivery is not checked for freshness: stale provider signatures are accepted"),
 }
 
 impl fmt::Display for Defect {
@@ -284,7 +291,7 @@ mod tests {
             assert!(seen.insert(d.name()), "duplicate name {}", d.name());
             assert_eq!(d.name().parse::<Defect>(), Ok(*d));
         }
-        assert_eq!(Defect::ALL.len(), 107);
+        assert_eq!(Defect::ALL.len(), 113);
         assert!("no-such-defect".parse::<Defect>().is_err());
     }
 

@@ -9,8 +9,9 @@ use crate::defects::{Defect, DefectSet};
 use crate::error::ApiError;
 use crate::ratelimit::RateLimiter;
 use amp_core::envelope::{Envelope, Limits, Message, RouteRequest};
+use amp_core::routing::{RouteDecision, RoutingContext, decide};
 use amp_core::signing::{FingerprintProfile, Priority, PublicKey, SecretKey, Strictness};
-use amp_core::{Address, MessageId, PayloadProfile};
+use amp_core::{Address, MessageId, PayloadHash, PayloadProfile};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, VecDeque};
@@ -884,20 +885,22 @@ impl AppState {
                 .ok_or_else(|| ApiError::unauthorized("sender no longer registered"))?;
             (a.public_key, a.revoked_public_keys.clone())
         };
-        let profile = if self.has(Defect::PayloadHashInsertion) {
-            PayloadProfile::Insertion
-        } else {
-            self.config().profile
-        };
+
         let strictness = if self.has(Defect::LaxSignatureEncoding) {
             Strictness::Lax
         } else {
             Strictness::Strict
         };
-        let hash = amp_core::payload_hash(&req.payload, profile).map_err(|e| {
-            ApiError::invalid_field("payload", format!("payload cannot be hashed: {e}"))
-        })?;
+        let hash = self.verification_payload_hash(&req.payload)?;
         let mut fields = req.signing_fields(from, &hash);
+        // `signature-base64url-accepted`: the URL-safe alphabet is read as the standard one.
+        let translated;
+        let sig = if self.has(Defect::SignatureBase64UrlAccepted) && sig.contains(['-', '_']) {
+            translated = sig.replace('-', "+").replace('_', "/");
+            translated.as_str()
+        } else {
+            sig
+        };
         let verifies = |pk: &PublicKey, f: &amp_core::SigningFields| {
             let text = amp_core::canonical_string(f);
             amp_core::verify(pk, text.as_bytes(), sig, strictness).is_ok()
@@ -939,34 +942,78 @@ impl AppState {
         .with_field("signature"))
     }
 
-    /// Resolve `to`: `Ok(None)` only under the `unknown-recipient-accepted` defect.
-    fn resolve_recipient(&self, sender: &AgentRef, to: &str) -> Result<Option<AgentRef>, ApiError> {
-        let lowered = to.trim().to_ascii_lowercase();
-        let mut candidates = vec![lowered.clone()];
-        // Short forms `name` and `name@tenant` expand within the sender's tenant/provider.
-        if !lowered.contains('@') {
-            candidates.push(format!(
-                "{lowered}@{}.{}",
-                sender.tenant,
-                self.config().provider_domain
-            ));
-        } else if let Some((n, rest)) = lowered.split_once('@')
-            && !rest.contains('.')
-        {
-            candidates.push(format!("{n}@{rest}.{}", self.config().provider_domain));
+    /// The payload hash the route signature is verified with: the configured profile's, or, in
+    /// one place, what the payload-hash defects compute instead.
+    fn verification_payload_hash(&self, payload: &Value) -> Result<PayloadHash, ApiError> {
+        let cannot = |e: amp_core::CanonError| {
+            ApiError::invalid_field("payload", format!("payload cannot be hashed: {e}"))
+        };
+        if self.has(Defect::PayloadHashInsertion) {
+            return amp_core::payload_hash(payload, PayloadProfile::Insertion).map_err(cannot);
         }
-        for c in &candidates {
-            if let Some(a) = self.resolve_str(c) {
-                return Ok(Some(a));
+        if self.has(Defect::PayloadHashIntegerKeysFirst) {
+            // A JavaScript object built from the sorted keys lists integer-like keys first.
+            return amp_core::payload_hash(&js_object_order(payload), PayloadProfile::Insertion)
+                .map_err(cannot);
+        }
+        if self.has(Defect::PayloadHashProtoDropped) {
+            return amp_core::payload_hash(&without_proto(payload), self.config().profile)
+                .map_err(cannot);
+        }
+        amp_core::payload_hash(payload, self.config().profile).map_err(cannot)
+    }
+
+    /// Resolve `to` with amp-core's routing decision (ADDR-001..009, RTE-023, AGT-003):
+    /// `Ok(None)` only under the `unknown-recipient-accepted` defect. The mock delivers only
+    /// locally: addresses of other providers and local networks are not found here.
+    fn resolve_recipient(&self, sender: &AgentRef, to: &str) -> Result<Option<AgentRef>, ApiError> {
+        let to = self.recipient_text_defects(to);
+        match self.route_decision(&sender.tenant, &to) {
+            RouteDecision::Local { address } => Ok(self.resolve(&address)),
+            RouteDecision::Refuse(r) if r.status != 404 => {
+                Err(ApiError::new(r.status, r.code, r.reason).with_field("to"))
+            }
+            _ if self.has(Defect::UnknownRecipientAccepted) => Ok(None),
+            RouteDecision::Refuse(r) => Err(ApiError::not_found(format!(
+                "{}: check the address with GET /agents/resolve/{{address}}",
+                r.reason
+            ))
+            .with_field("to")),
+            RouteDecision::Federate { address, .. } | RouteDecision::Mesh { address, .. } => {
+                Err(ApiError::not_found(format!(
+                    "no agent `{address}` on this provider: this mock delivers only to its own \
+                     agents and does not forward to other providers or local networks"
+                ))
+                .with_field("to"))
             }
         }
-        if self.has(Defect::UnknownRecipientAccepted) {
-            return Ok(None);
+    }
+
+    /// amp-core's routing decision for `to` from a sender in `sender_tenant`.
+    pub(crate) fn route_decision(&self, sender_tenant: &str, to: &str) -> RouteDecision {
+        let ctx = RoutingContext {
+            provider: &self.config().provider_domain,
+            host: None,
+            sender_tenant,
+        };
+        decide(&ctx, to, |a| self.resolve(a).is_some())
+    }
+
+    /// The routing defects, in one place: how a defective provider rewrites `to` before
+    /// deciding (`short-address-wrong-tenant`, `two-label-domain-local`).
+    fn recipient_text_defects(&self, to: &str) -> String {
+        let Some((name, domain)) = to.split_once('@') else {
+            return to.to_string();
+        };
+        let short_with_tenant = !domain.is_empty() && !domain.contains(['.', '@']);
+        let own_domain = domain.eq_ignore_ascii_case(&self.config().provider_domain);
+        if (short_with_tenant && self.has(Defect::ShortAddressWrongTenant))
+            || (own_domain && self.has(Defect::TwoLabelDomainLocal))
+        {
+            // `name` alone expands into the sender's tenant.
+            return name.to_string();
         }
-        Err(ApiError::not_found(format!(
-            "no agent `{to}` on this provider: check the address with GET /agents/resolve/{{address}}"
-        ))
-        .with_field("to"))
+        to.to_string()
     }
 
     fn build_envelope(
@@ -1285,6 +1332,48 @@ fn strip_nulls_and_empty(v: &mut Value) {
 }
 
 /// Fingerprint of a key in the profile the mock exposes.
+/// `v` with every object's keys in the order a JavaScript object keeps them after being built
+/// from sorted keys: integer-like keys (array indices) first in numeric order, then the rest
+/// sorted by UTF-16 code units (the `payload-hash-integer-keys-first` defect).
+fn js_object_order(v: &Value) -> Value {
+    fn index(k: &str) -> Option<u32> {
+        let n: u32 = k.parse().ok()?;
+        (n.to_string() == k && n < u32::MAX).then_some(n)
+    }
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort_by(|a, b| match (index(a), index(b)) {
+                (Some(x), Some(y)) => x.cmp(&y),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) => a.encode_utf16().cmp(b.encode_utf16()),
+            });
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), js_object_order(&m[k])))
+                    .collect(),
+            )
+        }
+        Value::Array(a) => Value::Array(a.iter().map(js_object_order).collect()),
+        other => other.clone(),
+    }
+}
+
+/// `v` without any `__proto__` member (the `payload-hash-proto-dropped` defect).
+fn without_proto(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(k, _)| k.as_str() != "__proto__")
+                .map(|(k, x)| (k.clone(), without_proto(x)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(without_proto).collect()),
+        other => other.clone(),
+    }
+}
+
 pub fn fingerprint_of(pk: &PublicKey) -> String {
     pk.fingerprint(FingerprintProfile::default())
 }

@@ -1,6 +1,6 @@
 //! `amp-conformance list`: the cases, their clauses, level and needs.
 
-use amp_runner::{Level, RunOptions};
+use amp_runner::{Case, Level, RunOptions};
 
 use crate::args::{LevelArg, ListArgs};
 use crate::exit::{CliError, ExitCode};
@@ -14,13 +14,12 @@ pub fn run(args: &ListArgs) -> Result<ExitCode, CliError> {
         LevelArg::May => Level::May,
     });
     opts.run_patterns = args.run_patterns.clone();
-    print_selection(&opts)
+    print_selection(&amp_suites::all(), &opts)
 }
 
-/// Print the cases `opts` selects, one per line, then a count.
-pub fn print_selection(opts: &RunOptions) -> Result<ExitCode, CliError> {
-    let cases = amp_suites::all();
-    let selected = amp_runner::select(&cases, opts).map_err(|e| CliError::usage(e.to_string()))?;
+/// Print the cases of `cases` that `opts` selects, one per line, then a count.
+pub fn print_selection(cases: &[Case], opts: &RunOptions) -> Result<ExitCode, CliError> {
+    let selected = amp_runner::select(cases, opts).map_err(|e| CliError::usage(e.to_string()))?;
     for case in &selected {
         let needs: Vec<String> = case.needs.iter().map(|n| format!("{n:?}")).collect();
         println!(

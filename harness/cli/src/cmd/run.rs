@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use amp_mock::DefectSet;
 use amp_runner::{
-    ContradictionProfiles, ExpectedFailures, Level, PeerConfig, RunOptions, RunReport, Secret,
+    Case, ContradictionProfiles, ExpectedFailures, Level, PeerConfig, RunOptions, RunReport, Secret,
 };
 
 use crate::args::{LevelArg, RunArgs};
@@ -27,16 +27,17 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
             "--defect plants defects in the embedded mock; it cannot be combined with --target",
         ));
     }
+    let cases = cases(args)?;
     if args.list {
         let opts = options(args, "http://127.0.0.1:1/v1", config.as_ref())?;
-        return crate::cmd::list::print_selection(&opts);
+        return crate::cmd::list::print_selection(&cases, &opts);
     }
     let rt = crate::runtime()?;
     rt.block_on(async {
         match target_url {
             Some(url) => {
                 let opts = options(args, &url, config.as_ref())?;
-                finish(args, execute(opts).await?)
+                finish(args, execute(&cases, opts).await?)
             }
             None => {
                 let names: Vec<&str> = args.defects.iter().map(String::as_str).collect();
@@ -57,7 +58,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
                 );
                 let mut opts = options(args, &mock.base_url(), config.as_ref())?;
                 crate::embedded::adapt_options(&mut opts, &mock);
-                let report = execute(opts).await;
+                let report = execute(&cases, opts).await;
                 mock.shutdown().await;
                 finish(args, report?)
             }
@@ -134,9 +135,67 @@ pub fn options(
     Ok(opts)
 }
 
-async fn execute(opts: RunOptions) -> Result<RunReport, CliError> {
-    let cases = amp_suites::all();
-    amp_runner::run(&cases, opts).await.map_err(|e| {
+/// The cases a run executes: the suite with the embedded corpus's live vector trials (none
+/// with `--skip-vectors`), plus one trial per case of the `--vectors` files, which must lint
+/// clean and must not redefine a trial id.
+pub fn cases(args: &RunArgs) -> Result<Vec<Case>, CliError> {
+    let mut cases = amp_suites::all();
+    if args.skip_vectors {
+        cases.retain(|c| !amp_suites::live_vectors::is_trial(c.id));
+    }
+    if args.vectors.is_empty() {
+        return Ok(cases);
+    }
+    let files = args
+        .vectors
+        .iter()
+        .map(amp_vectors::load_file)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| CliError::usage(format!("--vectors: {e}")))?;
+    let problems = amp_vectors::lint(&files);
+    if !problems.is_empty() {
+        let list: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
+        return Err(CliError::usage(format!(
+            "--vectors: the files do not lint clean (format: vectors/README.md; check them with \
+             `amp-conformance vectors lint FILE`):\n{}",
+            list.join("\n")
+        )));
+    }
+    let trials = amp_suites::live_vectors::trials(&files)
+        .map_err(|e| CliError::usage(format!("--vectors: {e}")))?;
+    for file in &files {
+        let live = file.kind.runs_live()
+            && file
+                .cases
+                .iter()
+                .any(|c| file.case_live(c) == amp_vectors::Live::Runs);
+        if !live {
+            let why = match file.live() {
+                amp_vectors::Live::CoreOnly(why) => format!("core-only: {why}"),
+                _ if !file.kind.runs_live() => format!("kind {} has no live trial", file.kind),
+                _ => "every case is marked core-only".to_string(),
+            };
+            eprintln!(
+                "amp-conformance: --vectors {}: no case runs live ({why})",
+                file.name
+            );
+        }
+    }
+    let known: std::collections::HashSet<&str> = cases.iter().map(|c| c.id).collect();
+    if let Some(t) = trials.iter().find(|t| known.contains(t.id)) {
+        return Err(CliError::usage(format!(
+            "--vectors: trial `{}` is already defined (by the embedded corpus or another \
+             file): give the case another id",
+            t.id
+        )));
+    }
+    cases.extend(trials);
+    cases.sort_by_key(|c| c.id);
+    Ok(cases)
+}
+
+async fn execute(cases: &[Case], opts: RunOptions) -> Result<RunReport, CliError> {
+    amp_runner::run(cases, opts).await.map_err(|e| {
         let code = if e.exit_code() == 2 {
             ExitCode::Usage
         } else {

@@ -1,0 +1,409 @@
+//! What live trials share within one run: agents created on first use and reused by every
+//! trial (a provider sees a handful of registrations, not one per vector), and mailboxes whose
+//! pickups are batched (one `GET /messages/pending` serves every trial waiting on that agent,
+//! and what it returns is acknowledged at once so the next pickup sees newer messages).
+//!
+//! Rate limits: each agent's requests are paced by the client under the advertised per-key
+//! budget; pickups are additionally kept under RL-003's 30 per minute per agent here, and
+//! messages are spread over several senders and recipients.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use amp_runner::{Agent, Ctx, Failure, Method, Receiver, Secret};
+use serde_json::{Value, json};
+use tokio::sync::{Mutex as AsyncMutex, OnceCell};
+
+use super::verdict::Stop;
+
+/// Senders and recipients the message trials rotate over.
+const SENDERS: usize = 4;
+const RECIPIENTS: usize = 4;
+
+/// RL-003: `GET /messages/pending` is limited to 30 per minute per agent.
+const PICKUPS_PER_MINUTE: f64 = 30.0;
+/// Largest page RTE-015 pickups ask for.
+const PAGE: usize = 100;
+/// How long a correct provider may take to queue an accepted message (as in routing.rs).
+pub(crate) const DELIVERY_WAIT: Duration = crate::routing::DELIVERY_WAIT;
+/// Pause between two pickups while waiting for a message.
+const POLL: Duration = Duration::from_millis(150);
+
+type Slot<T> = Arc<OnceCell<Result<Arc<T>, String>>>;
+
+/// A webhook-delivery recipient and the loopback receiver its deliveries land on.
+pub(crate) struct WebhookSink {
+    pub agent: Arc<Agent>,
+    pub receiver: Receiver,
+    pub secret: String,
+    /// Unix time (fractional seconds) when the receiver started: the receipt time of a
+    /// delivery is this plus its `at`.
+    pub started_unix: f64,
+}
+
+/// The run's shared agents (`Ctx::run_scoped::<Pool>()`).
+#[derive(Default)]
+pub(crate) struct Pool {
+    senders: [OnceCell<Result<Arc<Agent>, String>>; SENDERS],
+    recipients: [OnceCell<Result<Arc<Agent>, String>>; RECIPIENTS],
+    next: AtomicUsize,
+    keyed: Mutex<HashMap<String, Slot<Agent>>>,
+    named: Mutex<HashMap<String, Slot<Agent>>>,
+    mailboxes: Mutex<HashMap<String, Arc<Mailbox>>>,
+    webhook: OnceCell<Result<Arc<WebhookSink>, String>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+fn slot<T>(map: &Mutex<HashMap<String, Slot<T>>>, key: &str) -> Slot<T> {
+    lock(map).entry(key.to_string()).or_default().clone()
+}
+
+fn cached<T>(r: &Result<Arc<T>, String>) -> Result<Arc<T>, Stop> {
+    r.clone().map_err(Stop::Blocked)
+}
+
+fn registration_failed(what: &str, e: Failure) -> String {
+    let why = match e {
+        Failure::Fail(m) | Failure::Error(m) => m,
+    };
+    format!("could not register {what}: {why}")
+}
+
+impl Pool {
+    pub fn of(ctx: &Ctx) -> Arc<Pool> {
+        ctx.run_scoped::<Pool>()
+    }
+
+    /// A sender/recipient pair for the next message trial (rotating, so no agent carries the
+    /// whole run's traffic).
+    pub async fn pair(&self, ctx: &mut Ctx) -> Result<(Arc<Agent>, Arc<Agent>), Stop> {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let from = self.sender(ctx, n).await?;
+        let to = self.recipient(ctx, n / SENDERS).await?;
+        Ok((from, to))
+    }
+
+    /// Sender `n` (mod the pool size) in the run's tenant.
+    pub async fn sender(&self, ctx: &mut Ctx, n: usize) -> Result<Arc<Agent>, Stop> {
+        let cell = &self.senders[n % SENDERS];
+        let c = &mut *ctx;
+        cached(
+            cell.get_or_init(|| async move {
+                c.note("registering a sender agent shared by the live vector trials");
+                c.agent()
+                    .await
+                    .map(Arc::new)
+                    .map_err(|e| registration_failed("a shared sender agent", e))
+            })
+            .await,
+        )
+    }
+
+    /// Recipient `n` (mod the pool size) in the run's tenant.
+    pub async fn recipient(&self, ctx: &mut Ctx, n: usize) -> Result<Arc<Agent>, Stop> {
+        let cell = &self.recipients[n % RECIPIENTS];
+        let c = &mut *ctx;
+        cached(
+            cell.get_or_init(|| async move {
+                c.note("registering a recipient agent shared by the live vector trials");
+                c.agent()
+                    .await
+                    .map(Arc::new)
+                    .map_err(|e| registration_failed("a shared recipient agent", e))
+            })
+            .await,
+        )
+    }
+
+    /// An agent in the run's tenant registered with exactly this public key (SPKI PEM), so
+    /// a vector's own key signs for it. `key_hex` identifies the key.
+    pub async fn keyed(&self, ctx: &mut Ctx, key_hex: &str, pem: &str) -> Result<Arc<Agent>, Stop> {
+        let cell = slot(&self.keyed, key_hex);
+        let ctx = &mut *ctx;
+        let r = cell
+            .get_or_init(|| async move {
+                let name = ctx.unique_name("vkey");
+                let tenant = ctx.tenant();
+                ctx.note(format!(
+                    "registering `{name}` with the vector key {key_hex} (shared by the trials \
+                     that use this key)"
+                ));
+                let body = json!({
+                    "tenant": tenant,
+                    "name": name,
+                    "public_key": pem,
+                    "key_algorithm": "Ed25519",
+                });
+                let resp = match ctx.register_raw(&body).await {
+                    Ok(r) => r,
+                    Err(e) => return Err(registration_failed("an agent with the vector key", e)),
+                };
+                if !resp.is_success() {
+                    return Err(format!(
+                        "registration with the vector key {key_hex} was refused (HTTP {} {})",
+                        resp.status,
+                        resp.error_code().unwrap_or("")
+                    ));
+                }
+                let s = |k: &str| resp.pointer(&format!("/{k}")).and_then(Value::as_str);
+                match (s("address"), s("api_key")) {
+                    (Some(address), Some(key)) => Ok(Arc::new(Agent {
+                        address: address.to_string(),
+                        api_key: Secret::new(key),
+                        // Never used to sign: the trial signs with the vector's key.
+                        key: ctx.new_key(),
+                        agent_id: s("agent_id").map(str::to_string),
+                        fingerprint: s("fingerprint").map(str::to_string),
+                        tenant,
+                        name,
+                        registration: Value::Null,
+                    })),
+                    _ => Err(format!(
+                        "registration with the vector key answered HTTP {} without `address` and \
+                         `api_key` (REG-002)",
+                        resp.status
+                    )),
+                }
+            })
+            .await;
+        cached(r)
+    }
+
+    /// The agent `name@tenant` (registered on first use).
+    pub async fn named(&self, ctx: &mut Ctx, name: &str, tenant: &str) -> Result<Arc<Agent>, Stop> {
+        let cell = slot(&self.named, &format!("{name}@{tenant}"));
+        let ctx = &mut *ctx;
+        let r = cell
+            .get_or_init(|| async move {
+                ctx.note(format!(
+                    "registering `{name}` in tenant `{tenant}` (shared by the trials that name it)"
+                ));
+                let n = name.to_string();
+                ctx.agent_with(tenant, move |b| b["name"] = json!(n))
+                    .await
+                    .map(Arc::new)
+                    .map_err(|e| registration_failed(&format!("`{name}` in tenant `{tenant}`"), e))
+            })
+            .await;
+        cached(r)
+    }
+
+    /// The batched mailbox of `agent`.
+    pub fn mailbox(&self, agent: &Arc<Agent>) -> Arc<Mailbox> {
+        lock(&self.mailboxes)
+            .entry(agent.address.to_ascii_lowercase())
+            .or_insert_with(|| Arc::new(Mailbox::new(agent.clone())))
+            .clone()
+    }
+
+    /// The target's provider domain, as its registrations show it: the registered address of
+    /// a pool agent minus `name@tenant.`.
+    pub async fn domain(&self, ctx: &mut Ctx) -> Result<String, Stop> {
+        let a = self.sender(ctx, 0).await?;
+        let lower = a.address.to_ascii_lowercase();
+        let prefix = format!("{}.", a.tenant.to_ascii_lowercase());
+        let domain = lower.split_once('@').map(|x| x.1).unwrap_or("");
+        match domain.strip_prefix(&prefix) {
+            Some(d) if d.contains('.') => Ok(d.to_string()),
+            _ => Err(Stop::Blocked(format!(
+                "the registered address `{}` does not have the form name@{}.<provider>, so the \
+                 target's provider domain is unknown",
+                a.address, a.tenant
+            ))),
+        }
+    }
+
+    /// A recipient whose deliveries go to a loopback webhook receiver with a known secret.
+    pub async fn webhook(&self, ctx: &mut Ctx) -> Result<Arc<WebhookSink>, Stop> {
+        let ctx = &mut *ctx;
+        let r = self
+            .webhook
+            .get_or_init(|| async move {
+                let receiver = Receiver::start(None)
+                    .await
+                    .map_err(|e| format!("cannot start the webhook receiver: {e}"))?;
+                let started_unix = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map(|d| d.as_secs_f64())
+                    .unwrap_or(0.0);
+                let secret = format!("whsec_{}", ctx.unique_name("vectors").replace('-', ""));
+                ctx.redactor().add("webhook_secret", &secret);
+                let (url, s) = (receiver.url(), secret.clone());
+                ctx.note("registering a webhook recipient shared by the webhook_hmac trials");
+                let tenant = ctx.tenant();
+                let agent = ctx
+                    .agent_with(&tenant, move |b| {
+                        b["delivery"] = json!({"webhook_url": url, "webhook_secret": s});
+                    })
+                    .await
+                    .map_err(|e| registration_failed("a webhook recipient", e))?;
+                Ok(Arc::new(WebhookSink {
+                    agent: Arc::new(agent),
+                    receiver,
+                    secret,
+                    started_unix,
+                }))
+            })
+            .await;
+        cached(r)
+    }
+}
+
+/// Everything picked up for one agent, acknowledged as soon as it was seen.
+pub(crate) struct Mailbox {
+    agent: Arc<Agent>,
+    inbox: AsyncMutex<Inbox>,
+}
+
+struct Inbox {
+    entries: Vec<Value>,
+    /// When the most recent pickup was sent.
+    last_pickup: Option<Instant>,
+    /// Pickup budget (token bucket under RL-003).
+    tokens: f64,
+    refilled: Instant,
+}
+
+impl Mailbox {
+    fn new(agent: Arc<Agent>) -> Mailbox {
+        Mailbox {
+            agent,
+            inbox: AsyncMutex::new(Inbox {
+                entries: Vec::new(),
+                last_pickup: None,
+                tokens: PICKUPS_PER_MINUTE,
+                refilled: Instant::now(),
+            }),
+        }
+    }
+
+    /// Wait (up to `wait`) until an entry satisfying `pred` has been picked up.
+    pub async fn find(
+        &self,
+        ctx: &mut Ctx,
+        pred: impl Fn(&Value) -> bool,
+        wait: Duration,
+    ) -> Result<Option<Value>, Stop> {
+        let deadline = Instant::now() + wait;
+        loop {
+            {
+                let mut inbox = self.inbox.lock().await;
+                if let Some(m) = inbox.entries.iter().find(|m| pred(m)) {
+                    return Ok(Some(m.clone()));
+                }
+                self.pick_up(ctx, &mut inbox).await?;
+                if let Some(m) = inbox.entries.iter().find(|m| pred(m)) {
+                    return Ok(Some(m.clone()));
+                }
+            }
+            if Instant::now() >= deadline {
+                return Ok(None);
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Every picked-up entry satisfying `pred`, after a pickup sent later than `since` (so a
+    /// message accepted before `since` would be among them).
+    pub async fn matching_since(
+        &self,
+        ctx: &mut Ctx,
+        pred: impl Fn(&Value) -> bool,
+        since: Instant,
+    ) -> Result<Vec<Value>, Stop> {
+        let mut inbox = self.inbox.lock().await;
+        if inbox.last_pickup.is_none_or(|t| t < since) {
+            self.pick_up(ctx, &mut inbox).await?;
+        }
+        Ok(inbox.entries.iter().filter(|m| pred(m)).cloned().collect())
+    }
+
+    /// One pickup (more pages while `remaining` says so), then acknowledge what came.
+    async fn pick_up(&self, ctx: &mut Ctx, inbox: &mut Inbox) -> Result<(), Stop> {
+        for _ in 0..10 {
+            Self::pace(inbox).await;
+            inbox.last_pickup = Some(Instant::now());
+            let resp = ctx
+                .get(
+                    &format!("/messages/pending?limit={PAGE}"),
+                    Some(&self.agent),
+                )
+                .await?;
+            let Some(list) = resp
+                .pointer("/messages")
+                .and_then(Value::as_array)
+                .filter(|_| resp.status == 200)
+            else {
+                return Err(Stop::Blocked(format!(
+                    "GET /messages/pending answered HTTP {} without a `messages` array \
+                     (RTE-015), so delivery cannot be observed",
+                    resp.status
+                )));
+            };
+            let ids: Vec<String> = list
+                .iter()
+                .filter_map(|m| crate::routing::entry_id(m).map(str::to_string))
+                .collect();
+            inbox.entries.extend(list.iter().cloned());
+            let more = resp
+                .pointer("/remaining")
+                .and_then(Value::as_u64)
+                .is_some_and(|r| r > 0);
+            if !ids.is_empty() {
+                self.ack(ctx, &ids).await?;
+            }
+            if !more || ids.is_empty() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// `POST /messages/pending/ack` (RTE-018), or one DELETE per id if the batch is refused.
+    async fn ack(&self, ctx: &mut Ctx, ids: &[String]) -> Result<(), Stop> {
+        let resp = ctx
+            .post_json(
+                "/messages/pending/ack",
+                &json!({"ids": ids}),
+                Some(&self.agent),
+            )
+            .await?;
+        if resp.is_success() {
+            return Ok(());
+        }
+        for id in ids {
+            ctx.request(
+                Method::DELETE,
+                &format!("/messages/pending/{id}"),
+                &[],
+                None,
+                Some(&self.agent),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn pace(inbox: &mut Inbox) {
+        let per_sec = PICKUPS_PER_MINUTE / 60.0;
+        let now = Instant::now();
+        inbox.tokens = (inbox.tokens + now.duration_since(inbox.refilled).as_secs_f64() * per_sec)
+            .min(PICKUPS_PER_MINUTE);
+        inbox.refilled = now;
+        if inbox.tokens < 1.0 {
+            let wait = Duration::from_secs_f64((1.0 - inbox.tokens) / per_sec);
+            tokio::time::sleep(wait).await;
+            inbox.tokens = 1.0;
+            inbox.refilled = Instant::now();
+        }
+        inbox.tokens -= 1.0;
+    }
+}

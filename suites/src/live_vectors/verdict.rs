@@ -1,0 +1,78 @@
+//! How a live trial ends. A provider that deviates from a vector breaks the vector's primary
+//! clause, unless the vector cites a contradiction record: the deviation is then the other
+//! reading of that record and is reported as a warning citing it (Standard 6: never a silent
+//! guess). A missing prerequisite ends the trial as `blocked`, never as a failure.
+
+use amp_runner::{CaseResult, Failure, Outcome};
+
+use super::Trial;
+
+/// Why a trial stopped before its verdict.
+#[derive(Debug)]
+pub(crate) enum Stop {
+    /// A prerequisite is unavailable (registration refused, delivery not observable): the
+    /// trial cannot judge its clause.
+    Blocked(String),
+    /// A verdict reached early (a failure of the clause, or a harness/transport error).
+    Failed(Failure),
+}
+
+impl From<Failure> for Stop {
+    fn from(f: Failure) -> Stop {
+        Stop::Failed(f)
+    }
+}
+
+/// What a trial's body returns.
+pub(crate) type TrialResult = Result<Outcome, Stop>;
+
+/// The case result of a trial. Blocked trials are skips whose reason starts with `blocked:`.
+pub(crate) fn finish(r: TrialResult) -> CaseResult {
+    match r {
+        Ok(o) => Ok(o),
+        Err(Stop::Blocked(why)) => Ok(Outcome::Skip(format!("blocked: {why}"))),
+        Err(Stop::Failed(f)) => Err(f),
+    }
+}
+
+/// The first contradiction record the vector cites, if any.
+pub(crate) fn contradiction(t: &Trial) -> Option<&'static str> {
+    t.clauses.iter().copied().find(|c| c.starts_with("C-"))
+}
+
+/// The provider did not do what the vector says: a failure of the primary clause, or a
+/// warning citing the vector's contradiction record.
+pub(crate) fn deviation(t: &Trial, what: impl Into<String>) -> TrialResult {
+    let what = what.into();
+    match contradiction(t) {
+        Some(c) => Ok(Outcome::Warn {
+            reason: format!("{what} (the vector cites {c}: this is the other reading)"),
+            contradiction: Some(c),
+        }),
+        None => Err(Stop::Failed(Failure::Fail(format!(
+            "{what} ({})",
+            t.clauses.first().copied().unwrap_or("vector")
+        )))),
+    }
+}
+
+/// An `acceptable` vector (strict readers refuse, lax ones accept) that the provider accepted.
+pub(crate) fn lax_acceptance(t: &Trial, what: impl Into<String>) -> TrialResult {
+    Ok(Outcome::Warn {
+        reason: format!(
+            "{}: accepted although strict readers refuse it; allowed only as a lax reading",
+            what.into()
+        ),
+        contradiction: contradiction(t),
+    })
+}
+
+/// `Err(Stop::Failed(Fail))` shorthand for checks that are always failures.
+pub(crate) fn fail(what: impl Into<String>) -> TrialResult {
+    Err(Stop::Failed(Failure::Fail(what.into())))
+}
+
+/// `Err(Stop::Blocked)` shorthand.
+pub(crate) fn blocked(why: impl Into<String>) -> TrialResult {
+    Err(Stop::Blocked(why.into()))
+}

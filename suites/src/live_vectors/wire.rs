@@ -1,0 +1,248 @@
+//! Route bodies as raw JSON text, and the send-then-observe step every message trial shares.
+//!
+//! A vector's payload must reach the provider exactly as the vector file writes it: key order,
+//! number text (`1.0`, `1e21`, `-0`), escapes. A parsed `serde_json::Value` keeps no number
+//! text (`1e2` comes back as `100.0`), so the body is assembled field by field from the raw
+//! text amp-vectors keeps for every input.
+
+use std::sync::Arc;
+
+use amp_core::signing::{Priority, SigningFields};
+use amp_core::{PayloadHash, PayloadProfile};
+use amp_runner::{Agent, Ctx, Failure, Resp};
+use serde_json::Value;
+
+use super::Trial;
+use super::pool::{DELIVERY_WAIT, Pool};
+use super::verdict::Stop;
+
+/// A JSON object written field by field; values are JSON text.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RawBody(Vec<(String, String)>);
+
+impl RawBody {
+    /// A string field, JSON-encoded.
+    pub fn string(mut self, k: &str, v: &str) -> RawBody {
+        self.0.push((k.to_string(), json_string(v)));
+        self
+    }
+
+    /// A field whose value is already JSON text (copied verbatim).
+    pub fn raw(mut self, k: &str, json_text: &str) -> RawBody {
+        self.0.push((k.to_string(), json_text.to_string()));
+        self
+    }
+
+    pub fn bytes(&self) -> Vec<u8> {
+        let mut out = String::from("{");
+        for (i, (k, v)) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&json_string(k));
+            out.push(':');
+            out.push_str(v);
+        }
+        out.push('}');
+        out.into_bytes()
+    }
+}
+
+pub(crate) fn json_string(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_string())
+}
+
+/// The JSON text of member `key` of the JSON object text `object` (as written there).
+pub(crate) fn raw_member(object: &str, key: &str) -> Option<String> {
+    let map: std::collections::BTreeMap<String, &serde_json::value::RawValue> =
+        serde_json::from_str(object).ok()?;
+    map.get(key).map(|v| v.get().to_string())
+}
+
+/// A payload hash written in a vector, as amp-core's type.
+pub(crate) fn payload_hash_text(text: &str) -> Result<PayloadHash, Stop> {
+    serde_json::from_value(Value::String(text.to_string())).map_err(|e| {
+        Stop::Failed(Failure::Error(format!(
+            "the vector's payload hash {text:?} is not usable: {e}"
+        )))
+    })
+}
+
+/// The canonical signing string (SIG-007) over the given field texts. `priority` is taken as
+/// written, so a vector's invalid priority can be signed too (the provider must refuse it).
+pub(crate) fn canonical_text(
+    from: &str,
+    to: &str,
+    subject: &str,
+    priority: &str,
+    in_reply_to: &str,
+    hash: &PayloadHash,
+) -> String {
+    match priority.parse::<Priority>() {
+        Ok(priority) => amp_core::canonical_string(&SigningFields {
+            from,
+            to,
+            subject,
+            priority,
+            in_reply_to: Some(in_reply_to).filter(|s| !s.is_empty()),
+            payload_hash: hash,
+        }),
+        Err(_) => format!(
+            "{from}|{to}|{subject}|{priority}|{in_reply_to}|{}",
+            hash.as_str()
+        ),
+    }
+}
+
+/// `POST /route` with exactly these bytes as `from`.
+pub(crate) async fn route(ctx: &mut Ctx, from: &Agent, body: &RawBody) -> Result<Resp, Failure> {
+    ctx.post_raw("/route", body.bytes(), "application/json", Some(from))
+        .await
+}
+
+/// What became of a routed message.
+pub(crate) enum Sent {
+    /// Accepted and found in the recipient's pickup (the queue entry).
+    Delivered(Value),
+    /// Refused (not 2xx).
+    Refused(Resp),
+}
+
+/// Route `body` from `from` to `to` and, when accepted, wait for the recipient's copy. An
+/// accepted message that never shows up blocks the trial: delivery cannot be observed.
+pub(crate) async fn send(
+    ctx: &mut Ctx,
+    pool: &Pool,
+    from: &Agent,
+    to: &Arc<Agent>,
+    body: &RawBody,
+) -> Result<Sent, Stop> {
+    let resp = route(ctx, from, body).await?;
+    if !resp.is_success() {
+        return Ok(Sent::Refused(resp));
+    }
+    let id = crate::routing::route_id(&resp)?;
+    let want = id.clone();
+    match pool
+        .mailbox(to)
+        .find(
+            ctx,
+            move |m| crate::routing::entry_id(m) == Some(want.as_str()),
+            DELIVERY_WAIT,
+        )
+        .await?
+    {
+        Some(entry) => Ok(Sent::Delivered(entry)),
+        None => Err(Stop::Blocked(format!(
+            "the provider accepted message {id} but it did not appear in the recipient's \
+             pickup within {} s, so what was delivered cannot be checked",
+            DELIVERY_WAIT.as_secs()
+        ))),
+    }
+}
+
+/// `status error` of a refusal, for messages.
+pub(crate) fn answer(resp: &Resp) -> String {
+    format!("HTTP {} {}", resp.status, resp.error_code().unwrap_or(""))
+        .trim_end()
+        .to_string()
+}
+
+/// Was a refusal a signature-verification failure (the provider computed another string)?
+pub(crate) fn signature_refusal(resp: &Resp) -> bool {
+    resp.status == 403 && resp.error_code().is_none_or(|c| c == "signature_invalid")
+}
+
+/// The payload hash of a delivered queue entry under `profile` (from its parsed payload: the
+/// strict parser keeps key order and exact doubles, as the provider's copy has them).
+pub(crate) fn delivered_hash(entry: &Value, profile: PayloadProfile) -> Result<String, String> {
+    let payload = entry
+        .get("payload")
+        .ok_or("the delivered entry has no `payload`")?;
+    amp_core::payload_hash(payload, profile)
+        .map(|h| h.as_str().to_string())
+        .map_err(|e| format!("the delivered payload cannot be hashed: {e}"))
+}
+
+/// serde_json keeps no number text, so `-0` and `-0.0` are one double: python-ascii prints
+/// them differently (C-03). Such vectors are not judged under python-ascii (as in amp-vectors).
+pub(crate) fn python_negative_zero(profile: PayloadProfile, raw: &str) -> bool {
+    fn has_negative_zero(v: &Value) -> bool {
+        match v {
+            Value::Number(n) => n.as_f64().is_some_and(|f| f == 0.0 && f.is_sign_negative()),
+            Value::Array(a) => a.iter().any(has_negative_zero),
+            Value::Object(o) => o.values().any(has_negative_zero),
+            _ => false,
+        }
+    }
+    profile == PayloadProfile::PythonAscii
+        && serde_json::from_str::<Value>(raw).is_ok_and(|v| has_negative_zero(&v))
+}
+
+/// A subject no other message of the run carries: `vector <kind> <case> <unique>`.
+pub(crate) fn unique_subject(ctx: &Ctx, t: &Trial) -> String {
+    format!(
+        "vector {} {} {}",
+        t.kind(),
+        t.case().id,
+        ctx.unique_name("v")
+    )
+}
+
+/// The other payload profiles under which the vector expects `key` (e.g. `hash`) to differ
+/// from its value under `profile`: `(profile, value)`, in profile order.
+pub(crate) fn alternatives(
+    t: &Trial,
+    profile: PayloadProfile,
+    key: &str,
+) -> Vec<(PayloadProfile, String)> {
+    let case = t.case();
+    let own = case
+        .expectation_for(t.kind(), profile)
+        .ok()
+        .and_then(|(_, e)| e.get(key).and_then(Value::as_str).map(str::to_string));
+    let mut out: Vec<(PayloadProfile, String)> = Vec::new();
+    for q in PayloadProfile::ALL {
+        let Ok((r, e)) = case.expectation_for(t.kind(), q) else {
+            continue;
+        };
+        let Some(v) = e.get(key).and_then(Value::as_str) else {
+            continue;
+        };
+        if q == profile
+            || r != amp_vectors::Verdict::Valid
+            || own.as_deref() == Some(v)
+            || out.iter().any(|(_, x)| x == v)
+        {
+            continue;
+        }
+        out.push((q, v.to_string()));
+    }
+    out
+}
+
+/// The provider refused the run profile's signature but accepted the `other` profile's:
+/// report the profile it follows once for the run, and warn on this trial.
+pub(crate) fn follows_other_profile(
+    ctx: &Ctx,
+    profile: PayloadProfile,
+    other: PayloadProfile,
+    what: &str,
+) -> amp_runner::Outcome {
+    ctx.run_warning(
+        "payload-profile",
+        format!(
+            "the provider verifies payload hashes under the `{other}` payload profile, not the \
+             run's `{profile}` (C-01..C-04): run with --profile {other} to judge it under its own \
+             reading; the trials whose hash differs between the two warn"
+        ),
+        Some("C-01"),
+    );
+    amp_runner::Outcome::Warn {
+        reason: format!(
+            "{what} was refused with the `{profile}` payload hash but accepted with the `{other}` \
+             one: the provider follows `{other}` (reported once in the run warnings)"
+        ),
+        contradiction: None,
+    }
+}
