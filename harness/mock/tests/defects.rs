@@ -606,11 +606,13 @@ defect_test!(
 /// Every REST-owned defect has a test above (keeps this file honest when the table grows).
 #[test]
 fn every_rest_defect_has_a_probe() {
-    // The coverage-gap defects have their probes in gap_defects.rs.
+    // The coverage-gap defects have their probes in gap_defects.rs, the live-vector ones in
+    // vector_defects.rs.
     let src = format!(
-        "{}{}",
+        "{}{}{}",
         include_str!("defects.rs"),
-        include_str!("gap_defects.rs")
+        include_str!("gap_defects.rs"),
+        include_str!("vector_defects.rs")
     );
     for d in Defect::ALL
         .iter()

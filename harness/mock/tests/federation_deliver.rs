@@ -399,3 +399,18 @@ async fn defect_federation_untrusted_unwrapped_delivers_raw_content() {
     let pending = m.pending(&bob).await;
     assert_eq!(pending[0]["payload"]["message"], "raw content");
 }
+
+#[tokio::test]
+async fn defect_federation_stale_timestamp_accepts_a_stale_provider_signature() {
+    let stale = || Auth::Signed {
+        provider: PEER,
+        key: Box::new(peer_key()),
+        skew: -305,
+    };
+    let (m, bob, from) = setup(&[]).await;
+    let msg = message(&m, &from, &bob.address, 0, "x");
+    assert_refused(&deliver(&m, &msg, stale()).await, 401, "unauthorized");
+    let (m, bob, from) = setup(&[Defect::FederationStaleTimestamp]).await;
+    let msg = message(&m, &from, &bob.address, 0, "signed 305 s ago");
+    assert_eq!(deliver(&m, &msg, stale()).await.status, 200);
+}
