@@ -356,3 +356,75 @@ fn a_declared_reading_the_target_does_not_follow_fails_the_run() {
     assert_eq!(code, Some(1), "{stdout}");
     assert!(stdout.contains("--unknown-recipient queue"), "{stdout}");
 }
+
+/// A vector file of the user's own: one case of the embedded payload_hash.json under a new id.
+fn user_vector_file(dir: &std::path::Path, clause: &str) -> std::path::PathBuf {
+    let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/../../vectors/payload_hash.json");
+    let mut file: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(corpus).unwrap()).unwrap();
+    let mut case = file["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "hash-011")
+        .unwrap()
+        .clone();
+    case["id"] = "mine-011".into();
+    case["clauses"] = serde_json::json!([clause]);
+    file["cases"] = serde_json::json!([case]);
+    let path = dir.join("my_hashes.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&file).unwrap()).unwrap();
+    path
+}
+
+#[test]
+fn user_vectors_run_live_and_appear_in_the_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let mine = user_vector_file(dir.path(), "SIG-008");
+    let (json, junit) = (dir.path().join("r.json"), dir.path().join("r.xml"));
+    let out = bin()
+        .args(["run", "--seed", "3", "--run", "vector.payload_hash.*", "--vectors"])
+        .arg(&mine)
+        .arg("--report-json")
+        .arg(&json)
+        .arg("--report-junit")
+        .arg(&junit)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let cases = report["cases"].as_array().unwrap();
+    assert!(cases.len() > 30, "only {} trials selected", cases.len());
+    assert!(cases.iter().all(|c| c["id"].as_str().unwrap().starts_with("vector.payload_hash.")));
+    let mine = cases
+        .iter()
+        .find(|c| c["id"] == "vector.payload_hash.mine-011")
+        .expect("the user's vector ran");
+    assert_eq!(mine["verdict"], "pass", "{mine}");
+    assert_eq!(mine["clauses"], serde_json::json!(["SIG-008"]));
+    assert_eq!(mine["level"], "must");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("vector.payload_hash.mine-011"), "JUnit lacks the trial");
+}
+
+#[test]
+fn user_vectors_are_linted_and_vector_trials_can_be_left_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = user_vector_file(dir.path(), "NOPE-999");
+    let out = bin().args(["run", "--vectors"]).arg(&bad).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("do not lint clean") && stderr.contains("NOPE-999"),
+        "{stderr}"
+    );
+    let listed = |extra: &[&str]| {
+        let out = bin().args(["run", "--list"]).args(extra).output().unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(listed(&[]).contains("vector.routing.route-030"));
+    let without = listed(&["--skip-vectors"]);
+    assert!(!without.contains("vector.") && without.contains("route.unsigned"));
+}
