@@ -359,7 +359,10 @@ fn a_declared_reading_the_target_does_not_follow_fails_the_run() {
 
 /// A vector file of the user's own: one case of the embedded payload_hash.json under a new id.
 fn user_vector_file(dir: &std::path::Path, clause: &str) -> std::path::PathBuf {
-    let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/../../vectors/payload_hash.json");
+    let corpus = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../vectors/payload_hash.json"
+    );
     let mut file: serde_json::Value =
         serde_json::from_slice(&std::fs::read(corpus).unwrap()).unwrap();
     let mut case = file["cases"]
@@ -383,7 +386,14 @@ fn user_vectors_run_live_and_appear_in_the_reports() {
     let mine = user_vector_file(dir.path(), "SIG-008");
     let (json, junit) = (dir.path().join("r.json"), dir.path().join("r.xml"));
     let out = bin()
-        .args(["run", "--seed", "3", "--run", "vector.payload_hash.*", "--vectors"])
+        .args([
+            "run",
+            "--seed",
+            "3",
+            "--run",
+            "vector.payload_hash.*",
+            "--vectors",
+        ])
         .arg(&mine)
         .arg("--report-json")
         .arg(&json)
@@ -396,7 +406,12 @@ fn user_vectors_run_live_and_appear_in_the_reports() {
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     let cases = report["cases"].as_array().unwrap();
     assert!(cases.len() > 30, "only {} trials selected", cases.len());
-    assert!(cases.iter().all(|c| c["id"].as_str().unwrap().starts_with("vector.payload_hash.")));
+    assert!(cases.iter().all(|c| {
+        c["id"]
+            .as_str()
+            .unwrap()
+            .starts_with("vector.payload_hash.")
+    }));
     let mine = cases
         .iter()
         .find(|c| c["id"] == "vector.payload_hash.mine-011")
@@ -405,7 +420,10 @@ fn user_vectors_run_live_and_appear_in_the_reports() {
     assert_eq!(mine["clauses"], serde_json::json!(["SIG-008"]));
     assert_eq!(mine["level"], "must");
     let xml = std::fs::read_to_string(&junit).unwrap();
-    assert!(xml.contains("vector.payload_hash.mine-011"), "JUnit lacks the trial");
+    assert!(
+        xml.contains("vector.payload_hash.mine-011"),
+        "JUnit lacks the trial"
+    );
 }
 
 #[test]
