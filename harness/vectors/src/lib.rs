@@ -23,7 +23,7 @@ pub use lint::{LintError, lint};
 pub use model::{
     Case, Kind, Live, ProfileExpectation, SCHEMA_ID, VectorError, VectorFile, Verdict,
 };
-pub use run::{CaseOutcome, CaseReport, Summary, run_all, run_case};
+pub use run::{CaseOutcome, CaseReport, Summary, contains_negative_zero, run_all, run_case};
 
 use std::path::Path;
 

@@ -712,8 +712,10 @@ fn scan_status(input: &Map<String, Value>) -> Result<Got, Malformed> {
     })
 }
 
-/// True when some number in `v` is a negative zero.
-fn contains_negative_zero(v: &Value) -> bool {
+/// True when some number in `v` is a negative zero. serde_json keeps no number text, so `-0`
+/// and `-0.0` are one double once parsed, while python-ascii prints them differently (C-03):
+/// such payloads are not judged under that profile.
+pub fn contains_negative_zero(v: &Value) -> bool {
     match v {
         Value::Number(n) => n.as_f64().is_some_and(|f| f == 0.0 && f.is_sign_negative()),
         Value::Array(a) => a.iter().any(contains_negative_zero),

@@ -34,6 +34,14 @@ fn parse_value(v: &serde_json::Value) -> amp_vectors::VectorFile {
     parse("t.json", v.to_string().as_bytes()).expect("test file parses")
 }
 
+/// The lint messages for one file given as JSON.
+fn lint_messages(v: &serde_json::Value) -> Vec<String> {
+    lint(&[parse_value(v)])
+        .iter()
+        .map(|e| e.to_string())
+        .collect()
+}
+
 #[test]
 fn corpus_lints_clean() {
     let files = amp_vectors::embedded().expect("embedded corpus parses");
@@ -212,10 +220,7 @@ fn live_flags_need_a_reason_and_core_only_kinds_must_say_so() {
     let mut v = base_file();
     v["cases"][0]["live"] = serde_json::json!(false);
     v["cases"][1]["live_reason"] = serde_json::json!("because");
-    let text: Vec<String> = lint(&[parse_value(&v)])
-        .iter()
-        .map(|e| e.to_string())
-        .collect();
+    let text = lint_messages(&v);
     assert!(
         text.iter()
             .any(|e| e.contains("t::a-001") && e.contains("live_reason")),
@@ -231,10 +236,7 @@ fn live_flags_need_a_reason_and_core_only_kinds_must_say_so() {
     v["kind"] = serde_json::json!("scan_status");
     v["cases"] = serde_json::json!([{"id": "s-001", "description": "d", "clauses": ["SCAN-001"],
         "input": {"value": "clean"}, "result": "valid", "expected": {"routable": true}}]);
-    let text: Vec<String> = lint(&[parse_value(&v)])
-        .iter()
-        .map(|e| e.to_string())
-        .collect();
+    let text = lint_messages(&v);
     assert!(
         text.iter().any(|e| e.contains("has no live trial")),
         "{text:?}"
@@ -257,10 +259,7 @@ fn routing_cases_must_describe_a_real_provider() {
         "input": {"provider": "crabmail.ai", "sender": "alice@acme.other.example",
                   "agents": ["bob@crabmail.ai"], "to": "bob"},
         "result": "invalid", "expected": {"decision": "refuse", "status": 404, "code": "not_found"}}]);
-    let text: Vec<String> = lint(&[parse_value(&v)])
-        .iter()
-        .map(|e| e.to_string())
-        .collect();
+    let text = lint_messages(&v);
     assert!(
         text.iter()
             .any(|e| e.contains("`sender`") && e.contains("not an address at the provider")),

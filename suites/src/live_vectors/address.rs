@@ -6,7 +6,7 @@
 //! by resolve. The provider of an invalid or short address is taken from its text (the last two
 //! labels after `@`), or the corpus's example provider `crabmail.ai` when it has none.
 
-use amp_runner::{Ctx, Failure, Outcome};
+use amp_runner::{Ctx, Outcome};
 use serde_json::Value;
 
 use super::Trial;
@@ -55,12 +55,7 @@ fn path_segment(s: &str) -> String {
 
 async fn trial(ctx: &mut Ctx, t: &Trial) -> TrialResult {
     let case = t.case();
-    let address = case
-        .input
-        .get("address")
-        .and_then(Value::as_str)
-        .ok_or_else(|| Failure::Error(format!("{} has no address", t.name())))?
-        .to_string();
+    let address = t.input_str("address")?.to_string();
     let e = &case.expected;
     let es = |k: &str| e.get(k).and_then(Value::as_str);
     let valid = case.result == amp_vectors::Verdict::Valid;

@@ -17,17 +17,9 @@ pub(super) async fn run(ctx: &mut Ctx, t: &Trial) -> amp_runner::CaseResult {
     verdict::finish(trial(ctx, t).await)
 }
 
-fn input_str<'a>(t: &'a Trial, k: &str) -> Result<&'a str, Failure> {
-    t.case()
-        .input
-        .get(k)
-        .and_then(Value::as_str)
-        .ok_or_else(|| Failure::Error(format!("{} input `{k}` is not a string", t.name())))
-}
-
 /// The vector's canonical string with its own `from|to|` replaced by the run's.
 fn retarget(t: &Trial, canonical: &str, from: &str, to: &str) -> Result<String, Failure> {
-    let prefix = format!("{}|{}|", input_str(t, "from")?, input_str(t, "to")?);
+    let prefix = format!("{}|{}|", t.input_str("from")?, t.input_str("to")?);
     canonical
         .strip_prefix(&prefix)
         .map(|rest| format!("{from}|{to}|{rest}"))
@@ -42,14 +34,8 @@ fn retarget(t: &Trial, canonical: &str, from: &str, to: &str) -> Result<String, 
 async fn trial(ctx: &mut Ctx, t: &Trial) -> TrialResult {
     let case = t.case();
     let profile = ctx.profile();
-    let payload = case
-        .raw("payload")
-        .ok_or_else(|| Failure::Error(format!("{} has no `payload` input", t.name())))?;
-    if wire::python_negative_zero(profile, payload) {
-        return Ok(Outcome::Skip(
-            "python-ascii: -0 and -0.0 are one double once parsed (C-03); not judged".into(),
-        ));
-    }
+    let payload = t.input_raw("payload")?;
+    wire::judged_under(profile, payload)?;
     let (result, expected) = case
         .expectation_for(t.kind(), profile)
         .map_err(Failure::Error)?;
@@ -81,7 +67,7 @@ async fn trial(ctx: &mut Ctx, t: &Trial) -> TrialResult {
         let text = wire::canonical_text(
             &from.address,
             &to.address,
-            input_str(t, "subject")?,
+            t.input_str("subject")?,
             case.input
                 .get("priority")
                 .and_then(Value::as_str)

@@ -254,19 +254,10 @@ async fn signature_trial(ctx: &mut Ctx, t: &Trial) -> TrialResult {
     let i = &case.input;
     let num = |k: &str| i.get(k).and_then(Value::as_i64).unwrap_or(0);
     let (ts_v, now_v, window) = (num("timestamp"), num("now"), num("window_secs"));
-    let text = i.get("signature").and_then(Value::as_str).unwrap_or("");
-    let body_v = i.get("body").and_then(Value::as_str).unwrap_or("");
-    let pk_v = i.get("public_key").and_then(Value::as_str).unwrap_or("");
-    let want = (
-        case.expected
-            .get("strict")
-            .and_then(Value::as_str)
-            .unwrap_or(""),
-        case.expected
-            .get("lax")
-            .and_then(Value::as_str)
-            .unwrap_or(""),
-    );
+    let text = t.input_str("signature")?;
+    let body_v = t.input_str("body")?;
+    let pk_v = t.input_str("public_key")?;
+    let want = (t.expected_str("strict"), t.expected_str("lax"));
     let p = peer(ctx)?;
     let pool = Pool::of(ctx);
     let to = pool.recipient(ctx, 0).await?;
@@ -501,11 +492,7 @@ pub(super) async fn run_message_id(ctx: &mut Ctx, t: &Trial) -> amp_runner::Case
 
 async fn message_id_trial(ctx: &mut Ctx, t: &Trial) -> TrialResult {
     let case = t.case();
-    let id = case
-        .input
-        .get("id")
-        .and_then(Value::as_str)
-        .ok_or_else(|| Failure::Error(format!("{} has no id", t.name())))?;
+    let id = t.input_str("id")?;
     let p = peer(ctx)?;
     let pool = Pool::of(ctx);
     let to = pool.recipient(ctx, 2).await?;
@@ -587,18 +574,7 @@ mod tests {
 
     #[test]
     fn every_federation_signature_vector_has_a_recipe_or_is_a_foreign_signature() {
-        let files = amp_vectors::embedded().expect("corpus");
-        let file = files
-            .into_iter()
-            .find(|f| f.kind == amp_vectors::Kind::FederationSignature)
-            .expect("federation_signature.json");
-        let file = Arc::new(file);
-        for index in 0..file.cases.len() {
-            let t = Trial {
-                file: file.clone(),
-                index,
-                clauses: &["FED-002"],
-            };
+        for t in super::super::corpus_trials(amp_vectors::Kind::FederationSignature) {
             let i = &t.case().input;
             let r = provider_recipe(
                 &t,

@@ -61,6 +61,50 @@ impl Trial {
     pub fn name(&self) -> String {
         self.file.trial_name(self.case())
     }
+
+    /// The string input field `k` (a malformed vector is a harness error, not a verdict).
+    pub fn input_str(&self, k: &str) -> Result<&str, Failure> {
+        self.case()
+            .input
+            .get(k)
+            .and_then(serde_json::Value::as_str)
+            .ok_or_else(|| Failure::Error(format!("{}: input `{k}` is not a string", self.name())))
+    }
+
+    /// The raw JSON text of input field `k`.
+    pub fn input_raw(&self, k: &str) -> Result<&str, Failure> {
+        self.case()
+            .raw(k)
+            .ok_or_else(|| Failure::Error(format!("{}: input `{k}` is missing", self.name())))
+    }
+
+    /// The string expected field `k`, or `""`.
+    pub fn expected_str(&self, k: &str) -> &str {
+        self.case()
+            .expected
+            .get(k)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("")
+    }
+}
+
+/// The trial of case `index` of the embedded file of `kind` (for unit tests of the kinds).
+#[cfg(test)]
+pub(crate) fn corpus_trials(kind: Kind) -> Vec<Trial> {
+    let files = amp_vectors::embedded().expect("corpus parses");
+    let file = Arc::new(
+        files
+            .into_iter()
+            .find(|f| f.kind == kind)
+            .expect("a file of the kind"),
+    );
+    (0..file.cases.len())
+        .map(|index| Trial {
+            file: file.clone(),
+            index,
+            clauses: &["SIG-010"],
+        })
+        .collect()
 }
 
 type Registry = RwLock<HashMap<&'static str, Arc<Trial>>>;

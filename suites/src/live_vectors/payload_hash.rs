@@ -20,16 +20,8 @@ pub(super) async fn run(ctx: &mut Ctx, t: &Trial) -> amp_runner::CaseResult {
 async fn trial(ctx: &mut Ctx, t: &Trial) -> TrialResult {
     let case = t.case();
     let profile = ctx.profile();
-    let payload = case
-        .raw("payload")
-        .ok_or_else(|| Failure::Error(format!("{} has no `payload` input", t.name())))?;
-    if wire::python_negative_zero(profile, payload) {
-        return Ok(Outcome::Skip(
-            "python-ascii: -0 and -0.0 are one double once parsed, so this vector is not \
-             judged under that profile (C-03)"
-                .to_string(),
-        ));
-    }
+    let payload = t.input_raw("payload")?;
+    wire::judged_under(profile, payload)?;
     let (_, expected) = case
         .expectation_for(t.kind(), profile)
         .map_err(Failure::Error)?;

@@ -77,6 +77,26 @@ fn registration_failed(what: &str, e: Failure) -> String {
     format!("could not register {what}: {why}")
 }
 
+/// The agent in `cell`, registered in the run's tenant on first use.
+async fn member(
+    cell: &OnceCell<Result<Arc<Agent>, String>>,
+    ctx: &mut Ctx,
+    role: &str,
+) -> Result<Arc<Agent>, Stop> {
+    cached(
+        cell.get_or_init(|| async move {
+            ctx.note(format!(
+                "registering a {role} agent shared by the live vector trials"
+            ));
+            ctx.agent()
+                .await
+                .map(Arc::new)
+                .map_err(|e| registration_failed(&format!("a shared {role} agent"), e))
+        })
+        .await,
+    )
+}
+
 impl Pool {
     pub fn of(ctx: &Ctx) -> Arc<Pool> {
         ctx.run_scoped::<Pool>()
@@ -93,34 +113,12 @@ impl Pool {
 
     /// Sender `n` (mod the pool size) in the run's tenant.
     pub async fn sender(&self, ctx: &mut Ctx, n: usize) -> Result<Arc<Agent>, Stop> {
-        let cell = &self.senders[n % SENDERS];
-        let c = &mut *ctx;
-        cached(
-            cell.get_or_init(|| async move {
-                c.note("registering a sender agent shared by the live vector trials");
-                c.agent()
-                    .await
-                    .map(Arc::new)
-                    .map_err(|e| registration_failed("a shared sender agent", e))
-            })
-            .await,
-        )
+        member(&self.senders[n % SENDERS], ctx, "sender").await
     }
 
     /// Recipient `n` (mod the pool size) in the run's tenant.
     pub async fn recipient(&self, ctx: &mut Ctx, n: usize) -> Result<Arc<Agent>, Stop> {
-        let cell = &self.recipients[n % RECIPIENTS];
-        let c = &mut *ctx;
-        cached(
-            cell.get_or_init(|| async move {
-                c.note("registering a recipient agent shared by the live vector trials");
-                c.agent()
-                    .await
-                    .map(Arc::new)
-                    .map_err(|e| registration_failed("a shared recipient agent", e))
-            })
-            .await,
-        )
+        member(&self.recipients[n % RECIPIENTS], ctx, "recipient").await
     }
 
     /// An agent in the run's tenant registered with exactly this public key (SPKI PEM), so

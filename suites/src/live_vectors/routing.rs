@@ -46,42 +46,51 @@ pub(super) async fn run(ctx: &mut Ctx, t: &Trial) -> amp_runner::CaseResult {
     verdict::finish(routing_trial(ctx, t).await)
 }
 
+/// A routing vector's input (`vectors/README.md`).
+#[derive(serde::Deserialize)]
+struct Input {
+    provider: String,
+    #[serde(default)]
+    host: Option<String>,
+    sender: String,
+    agents: Vec<String>,
+    to: String,
+}
+
+/// A routing vector's expected decision.
+#[derive(serde::Deserialize)]
+struct Expected {
+    decision: String,
+    #[serde(default)]
+    address: Option<String>,
+    #[serde(default)]
+    status: Option<u16>,
+    #[serde(default)]
+    code: Option<String>,
+}
+
 async fn routing_trial(ctx: &mut Ctx, t: &Trial) -> TrialResult {
     let case = t.case();
-    let i = &case.input;
-    let s = |k: &str| i.get(k).and_then(Value::as_str).map(str::to_string);
-    if i.get("host").is_some_and(|h| !h.is_null()) {
+    let unreadable =
+        |e: serde_json::Error| Failure::Error(format!("{}: not a routing vector: {e}", t.name()));
+    let i: Input = serde_json::from_value(Value::Object(case.input.clone())).map_err(unreadable)?;
+    let e: Expected =
+        serde_json::from_value(Value::Object(case.expected.clone())).map_err(unreadable)?;
+    if i.host.is_some() {
         return verdict::blocked(
             "the vector describes a mesh host's decision; the target is judged as a public \
              provider",
         );
     }
-    let e = &case.expected;
     let q = Question {
-        provider: s("provider").unwrap_or_default(),
-        sender: s("sender").unwrap_or_default(),
-        agents: i
-            .get("agents")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default(),
-        to: s("to").unwrap_or_default(),
-        decision: e
-            .get("decision")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string(),
-        address: e.get("address").and_then(Value::as_str).map(str::to_string),
-        status: e
-            .get("status")
-            .and_then(Value::as_u64)
-            .and_then(|n| u16::try_from(n).ok()),
-        code: e.get("code").and_then(Value::as_str).map(str::to_string),
+        provider: i.provider,
+        sender: i.sender,
+        agents: i.agents,
+        to: i.to,
+        decision: e.decision,
+        address: e.address,
+        status: e.status,
+        code: e.code,
     };
     judge(ctx, t, &q).await.map(|(o, _)| o)
 }

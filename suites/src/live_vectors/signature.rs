@@ -237,27 +237,18 @@ async fn trial(ctx: &mut Ctx, t: &Trial) -> TrialResult {
     let (result, expected) = case
         .expectation_for(t.kind(), profile)
         .map_err(Failure::Error)?;
-    let want = (
-        expected.get("strict").and_then(Value::as_str).unwrap_or(""),
-        expected.get("lax").and_then(Value::as_str).unwrap_or(""),
-    );
+    let word_of = |k: &str| expected.get(k).and_then(Value::as_str).unwrap_or("");
+    let want = (word_of("strict"), word_of("lax"));
     let input = &case.input;
-    let pk_hex = input
-        .get("public_key")
-        .and_then(Value::as_str)
-        .ok_or_else(|| Failure::Error(format!("{} has no public_key", t.name())))?;
+    let pk_hex = t.input_str("public_key")?;
     let pk = PublicKey::from_hex(pk_hex)
         .map_err(|e| Failure::Error(format!("{}: public_key: {e}", t.name())))?;
     let fields_vec = input
         .get("fields")
         .and_then(Value::as_object)
         .ok_or_else(|| Failure::Error(format!("{} has no fields", t.name())))?;
-    let raw_fields = case.raw("fields").unwrap_or("{}");
-    if wire::python_negative_zero(profile, raw_fields) {
-        return Ok(Outcome::Skip(
-            "python-ascii: -0 and -0.0 are one double once parsed (C-03); not judged".into(),
-        ));
-    }
+    let raw_fields = t.input_raw("fields")?;
+    wire::judged_under(profile, raw_fields)?;
     let recipe = recipe(t);
     ctx.note(match &recipe {
         Some(r) => format!(
@@ -382,34 +373,16 @@ mod tests {
     use super::*;
 
     fn trial(id: &str) -> Trial {
-        let files = amp_vectors::embedded().expect("corpus");
-        let file = files
+        super::super::corpus_trials(amp_vectors::Kind::Signature)
             .into_iter()
-            .find(|f| f.kind == amp_vectors::Kind::Signature)
-            .expect("signature.json");
-        let index = file.cases.iter().position(|c| c.id == id).expect("case");
-        Trial {
-            file: Arc::new(file),
-            index,
-            clauses: &["SIG-010"],
-        }
+            .find(|t| t.case().id == id)
+            .expect("case")
     }
 
     #[test]
     fn every_signature_vector_is_re_made_with_its_verdicts() {
-        let files = amp_vectors::embedded().expect("corpus");
-        let file = files
-            .into_iter()
-            .find(|f| f.kind == amp_vectors::Kind::Signature)
-            .expect("signature.json");
-        let n = file.cases.len();
         let mut unknown = Vec::new();
-        for index in 0..n {
-            let t = Trial {
-                file: Arc::new(file.clone()),
-                index,
-                clauses: &["SIG-010"],
-            };
+        for t in super::super::corpus_trials(amp_vectors::Kind::Signature) {
             let case = t.case();
             let r = recipe(&t);
             let pk_hex = case.input["public_key"].as_str().unwrap_or("");

@@ -15,6 +15,8 @@ pub(crate) enum Stop {
     Blocked(String),
     /// A verdict reached early (a failure of the clause, or a harness/transport error).
     Failed(Failure),
+    /// The vector is not judged under this run's settings (the reason says which).
+    NotJudged(String),
 }
 
 impl From<Failure> for Stop {
@@ -32,6 +34,7 @@ pub(crate) fn finish(r: TrialResult) -> CaseResult {
         Ok(o) => Ok(o),
         Err(Stop::Blocked(why)) => Ok(Outcome::Skip(format!("blocked: {why}"))),
         Err(Stop::Failed(f)) => Err(f),
+        Err(Stop::NotJudged(why)) => Ok(Outcome::Skip(why)),
     }
 }
 

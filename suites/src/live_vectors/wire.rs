@@ -164,19 +164,19 @@ pub(crate) fn delivered_hash(entry: &Value, profile: PayloadProfile) -> Result<S
         .map_err(|e| format!("the delivered payload cannot be hashed: {e}"))
 }
 
-/// serde_json keeps no number text, so `-0` and `-0.0` are one double: python-ascii prints
-/// them differently (C-03). Such vectors are not judged under python-ascii (as in amp-vectors).
-pub(crate) fn python_negative_zero(profile: PayloadProfile, raw: &str) -> bool {
-    fn has_negative_zero(v: &Value) -> bool {
-        match v {
-            Value::Number(n) => n.as_f64().is_some_and(|f| f == 0.0 && f.is_sign_negative()),
-            Value::Array(a) => a.iter().any(has_negative_zero),
-            Value::Object(o) => o.values().any(has_negative_zero),
-            _ => false,
-        }
+/// `raw` (a payload or fields object as JSON text) can be judged under `profile`: not when
+/// python-ascii meets a negative zero (see [`amp_vectors::contains_negative_zero`], C-03).
+pub(crate) fn judged_under(profile: PayloadProfile, raw: &str) -> Result<(), Stop> {
+    let negative_zero =
+        serde_json::from_str::<Value>(raw).is_ok_and(|v| amp_vectors::contains_negative_zero(&v));
+    if profile == PayloadProfile::PythonAscii && negative_zero {
+        return Err(Stop::NotJudged(
+            "python-ascii: -0 and -0.0 are one double once parsed, so this vector is not \
+             judged under that profile (C-03)"
+                .to_string(),
+        ));
     }
-    profile == PayloadProfile::PythonAscii
-        && serde_json::from_str::<Value>(raw).is_ok_and(|v| has_negative_zero(&v))
+    Ok(())
 }
 
 /// A subject no other message of the run carries: `vector <kind> <case> <unique>`.
