@@ -65,7 +65,7 @@ struct Peer {
     provider: String,
     key: SecretKey,
     sender: String,
-    sender_key: SecretKey,
+    sender_key: Arc<SecretKey>,
 }
 
 fn peer(ctx: &Ctx) -> Result<Peer, Stop> {
@@ -81,7 +81,7 @@ fn peer(ctx: &Ctx) -> Result<Peer, Stop> {
             ctx.tenant(),
             p.provider
         ),
-        sender_key: ctx.new_key(),
+        sender_key: Pool::of(ctx).peer_user_key(ctx),
     })
 }
 

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use amp_core::SecretKey;
 use amp_runner::{Agent, Ctx, Failure, Method, Receiver, Secret};
 use serde_json::{Value, json};
 use tokio::sync::{Mutex as AsyncMutex, OnceCell};
@@ -53,6 +54,7 @@ pub(crate) struct Pool {
     named: Mutex<HashMap<String, Slot<Agent>>>,
     mailboxes: Mutex<HashMap<String, Arc<Mailbox>>>,
     webhook: OnceCell<Result<Arc<WebhookSink>, String>>,
+    peer_user: std::sync::OnceLock<Arc<SecretKey>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -156,8 +158,9 @@ impl Pool {
                     (Some(address), Some(key)) => Ok(Arc::new(Agent {
                         address: address.to_string(),
                         api_key: Secret::new(key),
-                        // Never used to sign: the trial signs with the vector's key.
-                        key: ctx.new_key(),
+                        // A placeholder, never used: the trial signs with the vector's own
+                        // key (a public test key), so no secret key is made for it.
+                        key: SecretKey::from_seed([0x5a; 32]),
                         agent_id: s("agent_id").map(str::to_string),
                         fingerprint: s("fingerprint").map(str::to_string),
                         tenant,
@@ -192,6 +195,14 @@ impl Pool {
             })
             .await;
         cached(r)
+    }
+
+    /// The key of the federation peer's users (one per run: every federated trial's sender
+    /// signs with it).
+    pub fn peer_user_key(&self, ctx: &Ctx) -> Arc<SecretKey> {
+        self.peer_user
+            .get_or_init(|| Arc::new(ctx.new_key()))
+            .clone()
     }
 
     /// The batched mailbox of `agent`.
