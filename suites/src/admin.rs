@@ -14,6 +14,7 @@
 //! Every suspension case lifts its suspension before it returns (also on failure paths where
 //! the target still answers), so agents are left usable for cleanup.
 
+use crate::refusal::refused;
 use crate::routing::{entry_id, pending_list, route_ok, subject};
 use amp_client::{Method, Receiver, Req, Resp, WsEvent};
 use amp_runner::{Agent, Case, CaseResult, Ctx, Failure, Level, Need, Outcome, Section};
@@ -616,7 +617,7 @@ async fn suspend_sender(ctx: &mut Ctx) -> CaseResult {
     })();
     let (m2, _) = message(ctx, &a, &b, "while suspended", "hello again")?;
     let r = ctx.route(&a, &m2).await?;
-    let checked = shape.and_then(|_| expect::error(&r, 403, "agent_suspended"));
+    let checked = shape.and_then(|_| refused(ctx, &r, 403, "agent_suspended", "SUS-001"));
     let result = lift_after(ctx, &a, checked.map(|_| Outcome::Pass)).await?;
     let (m3, _) = message(ctx, &a, &b, "after unsuspension", "back")?;
     route_ok(ctx, &a, &m3, "a message after unsuspension").await?;
@@ -631,7 +632,7 @@ async fn suspend_recipient(ctx: &mut Ctx) -> CaseResult {
     suspend_ok(ctx, &b).await?;
     let (m2, _) = message(ctx, &a, &b, "to a suspended agent", "hello again")?;
     let r = ctx.route(&a, &m2).await;
-    let checked = r.and_then(|r| expect::error(&r, 403, "recipient_suspended"));
+    let checked = r.and_then(|r| refused(ctx, &r, 403, "recipient_suspended", "SUS-002"));
     lift_after(ctx, &b, checked.map(|_| Outcome::Pass)).await
 }
 
@@ -647,7 +648,7 @@ async fn suspend_pickup_keeps_queue(ctx: &mut Ctx) -> CaseResult {
     }
     suspend_ok(ctx, &b).await?;
     let p = ctx.get("/messages/pending", Some(&b)).await;
-    let checked = p.and_then(|p| expect::error(&p, 403, "agent_suspended"));
+    let checked = p.and_then(|p| refused(ctx, &p, 403, "agent_suspended", "SUS-003"));
     lift_after(ctx, &b, checked.map(|_| Outcome::Pass)).await?;
     if !queued(ctx, &b, &id).await? {
         return fail(format!(
@@ -727,7 +728,8 @@ async fn webhook_suspended_skipped(ctx: &mut Ctx) -> CaseResult {
     .await;
     let checked: Result<Outcome, Failure> = async {
         let ap = ap?;
-        if ap.status == 403 && ap.error_code() == Some("recipient_suspended") {
+        if ap.status == 403 {
+            crate::refusal::code_matches(ctx, &ap, "recipient_suspended", "WH-016");
             return Ok(Outcome::Skip(
                 "the target refuses to approve a message for a suspended recipient, so no \
                  message can be queued for it while suspended"
@@ -879,7 +881,7 @@ async fn risk_own_only(ctx: &mut Ctx) -> CaseResult {
     let own = ctx.get(&format!("/agents/{aid}/risk"), Some(&a)).await?;
     expect::status(&own, 200)?;
     let other = ctx.get(&format!("/agents/{bid}/risk"), Some(&a)).await?;
-    expect::error(&other, 403, "forbidden")?;
+    refused(ctx, &other, 403, "forbidden", "ADM-007")?;
     pass()
 }
 

@@ -4,6 +4,7 @@
 //! Agents are registered fresh per case; what the provider returns is compared with what the
 //! case registered (address, key, alias), never with provider-specific values.
 
+use crate::refusal::refused;
 use crate::registration::{PUBLIC_HOOK, me_ok};
 use amp_core::{PublicKey, parse_rfc3339};
 use amp_runner::{Agent, Case, CaseResult, Ctx, Failure, Level, Section, expect, fail, pass};
@@ -162,7 +163,7 @@ async fn resolve_unknown(ctx: &mut Ctx) -> CaseResult {
     let domain = b.address.split_once('@').map(|x| x.1).unwrap_or("");
     let nobody = format!("{}@{domain}", ctx.unique_name("nobody"));
     let resp = resolve(ctx, &a, &nobody).await?;
-    expect::error(&resp, 404, "not_found")?;
+    refused(ctx, &resp, 404, "not_found", "AGT-003")?;
     pass()
 }
 

@@ -336,7 +336,9 @@ async fn capabilities_notify(ctx: &mut Ctx) -> CaseResult {
         let stale = ctx
             .get("/messages/pending?after=ampc-no-such-cursor", Some(&b))
             .await?;
-        if stale.status != 410 || stale.error_code() != Some("cursor_expired") {
+        if stale.status == 410 {
+            crate::refusal::code_matches(ctx, &stale, "cursor_expired", "NOTIFY-007");
+        } else {
             problems.push(format!(
                 "notify:v1 is advertised but an unknown `after` cursor answered HTTP {} {} \
                  instead of 410 cursor_expired (NOTIFY-007)",

@@ -16,6 +16,7 @@
 //! Every negative case first delivers a correct message through the same path, then changes one
 //! thing, and checks that the change is refused and that nothing reached the recipient.
 
+use crate::refusal::refused as refused_with;
 use crate::routing::{delivered, entry_id, not_delivered, pending_list, subject};
 use amp_core::signing::{Priority, SigningFields};
 use amp_core::{MessageId, SecretKey, payload_hash};
@@ -292,8 +293,9 @@ async fn deliver(ctx: &mut Ctx, p: &Peer, body: &Value, wire: Wire) -> Result<Re
 }
 
 /// Did the provider answer as an authentication refusal (the wire form may be the reason)?
+/// Judged by status only: the retry with the other wire form proves which one verifies.
 fn auth_refusal(resp: &Resp) -> bool {
-    resp.status == 401 || (resp.status == 403 && resp.error_code() != Some("signature_invalid"))
+    matches!(resp.status, 401 | 403)
 }
 
 /// The positive baseline: deliver a correct message and find the wire form the target
@@ -630,7 +632,7 @@ async fn federation_future_timestamp(ctx: &mut Ctx) -> CaseResult {
         ));
     }
     not_delivered(ctx, &b, &d.subject, "REPLAY-003").await?;
-    expect::error(&resp, 400, "timestamp_future")?;
+    refused_with(ctx, &resp, 400, "timestamp_future", "REPLAY-003")?;
     pass()
 }
 

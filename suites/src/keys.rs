@@ -5,6 +5,7 @@
 //! cleanup in step (`update_cleanup_key`, `forget_agent`), so that rotated or revoked agents
 //! are neither left behind needlessly nor cleaned up with a dead key.
 
+use crate::refusal::refused;
 use crate::registration::{me_ok, reg_body};
 use crate::routing::{route_ok, subject};
 use amp_core::parse_rfc3339;
@@ -179,7 +180,7 @@ async fn revoke_key(ctx: &mut Ctx) -> CaseResult {
         // The key is dead: the runner cannot deregister the agent with it any more.
         ctx.forget_agent(&a);
     }
-    expect::error(&after, 401, "unauthorized").map_err(|e| match e {
+    refused(ctx, &after, 401, "unauthorized", "REG-020").map_err(|e| match e {
         Failure::Fail(m) => Failure::Fail(format!(
             "after DELETE /auth/revoke-key the key must be refused at once (REG-020, C-20): {m}"
         )),
@@ -356,7 +357,7 @@ async fn deregister(ctx: &mut Ctx) -> CaseResult {
              (REG-023: not reusable for 30 days, 409 expected)",
         );
     }
-    expect::error(&again, 409, "name_taken")?;
+    refused(ctx, &again, 409, "name_taken", "REG-023")?;
     pass()
 }
 

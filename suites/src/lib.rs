@@ -6,6 +6,21 @@
 
 use amp_runner::Case;
 
+/// Until the runner's `Ctx::finding` lands: record the finding as a transcript note.
+pub(crate) trait FindingShim {
+    fn finding(&self, key: impl Into<String>, clause: &'static str, summary: impl Into<String>);
+}
+
+impl FindingShim for amp_runner::Ctx {
+    fn finding(&self, key: impl Into<String>, clause: &'static str, summary: impl Into<String>) {
+        self.note(format!(
+            "finding {} ({clause}): {}",
+            key.into(),
+            summary.into()
+        ));
+    }
+}
+
 pub mod admin;
 pub mod agents;
 pub mod attachments;
@@ -17,6 +32,7 @@ pub mod federation;
 pub mod keys;
 pub mod ratelimit;
 pub mod receipts;
+pub mod refusal;
 pub mod registration;
 pub mod relay;
 pub mod routing;
@@ -60,6 +76,7 @@ pub fn all() -> Vec<Case> {
         receipts::CASES,
     ];
     let mut cases: Vec<Case> = tables.iter().flat_map(|t| t.iter().copied()).collect();
+    cases.extend(refusal::cases());
     cases.sort_by(|a, b| a.id.cmp(b.id));
     cases
 }

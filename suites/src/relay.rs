@@ -5,6 +5,7 @@
 //! case routed; notify cases are gated on the capability tokens the target advertises in
 //! `/v1/info` (NOTIFY-017) and never assumed.
 
+use crate::refusal::refused;
 use crate::routing::{delivered, entry_id, pending_list, route_ok, subject};
 use amp_runner::{
     Agent, Case, CaseResult, Ctx, Failure, Level, Need, Outcome, Resp, Section, expect, fail, pass,
@@ -426,7 +427,7 @@ async fn cursor_expired(ctx: &mut Ctx) -> CaseResult {
             Some(&b),
         )
         .await?;
-    expect::error(&resp, 410, "cursor_expired")?;
+    refused(ctx, &resp, 410, "cursor_expired", "NOTIFY-007")?;
     pass()
 }
 

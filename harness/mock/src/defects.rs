@@ -84,7 +84,7 @@ defects! {
     PriorityUnvalidated => ("priority-unvalidated", "MSG-004", Rest, "any priority string accepted"),
     MissingFieldWrongCode => ("missing-field-wrong-code", "MSG-008", Rest, "missing payload.type answers 400 invalid_request instead of missing_field"),
     ContextModified => ("context-modified", "MSG-010", Rest, "null values and empty objects inside payload.context are stripped before delivery"),
-    UnknownRecipientAccepted => ("unknown-recipient-accepted", "AGT-003", Rest, "route to an unregistered address answers 200 queued instead of 404"),
+    UnknownRecipientAccepted => ("unknown-recipient-accepted", "API-008", Rest, "route to an unregistered address answers 200 queued instead of 404"),
     DuplicateDelivery => ("duplicate-delivery", "REPLAY-005", Rest, "every routed message is queued twice"),
     IdempotencyIgnored => ("idempotency-ignored", "IDEM-004", Rest, "a repeated idempotency_key routes the message again"),
     LifoQueue => ("lifo-queue", "RTE-019", Rest, "pending returns newest first"),

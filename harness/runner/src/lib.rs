@@ -20,7 +20,7 @@ pub use case::{BoxFuture, Case, CaseFn, CaseResult, Failure, Level, Need, Outcom
 pub use ctx::{Agent, Ctx, MessageBuilder, pass};
 pub use options::{
     ConfigError, ContradictionProfiles, ExpectedFailures, FromHandling, PeerConfig, Reading,
-    RunOptions, Target, Timing, UnknownRecipient, judge_reading,
+    RunOptions, SigningPolicy, Target, Timing, UnknownRecipient, judge_reading,
 };
 pub use output::{closing_counts, render_terminal, to_junit, write_traces};
 pub use report::{

@@ -266,6 +266,29 @@ impl Reading for UnknownRecipient {
     }
 }
 
+/// C-40: whether the target requires a signature on messages between its own local agents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SigningPolicy {
+    /// Every route request must be signed: an unsigned one is refused with 422
+    /// `signature_missing` (SIG-002).
+    Required,
+    /// Unsigned messages from the provider's own local agents are accepted (SIG-003 MAY);
+    /// cross-provider messages still need a signature.
+    LocalRelaxed,
+}
+
+impl Reading for SigningPolicy {
+    const FLAG: &'static str = "--signing";
+    const CONTRADICTION: &'static str = "C-40";
+    const DEFAULT: Self = SigningPolicy::Required;
+    fn name(self) -> &'static str {
+        match self {
+            SigningPolicy::Required => "required",
+            SigningPolicy::LocalRelaxed => "local-relaxed",
+        }
+    }
+}
+
 /// The contradiction profiles a run declares. `None`/`false` = not declared: cases apply the
 /// default reading and warn (citing the contradiction) when the target follows another one.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -274,6 +297,8 @@ pub struct ContradictionProfiles {
     pub from_handling: Option<FromHandling>,
     /// `--unknown-recipient` (C-37).
     pub unknown_recipient: Option<UnknownRecipient>,
+    /// `--signing` (C-40).
+    pub signing: Option<SigningPolicy>,
     /// `--strict-ids` (C-12): message ids must be lowercase hex after `msg_<unix>_`.
     pub strict_ids: bool,
     /// `--strict-schema` (C-41, C-42): provider responses and delivered messages are validated
@@ -291,6 +316,9 @@ impl ContradictionProfiles {
         }
         if let Some(u) = self.unknown_recipient {
             v.push(("unknown-recipient", u.name()));
+        }
+        if let Some(s) = self.signing {
+            v.push(("signing", s.name()));
         }
         if self.strict_ids {
             v.push(("strict-ids", "on"));

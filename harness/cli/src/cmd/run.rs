@@ -103,6 +103,7 @@ pub fn options(
     opts.contradictions = ContradictionProfiles {
         from_handling: args.from_handling.map(Into::into),
         unknown_recipient: args.unknown_recipient.map(Into::into),
+        signing: args.signing.map(Into::into),
         strict_ids: args.strict_ids,
         strict_schema: args.strict_schema,
     };
