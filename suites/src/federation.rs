@@ -823,6 +823,18 @@ pub static CASES: &[Case] = &[
         run: |ctx| Box::pin(federation_unknown_provider(ctx)),
     },
     Case {
+        id: "federation.deliver.no-peer",
+        title: "Anyone claiming to be a provider is refused without a trusted signature",
+        clauses: &["FED-003", "FED-017"],
+        level: Level::Must,
+        section: Section::Federation,
+        needs: &[],
+        expectation: "POST /federation/deliver from a made-up provider, unsigned, signed by an \
+                      unknown key, with an empty or a malformed body, is refused and nothing \
+                      reaches the recipient (no peer configuration needed).",
+        run: |ctx| Box::pin(federation_no_peer(ctx)),
+    },
+    Case {
         id: "federation.untrusted-wrapped",
         title: "A federated message whose sender signature fails is never delivered plainly",
         clauses: &["TRUST-003", "FED-003"],
@@ -865,7 +877,8 @@ async fn federation_unknown_provider(ctx: &mut Ctx) -> CaseResult {
         "FED-017, FED-003",
     )?;
     not_delivered(ctx, &b, &d.subject, "FED-017").await?;
-    if resp.status == 403 && code == Some("provider_not_trusted") {
+    if resp.status == 403 {
+        crate::refusal::code_matches(ctx, &resp, "provider_not_trusted", "FED-017");
         return pass();
     }
     Ok(Outcome::Info(format!(
@@ -874,6 +887,59 @@ async fn federation_unknown_provider(ctx: &mut Ctx) -> CaseResult {
         resp.status,
         code.unwrap_or("<no code>")
     )))
+}
+
+/// FED-003 from the position of anyone on the network: no peer configuration is needed to
+/// claim to be a provider. Forwards from a made-up provider domain, (1) without a provider
+/// signature, (2) signed by a key the target cannot know, (3) with an empty body and (4) with a
+/// malformed body, must all be refused, and the recipient (asked with its own API key) must
+/// hold none of them.
+async fn federation_no_peer(ctx: &mut Ctx) -> CaseResult {
+    let b = ctx.agent().await?;
+    let stranger = format!("{}.invalid", ctx.unique_name("amp-stranger"));
+    let sender = sender_at(ctx, &stranger);
+    let key = ctx.new_key();
+    let signed = |bytes: Vec<u8>| {
+        let ts = now_unix().to_string();
+        let sig = amp_core::sign_federation(&key, &ts, &bytes).to_base64();
+        Request {
+            provider: stranger.clone(),
+            bytes,
+            timestamp: ts,
+            signature: Some(sig),
+        }
+    };
+    let unsigned = Draft::new(ctx, &sender, &b, "no provider signature");
+    let (body, _) = unsigned.body(ctx)?;
+    let unsigned_req = prepare(&stranger, &body, Wire::BodyBytes, Auth::NoSignature);
+    let unknown = Draft::new(ctx, &sender, &b, "unknown provider key");
+    let (body, _) = unknown.body(ctx)?;
+    let unknown_req = signed(wire_bytes(&body, Wire::BodyBytes));
+    let attempts = [
+        ("a forward without X-AMP-Signature", unsigned_req),
+        (
+            "a forward signed by a key the target cannot know",
+            unknown_req,
+        ),
+        ("an empty deliver body", signed(Vec::new())),
+        (
+            "a malformed deliver body",
+            signed(b"{\"envelope\": ".to_vec()),
+        ),
+    ];
+    for (what, req) in &attempts {
+        let resp = post(ctx, req).await?;
+        refused(
+            &resp,
+            &format!("{what} claiming to come from the provider {stranger}"),
+            "FED-003",
+        )?;
+    }
+    // Nothing changed: the recipient's own signed view of its queue holds neither message.
+    for d in [&unsigned, &unknown] {
+        not_delivered(ctx, &b, &d.subject, "FED-003").await?;
+    }
+    pass()
 }
 
 async fn federation_untrusted_wrapped(ctx: &mut Ctx) -> CaseResult {

@@ -24,6 +24,7 @@ impl FindingShim for amp_runner::Ctx {
 pub mod admin;
 pub mod agents;
 pub mod attachments;
+pub mod authority;
 pub mod card;
 pub mod discovery;
 pub mod errors;
@@ -74,6 +75,7 @@ pub fn all() -> Vec<Case> {
         admin::CASES,
         card::CASES,
         receipts::CASES,
+        authority::CASES,
     ];
     let mut cases: Vec<Case> = tables.iter().flat_map(|t| t.iter().copied()).collect();
     cases.extend(refusal::cases());

@@ -169,6 +169,15 @@ defects! {
     CardExpiredAccepted => ("card-expired-accepted", "CARD-004", Card, "PUT /agents/me/card stores an already expired card"),
     CardFingerprintMismatch => ("card-fingerprint-mismatch", "CARD-004", Card, "PUT /agents/me/card stores a card whose fingerprint is not its key's"),
     CardLongExpiry => ("card-long-expiry", "CARD-002", Card, "generated cards are valid for a year (more than 6 months)"),
+    // attacks from every position (authority-carrying inputs)
+    ReregisterOwnKeyIssuesKey => ("reregister-own-key-issues-key", "REG-007", Rest, "registering a taken name with that agent's own public key answers 201 with a new API key for it"),
+    ForeignProviderDeliveredLocally => ("foreign-provider-delivered-locally", "RTE-023", Rest, "a `to` on another provider whose name and tenant match a local agent is delivered to the local agent"),
+    CrossAgentBatchAck => ("cross-agent-batch-ack", "RTE-018", Rest, "POST /messages/pending/ack removes ids queued for other agents"),
+    BatchAckEmptyAcksAll => ("batch-ack-empty-acks-all", "RTE-018", Rest, "POST /messages/pending/ack with an empty `ids` array acknowledges the caller's whole queue"),
+    CrossAgentWsAck => ("cross-agent-ws-ack", "NOTIFY-009", WebSocket, "a WS `message.ack` removes a message queued for another agent"),
+    CrossAgentRead => ("cross-agent-read", "RTE-022", Rest, "POST /messages/{id}/read marks another agent's message read and sends its sender a receipt"),
+    PendingAgentParam => ("pending-agent-param", "RTE-015", Rest, "GET /messages/pending?agent=<address> lists that agent's queue to any authenticated caller"),
+    MeshHeaderSkipsAuth => ("mesh-header-skips-auth", "MESH-012", Rest, "POST /route without Authorization but with X-Forwarded-From is routed as the `from` it names"),
     // receipts
     ReceiptsDropped => ("receipts-dropped", "NOTIFY-003", WebSocket, "receipts retained for an offline sender are discarded when it connects instead of delivered"),
 }

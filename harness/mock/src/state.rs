@@ -191,6 +191,17 @@ pub enum AckResult {
     AlreadyAcked,
 }
 
+/// Which surface an acknowledgement came through (each has its own planted cross-agent defect).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AckVia {
+    /// `DELETE /messages/pending/{id}`.
+    Delete,
+    /// `POST /messages/pending/ack`.
+    Batch,
+    /// WebSocket `message.ack` / `ack`.
+    WebSocket,
+}
+
 /// Route response (RTE-003, NOTIFY-001).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteOutcome {
@@ -544,7 +555,7 @@ impl AppState {
 
     /// Acknowledge one message: the single idempotent `queued` → `acked` transition shared by
     /// `DELETE /messages/pending/{id}`, batch ack and WS `message.ack` (NOTIFY-009).
-    pub fn ack(&self, agent: &AgentRef, id: &str) -> Result<AckResult, ApiError> {
+    pub fn ack(&self, agent: &AgentRef, id: &str, via: AckVia) -> Result<AckResult, ApiError> {
         let now = self.clock().now_unix();
         let keep = self.has(Defect::AckKeepsMessage);
         let mut db = self.lock();
@@ -570,7 +581,7 @@ impl AppState {
                 ApiError::not_found(format!("no pending message `{id}` for this agent")),
             ),
             Some(r) => Ok(r),
-            None if self.has(Defect::CrossAgentAck) => {
+            None if self.acks_foreign_ids(via) => {
                 for mb in db.mailboxes.values_mut() {
                     if let Some(e) = mb.entries.iter_mut().find(|e| e.msg.id == id && !e.acked) {
                         e.acked = true;
@@ -585,6 +596,16 @@ impl AppState {
                 "no pending message `{id}` for this agent: ids come from GET /messages/pending"
             ))),
         }
+    }
+
+    /// The one hook of the cross-agent ack defects: may an ack through `via` remove a message
+    /// queued for another agent?
+    fn acks_foreign_ids(&self, via: AckVia) -> bool {
+        self.has(match via {
+            AckVia::Delete => Defect::CrossAgentAck,
+            AckVia::Batch => Defect::CrossAgentBatchAck,
+            AckVia::WebSocket => Defect::CrossAgentWsAck,
+        })
     }
 
     /// Webhook URL and secret of an agent, if it configured one.
@@ -647,7 +668,7 @@ impl AppState {
     /// The one routing path for REST and WS `route` frames: validate, verify, build the
     /// envelope, deliver. `body` is the already-parsed (strict) route body.
     pub async fn route(&self, sender: &AgentRef, body: &Value) -> Result<RouteOutcome, ApiError> {
-        self.route_sync(sender, body, false)
+        self.route_sync(sender, body, false, false)
     }
 
     /// [`AppState::route`] for a request that claims to come from a mesh host
@@ -657,7 +678,12 @@ impl AppState {
         sender: &AgentRef,
         body: &Value,
     ) -> Result<RouteOutcome, ApiError> {
-        self.route_sync(sender, body, self.has(Defect::MeshHeaderTrusted))
+        self.route_sync(
+            sender,
+            body,
+            self.has(Defect::MeshHeaderTrusted),
+            self.has(Defect::MeshHeaderSkipsAuth),
+        )
     }
 
     fn route_sync(
@@ -665,6 +691,7 @@ impl AppState {
         sender: &AgentRef,
         body: &Value,
         trust_mesh_from: bool,
+        mesh_unsigned_ok: bool,
     ) -> Result<RouteOutcome, ApiError> {
         let obj = body
             .as_object()
@@ -718,7 +745,7 @@ impl AppState {
                 self.verify_route_signature(sender, &req, &from, s)?;
                 s.to_string()
             }
-            None if self.has(Defect::AcceptUnsigned) => String::new(),
+            None if self.has(Defect::AcceptUnsigned) || mesh_unsigned_ok => String::new(),
             None => {
                 return Err(ApiError::new(
                     422,
@@ -954,6 +981,13 @@ impl AppState {
             && !rest.contains('.')
         {
             candidates.push(format!("{n}@{rest}.{}", self.config().provider_domain));
+        }
+        if self.has(Defect::ForeignProviderDeliveredLocally)
+            && let Some((n, rest)) = lowered.split_once('@')
+            && let Some(tenant) = rest.split('.').next()
+        {
+            // Matches on name and tenant only: the provider part of the address is ignored.
+            candidates.push(format!("{n}@{tenant}.{}", self.config().provider_domain));
         }
         for c in &candidates {
             if let Some(a) = self.resolve_str(c) {
@@ -1196,8 +1230,21 @@ impl AppState {
         let now = self.clock().now_unix();
         let (sender, first) = {
             let mut db = self.lock();
-            let mb = db.mailboxes.get_mut(&agent.agent_id);
-            let entry = mb.and_then(|mb| mb.entries.iter_mut().find(|e| e.msg.id == id));
+            let foreign = self.has(Defect::CrossAgentRead)
+                && !db
+                    .mailboxes
+                    .get(&agent.agent_id)
+                    .is_some_and(|mb| mb.entries.iter().any(|e| e.msg.id == id));
+            let entry = if foreign {
+                // `cross-agent-read`: any mailbox holding the id will do.
+                db.mailboxes
+                    .values_mut()
+                    .find_map(|mb| mb.entries.iter_mut().find(|e| e.msg.id == id))
+            } else {
+                db.mailboxes
+                    .get_mut(&agent.agent_id)
+                    .and_then(|mb| mb.entries.iter_mut().find(|e| e.msg.id == id))
+            };
             let Some(entry) = entry else {
                 return Err(ApiError::not_found(format!(
                     "no message `{id}` for this agent: ids come from GET /messages/pending"
