@@ -604,6 +604,7 @@ async fn hook_baseline(ctx: &mut Ctx) -> Result<Agent, Failure> {
             "baseline: registration with the public HTTPS webhook_url {PUBLIC_HOOK} \
                  failed, so the refusals below could not be attributed to the URL: {m}"
         )),
+        blocked @ Failure::Blocked { .. } => blocked,
     })
 }
 

@@ -1,7 +1,9 @@
 //! The per-case context: everything a case may do to the target, recorded.
 
-use crate::case::{CaseResult, Failure, Outcome};
 use crate::options::{ContradictionProfiles, PeerConfig, RunOptions, Target, Timing};
+use crate::prereq::Prereq;
+use crate::probe::{self, DELIVERY_WAIT, Facts, Probes};
+use crate::verdict::Failure;
 use amp_client::{
     Bytes, Http, Method, Receiver, Redactor, Req, Resp, Secret, Transcript, WsConfig, WsConn,
     WsEvent,
@@ -10,6 +12,7 @@ use amp_core::signing::{FingerprintProfile, Priority, SecretKey, SigningFields};
 use amp_core::{PayloadProfile, payload_hash};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -73,9 +76,41 @@ pub(crate) struct RunShared {
     pub info: Option<Value>,
     pub created: Mutex<Vec<Created>>,
     pub ws: WsConfig,
+    pub probes: Probes,
+    pub findings: Mutex<BTreeMap<String, FindingRec>>,
+}
+
+/// A run-level finding: every case reporting the same key is one root cause.
+#[derive(Debug, Clone)]
+pub(crate) struct FindingRec {
+    pub clause: &'static str,
+    pub summary: String,
+    pub cases: BTreeSet<String>,
 }
 
 impl RunShared {
+    /// Record finding `key` (the first summary wins), attributed to `case` if given.
+    pub(crate) fn record_finding(
+        &self,
+        key: &str,
+        clause: &'static str,
+        summary: &str,
+        case: Option<&str>,
+    ) {
+        let mut m = match self.findings.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let rec = m.entry(key.to_string()).or_insert_with(|| FindingRec {
+            clause,
+            summary: self.redactor.redact(summary),
+            cases: BTreeSet::new(),
+        });
+        if let Some(c) = case.filter(|c| !c.starts_with("probe.")) {
+            rec.cases.insert(c.to_string());
+        }
+    }
+
     pub(crate) fn next_n(&self) -> u64 {
         self.counter.fetch_add(1, Ordering::Relaxed) + 1
     }
@@ -139,6 +174,17 @@ pub struct Ctx {
     pub(crate) transcript: Transcript,
     pub(crate) case_id: &'static str,
     pub(crate) deadline: Arc<Deadline>,
+    /// Authenticated WebSocket sessions kept open to observe deliveries ([`Ctx::watch`]).
+    watches: Vec<Watch>,
+    /// Loopback receiver for agents registered with a webhook to observe deliveries.
+    hook: Option<Receiver>,
+}
+
+/// A session that watches deliveries to one agent; frames not asked for yet are kept.
+struct Watch {
+    address: String,
+    conn: WsConn,
+    seen: Vec<Value>,
 }
 
 impl Ctx {
@@ -150,7 +196,32 @@ impl Ctx {
             transcript,
             case_id,
             deadline,
+            watches: Vec::new(),
+            hook: None,
         }
+    }
+
+    /// Establish prerequisite `p` (its probe runs once per run, on first need) and return what
+    /// the probe learnt; `Failure::Blocked` naming the probe that failed otherwise.
+    pub async fn require(&self, p: Prereq) -> Result<Facts, Failure> {
+        let before = Instant::now();
+        let rec = probe::establish(&self.shared, p).await;
+        // Time spent waiting on a probe is not the case's own.
+        self.deadline.extend_to(self.deadline.get() + before.elapsed());
+        match (&rec.result, rec.blocked()) {
+            (Ok(f), _) => Ok(*f),
+            (Err(_), Some(b)) => Err(b),
+            (Err(f), None) => Err(Failure::blocked(p, f.reason.clone())),
+        }
+    }
+
+    /// Record a run-level finding: every case reporting the same `key` becomes one root cause
+    /// in the report (with `clause` and the first `summary`), listing the cases. For a
+    /// deviation that many cases observe, e.g. key
+    /// `error-code:signature_invalid->invalid_signature` for a non-spec error code.
+    pub fn finding(&self, key: impl Into<String>, clause: &'static str, summary: impl Into<String>) {
+        self.shared
+            .record_finding(&key.into(), clause, &summary.into(), Some(self.case_id));
     }
 
     /// The provider timings this run waits on (spec figures unless the target declared its
@@ -364,8 +435,40 @@ impl Ctx {
     }
 
     /// Register a fresh agent; `customize` may edit the registration body (add
-    /// `delivery.webhook_url`, `alias`, ...) before it is sent.
+    /// `delivery.webhook_url`, `alias`, ...) before it is sent. `Failure::Blocked` when the
+    /// registration probe failed. When deliveries can only be observed over WebSocket or
+    /// webhook, the agent is watched through that channel (see [`Ctx::await_delivery`]).
     pub async fn agent_with(
+        &mut self,
+        tenant: &str,
+        customize: impl FnOnce(&mut Value),
+    ) -> Result<Agent, Failure> {
+        self.require(Prereq::Registration).await?;
+        let channels = match self.require(Prereq::DeliveryObservable).await {
+            Ok(Facts::Delivery(c)) => Some(c),
+            _ => None,
+        };
+        let hook = match channels {
+            Some(c) if !c.pending && !c.websocket && c.webhook => Some(self.hook_url().await?),
+            _ => None,
+        };
+        let agent = self
+            .register_agent(tenant, |body| {
+                if let Some(url) = hook {
+                    body["delivery"] = json!({"webhook_url": url, "webhook_secret": HOOK_SECRET});
+                }
+                customize(body)
+            })
+            .await?;
+        if channels.is_some_and(|c| !c.pending && c.websocket) {
+            // Best effort: a case that cannot be watched fails at await_delivery, naming it.
+            let _ = self.watch(&agent).await;
+        }
+        Ok(agent)
+    }
+
+    /// Register a fresh agent without waiting on any probe (what the probes themselves use).
+    pub(crate) async fn register_agent(
         &mut self,
         tenant: &str,
         customize: impl FnOnce(&mut Value),
@@ -544,10 +647,33 @@ impl Ctx {
         .map_err(Failure::from)
     }
 
-    /// Open a WebSocket (subprotocol `amp.v1`), authenticate as `agent` with the first-frame
-    /// `auth` message (WS-002) and wait for `connected` (WS-003). Anything else is a failure.
+    /// Open a socket (subprotocol `amp.v1`) ready for its first frame: after the pause the
+    /// WebSocket probe found necessary (none unless the target drops frames sent right after
+    /// the upgrade; a case using the pause is listed under that finding). `Failure::Blocked`
+    /// when no session authenticates at all.
+    pub async fn ws_open(&mut self) -> Result<WsConn, Failure> {
+        let pause = match self.require(Prereq::WsSession).await? {
+            Facts::WsSession { auth_pause } => auth_pause,
+            _ => Duration::ZERO,
+        };
+        let conn = self.ws_raw(&["amp.v1"]).await?;
+        if !pause.is_zero() {
+            self.shared.record_finding(
+                probe::WS_EARLY_FRAME_FINDING,
+                Prereq::WsSession.clause(),
+                "",
+                Some(self.case_id),
+            );
+            tokio::time::sleep(pause).await;
+        }
+        Ok(conn)
+    }
+
+    /// Open a WebSocket, authenticate as `agent` with the first-frame `auth` message (WS-002)
+    /// and wait for `connected` (WS-003); anything else is a failure. Uses the approach the
+    /// WebSocket probe found to work; `Failure::Blocked` when the probe failed.
     pub async fn ws(&mut self, agent: &Agent) -> Result<WsConn, Failure> {
-        let mut conn = self.ws_raw(&["amp.v1"]).await?;
+        let mut conn = self.ws_open().await?;
         conn.send_json(&json!({"type": "auth", "token": agent.api_key.expose()}))
             .await?;
         let ev = conn.recv(self.request_timeout()).await;
@@ -555,8 +681,181 @@ impl Ctx {
             Some("connected") => Ok(conn),
             _ => Err(Failure::Fail(format!(
                 "after a valid auth frame the target sent {} instead of a `connected` frame (WS-003)",
-                describe_event(&ev)
+                probe::describe_event(&ev)
             ))),
+        }
+    }
+
+    /// One authentication attempt for the WebSocket probe: open, wait `pause`, send `auth`,
+    /// read one event. The socket is returned when the answer was `connected`.
+    pub(crate) async fn ws_auth_attempt(
+        &mut self,
+        agent: &Agent,
+        pause: Duration,
+    ) -> Result<(WsEvent, Option<WsConn>), Failure> {
+        let mut conn = self.ws_raw(&["amp.v1"]).await?;
+        tokio::time::sleep(pause).await;
+        conn.send_json(&json!({"type": "auth", "token": agent.api_key.expose()}))
+            .await?;
+        let ev = conn.recv(self.request_timeout()).await;
+        if ev.frame_type() == Some("connected") {
+            Ok((ev, Some(conn)))
+        } else {
+            conn.close().await;
+            Ok((ev, None))
+        }
+    }
+
+    // ---- observing deliveries ----------------------------------------------------------
+
+    /// Wait until message `message_id` reaches `recipient` through any channel the target
+    /// offers and return what was delivered: the pending entry, the `data` of a `message.new`
+    /// frame, or the webhook body (each carries `envelope` and `payload` on a correct
+    /// provider). Which channels work was established once by the delivery probe; when none
+    /// does, this is `Failure::Blocked` (the probe's root cause says why), not a failure of the
+    /// calling case's clause. Not delivered within 5 s on a working channel is a failure.
+    pub async fn await_delivery(
+        &mut self,
+        recipient: &Agent,
+        message_id: &str,
+    ) -> Result<Value, Failure> {
+        let channels = match self.require(Prereq::DeliveryObservable).await? {
+            Facts::Delivery(c) => c,
+            _ => probe::Channels::default(),
+        };
+        let deadline = Instant::now() + DELIVERY_WAIT;
+        let watched = self.watches.iter().any(|w| w.address == recipient.address);
+        loop {
+            if channels.pending {
+                if let Some(m) = self
+                    .poll_pending(recipient, message_id, Duration::ZERO)
+                    .await
+                    .map_err(Failure::Fail)?
+                {
+                    return Ok(m);
+                }
+            }
+            if watched {
+                if let Some(m) = self
+                    .watched_message(recipient, message_id, Duration::from_millis(50))
+                    .await
+                {
+                    return Ok(m);
+                }
+            }
+            if channels.webhook {
+                if let Some(m) = self.hooked_message(message_id, Duration::ZERO).await {
+                    return Ok(m);
+                }
+            }
+            if Instant::now() >= deadline {
+                let via = match (channels.pending, watched, channels.webhook) {
+                    (true, _, _) => "GET /messages/pending".to_string(),
+                    (_, true, _) => "a WebSocket push".to_string(),
+                    (_, _, true) => "a webhook".to_string(),
+                    _ => "any channel (the agent was not registered through ctx.agent)".to_string(),
+                };
+                return Err(Failure::Fail(format!(
+                    "message {message_id} was accepted but did not reach the recipient through \
+                     {via} within {} s (RTE-015)",
+                    DELIVERY_WAIT.as_secs()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Poll `agent`'s pending list for message `id` for up to `within` (at least once).
+    /// `Err` names a non-2xx answer (RTE-015).
+    pub(crate) async fn poll_pending(
+        &mut self,
+        agent: &Agent,
+        id: &str,
+        within: Duration,
+    ) -> Result<Option<Value>, String> {
+        let want = id.to_string();
+        self.wait_pending(agent, move |m| probe::delivered_id(m) == Some(&want), within)
+            .await
+            .map_err(|f| f.to_string())
+    }
+
+    /// Keep an authenticated WebSocket session open for `agent`, so deliveries pushed to it can
+    /// be observed by [`Ctx::await_delivery`].
+    pub async fn watch(&mut self, agent: &Agent) -> Result<(), Failure> {
+        let conn = self.ws(agent).await?;
+        self.watches.push(Watch {
+            address: agent.address.clone(),
+            conn,
+            seen: Vec::new(),
+        });
+        Ok(())
+    }
+
+    /// A `message.new` for message `id` on `agent`'s watch within `within` (the frame's
+    /// `data`); other frames are kept for later calls.
+    pub(crate) async fn watched_message(
+        &mut self,
+        agent: &Agent,
+        id: &str,
+        within: Duration,
+    ) -> Option<Value> {
+        let w = self.watches.iter_mut().find(|w| w.address == agent.address)?;
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(i) = w.seen.iter().position(|d| probe::delivered_id(d) == Some(id)) {
+                return Some(w.seen.remove(i));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            let ev = w.conn.recv(left).await;
+            match (ev.frame_type(), ev.json()) {
+                (Some("message.new"), Some(v)) => {
+                    w.seen.push(v.get("data").cloned().unwrap_or(Value::Null));
+                }
+                (_, Some(_)) => {}
+                _ => return None,
+            }
+        }
+    }
+
+    /// The URL of this context's loopback webhook receiver (started on first use).
+    async fn hook_url(&mut self) -> Result<String, Failure> {
+        if self.hook.is_none() {
+            self.hook = Some(self.receiver().await?);
+        }
+        Ok(self.hook.as_ref().map(Receiver::url).unwrap_or_default())
+    }
+
+    /// Register an agent whose webhook points at this context's loopback receiver.
+    pub(crate) async fn hooked_agent(&mut self) -> Result<Agent, Failure> {
+        let url = self.hook_url().await?;
+        let tenant = self.tenant();
+        self.register_agent(&tenant, |b| {
+            b["delivery"] = json!({"webhook_url": url, "webhook_secret": HOOK_SECRET})
+        })
+        .await
+    }
+
+    /// The body of a webhook for message `id` received within `within` (at least one look).
+    pub(crate) async fn hooked_message(&self, id: &str, within: Duration) -> Option<Value> {
+        let rx = self.hook.as_ref()?;
+        let deadline = Instant::now() + within;
+        loop {
+            let hit = rx.requests().into_iter().find_map(|r| {
+                let body = r.json()?;
+                let by_header = r.header("x-amp-message-id") == Some(id);
+                (by_header || probe::delivered_id(&body) == Some(id)).then_some(body)
+            });
+            if hit.is_some() || Instant::now() >= deadline {
+                return hit;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Close the watch sessions (the runner calls this when the case ends).
+    pub(crate) async fn close_watches(&mut self) {
+        for mut w in self.watches.drain(..) {
+            w.conn.close().await;
         }
     }
 
@@ -572,18 +871,8 @@ impl Ctx {
     }
 }
 
-fn describe_event(ev: &WsEvent) -> String {
-    match ev {
-        WsEvent::Text { raw, .. } => {
-            let cut: String = raw.chars().take(200).collect();
-            format!("frame {cut}")
-        }
-        WsEvent::Binary(b) => format!("a binary frame of {} bytes", b.len()),
-        WsEvent::Closed { code, reason } => format!("a close (code {code:?}, reason {reason:?})"),
-        WsEvent::Timeout => "nothing before the timeout".to_string(),
-        WsEvent::Error(e) => format!("a protocol error ({e})"),
-    }
-}
+/// Webhook secret of agents registered to observe deliveries by webhook.
+const HOOK_SECRET: &str = "whsec_ampconformanceobserver01";
 
 pub(crate) fn info_capabilities(info: Option<&Value>) -> Vec<String> {
     info.and_then(|v| v.get("capabilities"))
@@ -702,10 +991,6 @@ impl<'a> MessageBuilder<'a> {
     }
 }
 
-/// Convenience for cases: `Ok(Outcome::Pass)`.
-pub fn pass() -> CaseResult {
-    Ok(Outcome::Pass)
-}
 
 /// Fingerprint of an agent's key in the default profile (what most providers return).
 pub fn fingerprint_of(agent: &Agent) -> String {

@@ -12,12 +12,18 @@ pub mod ctx;
 pub mod expect;
 pub mod options;
 pub mod output;
+pub mod prereq;
+pub mod probe;
 pub mod report;
 pub mod run;
+pub mod verdict;
 
 pub use amp_client::{Method, Receiver, Resp, Secret, WsConn, WsEvent};
-pub use case::{BoxFuture, Case, CaseFn, CaseResult, Failure, Level, Need, Outcome, Section, fail};
-pub use ctx::{Agent, Ctx, MessageBuilder, pass};
+pub use case::{BoxFuture, Case, CaseFn, Need, Section};
+pub use ctx::{Agent, Ctx, MessageBuilder};
+pub use prereq::Prereq;
+pub use probe::{Channels, Facts};
+pub use verdict::{CaseResult, Failure, Level, Outcome, fail, pass, warn};
 pub use options::{
     ConfigError, ContradictionProfiles, ExpectedFailures, FromHandling, PeerConfig, Reading,
     RunOptions, SigningPolicy, Target, Timing, UnknownRecipient, judge_reading,

@@ -23,6 +23,7 @@ pub fn mark(v: Verdict) -> &'static str {
         Verdict::Error => "E",
         Verdict::Xfail => "x",
         Verdict::Xpass => "X",
+        Verdict::Blocked => "B",
     }
 }
 
@@ -32,6 +33,7 @@ fn color_of(v: Verdict) -> &'static str {
         Verdict::Fail | Verdict::Error | Verdict::Xpass => "\x1b[31m",
         Verdict::Warn => "\x1b[33m",
         Verdict::Skip | Verdict::Info => "\x1b[2m",
+        Verdict::Blocked => "\x1b[35m",
     }
 }
 
@@ -124,12 +126,27 @@ pub fn render_terminal(report: &RunReport, strict: bool, color: bool) -> String 
         report.coverage.required_total,
         report.run.duration_ms
     );
-    let (p, f, k) = closing_counts(report, strict);
-    let _ = writeln!(out, "{p} passed, {f} failed, {k} skipped");
+    let _ = writeln!(out, "{}", closing_line(report, strict));
     out
 }
 
-/// (passed, failed, skipped) under `strict`.
+/// `N passed, N failed, N skipped`, then `, N blocked` when cases were blocked. CI parses the
+/// plain `N passed, N failed` at the start of this line.
+pub fn closing_line(report: &RunReport, strict: bool) -> String {
+    let (p, f, k) = closing_counts(report, strict);
+    let blocked = report
+        .cases
+        .iter()
+        .filter(|c| c.verdict == Verdict::Blocked)
+        .count();
+    if blocked > 0 {
+        format!("{p} passed, {f} failed, {k} skipped, {blocked} blocked")
+    } else {
+        format!("{p} passed, {f} failed, {k} skipped")
+    }
+}
+
+/// (passed, failed, skipped) under `strict`; blocked cases are in none of them.
 pub fn closing_counts(report: &RunReport, strict: bool) -> (usize, usize, usize) {
     let mut t = (0, 0, 0);
     for c in &report.cases {
@@ -137,6 +154,7 @@ pub fn closing_counts(report: &RunReport, strict: bool) -> (usize, usize, usize)
             Bucket::Passed => t.0 += 1,
             Bucket::Failed => t.1 += 1,
             Bucket::Skipped => t.2 += 1,
+            Bucket::Blocked => {}
         }
     }
     t
@@ -164,7 +182,7 @@ pub fn to_junit(report: &RunReport, strict: bool) -> Result<String, String> {
             let status = match c.verdict {
                 Verdict::Pass | Verdict::Info | Verdict::Xfail => TestCaseStatus::success(),
                 Verdict::Warn if !strict => TestCaseStatus::success(),
-                Verdict::Skip => {
+                Verdict::Skip | Verdict::Blocked => {
                     let mut s = TestCaseStatus::skipped();
                     s.set_message(reason.clone());
                     s

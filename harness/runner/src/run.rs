@@ -1,6 +1,8 @@
 //! The runner: preflight, selection, gating, bounded concurrent execution, cleanup, report.
 
-use crate::case::{Case, CaseResult, Failure, Level, Need, Outcome};
+use crate::case::{Case, Need};
+use crate::verdict::{CaseResult, Failure, Judged, Outcome, judge};
+pub use crate::verdict::{apply_expected, verdict_of};
 use crate::ctx::{Created, Ctx, RunShared, info_capabilities};
 use crate::options::{ConfigError, RunOptions};
 use crate::report::{
@@ -69,38 +71,6 @@ pub fn select<'c>(cases: &'c [Case], opts: &RunOptions) -> Result<Vec<&'c Case>,
         .collect();
     out.sort_by_key(|c| c.id);
     Ok(out)
-}
-
-/// Map a case's own result to a verdict (before expected-failures).
-pub fn verdict_of(level: Level, result: &CaseResult) -> (Verdict, Option<String>, Option<String>) {
-    match result {
-        Ok(Outcome::Pass) => (Verdict::Pass, None, None),
-        Ok(Outcome::Info(n)) => (Verdict::Info, Some(n.clone()), None),
-        Ok(Outcome::Warn {
-            reason,
-            contradiction,
-        }) => (
-            Verdict::Warn,
-            Some(reason.clone()),
-            contradiction.map(str::to_string),
-        ),
-        Ok(Outcome::Skip(r)) => (Verdict::Skip, Some(r.clone()), None),
-        Err(Failure::Fail(r)) => match level {
-            Level::Must => (Verdict::Fail, Some(r.clone()), None),
-            Level::Should => (Verdict::Warn, Some(r.clone()), None),
-            Level::May => (Verdict::Info, Some(r.clone()), None),
-        },
-        Err(Failure::Error(r)) => (Verdict::Error, Some(r.clone()), None),
-    }
-}
-
-/// Apply the expected-failures list.
-pub fn apply_expected(listed: bool, v: Verdict) -> Verdict {
-    match (listed, v) {
-        (true, Verdict::Fail | Verdict::Error) => Verdict::Xfail,
-        (true, Verdict::Pass) => Verdict::Xpass,
-        (_, v) => v,
-    }
 }
 
 fn unmet_need(case: &Case, opts: &RunOptions, caps: &[String]) -> Option<String> {
@@ -246,6 +216,8 @@ pub async fn run(cases: &[Case], opts: RunOptions) -> Result<RunReport, RunError
         counter: AtomicU64::new(0),
         info: info.clone(),
         created: Mutex::new(Vec::new()),
+        probes: Default::default(),
+        findings: Mutex::new(Default::default()),
         ws: WsConfig {
             op_timeout: opts.request_timeout,
             ..WsConfig::default()
@@ -317,6 +289,17 @@ pub async fn run(cases: &[Case], opts: RunOptions) -> Result<RunReport, RunError
         }
     }
 
+    let findings = shared.findings.lock().map(|f| f.clone()).unwrap_or_default();
+    let mut root_causes =
+        crate::probe::root_causes(&shared.probes.records(), &findings, &case_reports);
+    for rc in &mut root_causes {
+        rc.summary = redactor.redact(&rc.summary);
+        rc.transcript = rc
+            .transcript
+            .drain(..)
+            .map(|e| amp_client::transcript::redact_exchange(&redactor, e))
+            .collect();
+    }
     let coverage = coverage(&case_reports);
     let spec_revision = amp_catalogue::Catalogue::try_embedded()
         .ok()
@@ -382,6 +365,7 @@ pub async fn run(cases: &[Case], opts: RunOptions) -> Result<RunReport, RunError
             cases_known: cases.len(),
             cases_filtered_out: cases.len() - selected.len(),
         },
+        root_causes,
         cases: case_reports,
         summary,
         coverage,
@@ -393,23 +377,34 @@ pub async fn run(cases: &[Case], opts: RunOptions) -> Result<RunReport, RunError
 async fn run_one(case: Case, shared: Arc<RunShared>, caps: &[String]) -> Finished {
     let started = Instant::now();
     let listed = shared.opts.expected_failures.contains(case.id);
-    let base = |verdict, reason, contradiction, transcript| CaseReport {
+    let report = |j: Judged, transcript| CaseReport {
         id: case.id.to_string(),
         title: case.title.to_string(),
         section: case.section,
         clauses: case.clauses.iter().map(|s| s.to_string()).collect(),
         level: case.level,
-        verdict,
+        verdict: j.verdict,
         duration_ms: ms(started.elapsed()),
-        reason,
-        contradiction,
+        reason: j.reason,
+        contradiction: j.contradiction,
+        blocked_by: j.blocked_by,
         expectation: case.expectation.to_string(),
         transcript,
     };
     if let Some(why) = unmet_need(&case, &shared.opts, caps) {
+        let j = judge(case.level, &Ok(Outcome::Skip(why)));
         return Finished {
-            report: base(Verdict::Skip, Some(why), None, Vec::new()),
+            report: report(j, Vec::new()),
         };
+    }
+    for need in case.needs {
+        if let Need::Prereq(p) = need {
+            if let Some(b) = crate::probe::establish(&shared, *p).await.blocked() {
+                return Finished {
+                    report: report(judge(case.level, &Err(b)), Vec::new()),
+                };
+            }
+        }
     }
     let mut ctx = Ctx::new(shared.clone(), case.id);
     let transcript: Transcript = ctx.transcript.clone();
@@ -418,19 +413,23 @@ async fn run_one(case: Case, shared: Arc<RunShared>, caps: &[String]) -> Finishe
     // deadline starts at the case timeout and may be extended by the case (`Ctx::need_time`)
     // while it runs, so it is re-read whenever it seems to have passed.
     let handle = tokio::spawn(async move {
-        let fut = (case.run)(&mut ctx);
-        tokio::pin!(fut);
-        loop {
-            let at = deadline.get();
-            tokio::select! {
-                r = &mut fut => return Some(r),
-                () = tokio::time::sleep_until(at.into()) => {
-                    if deadline.get() <= Instant::now() {
-                        return None;
+        let result = {
+            let fut = (case.run)(&mut ctx);
+            tokio::pin!(fut);
+            loop {
+                let at = deadline.get();
+                tokio::select! {
+                    r = &mut fut => break Some(r),
+                    () = tokio::time::sleep_until(at.into()) => {
+                        if deadline.get() <= Instant::now() {
+                            break None;
+                        }
                     }
                 }
             }
-        }
+        };
+        ctx.close_watches().await;
+        result
     });
     let result: CaseResult = match handle.await {
         Ok(Some(r)) => r,
@@ -452,17 +451,17 @@ async fn run_one(case: Case, shared: Arc<RunShared>, caps: &[String]) -> Finishe
         }
         Err(e) => Err(Failure::Error(format!("case task failed: {e}"))),
     };
-    let (v, reason, contradiction) = verdict_of(case.level, &result);
-    let v = apply_expected(listed, v);
-    let reason = match v {
+    let mut j = judge(case.level, &result);
+    j.verdict = apply_expected(listed, j.verdict);
+    j.reason = match j.verdict {
         Verdict::Xpass => {
             Some("listed in expected-failures but passed: remove it from the list".to_string())
         }
-        Verdict::Xfail => reason.map(|r| format!("expected failure: {r}")),
-        _ => reason,
+        Verdict::Xfail => j.reason.map(|r| format!("expected failure: {r}")),
+        _ => j.reason,
     };
     Finished {
-        report: base(v, reason, contradiction, transcript.entries()),
+        report: report(j, transcript.entries()),
     }
 }
 
@@ -510,7 +509,7 @@ fn coverage(cases: &[CaseReport]) -> CoverageReport {
     };
     let cited: BTreeSet<&str> = cases
         .iter()
-        .filter(|c| c.verdict != Verdict::Skip)
+        .filter(|c| c.verdict.judged())
         .flat_map(|c| c.clauses.iter().map(String::as_str))
         .collect();
     let cov = cat.coverage(cited.iter().copied());

@@ -1,0 +1,437 @@
+//! Probes: each [`Prereq`] is established once per run, on first need, with its own
+//! transcript. A case whose prerequisite failed is `blocked` instead of failing its own clause
+//! for a cause it never tested; the failed probe becomes one root cause in the report.
+//!
+//! Probes run through a [`Ctx`] of their own (id `probe.<prereq>`), using the context's raw
+//! helpers, which never wait on a probe themselves, so probing cannot deadlock.
+
+use crate::ctx::{Agent, Ctx, RunShared};
+use crate::prereq::Prereq;
+use crate::verdict::Failure;
+use amp_client::{Exchange, WsEvent};
+use futures_util::future::BoxFuture;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::OnceCell;
+
+/// How long a correct provider may take to make a routed message observable.
+pub const DELIVERY_WAIT: Duration = Duration::from_secs(5);
+
+/// The pause before the first frame that the WebSocket probe tries when a frame sent right
+/// after the upgrade went unanswered.
+pub const WS_RETRY_PAUSE: Duration = Duration::from_millis(500);
+
+/// The channels through which the tester saw a routed message reach its recipient.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Channels {
+    /// `GET /messages/pending` lists it.
+    pub pending: bool,
+    /// A `message.new` frame reaches an authenticated WebSocket session.
+    pub websocket: bool,
+    /// A webhook POST reaches a loopback receiver (only tried with `--loopback-webhooks`).
+    pub webhook: bool,
+}
+
+/// What a successful probe learnt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Facts {
+    Registered,
+    RouteAccepted,
+    Delivery(Channels),
+    /// The pause before the `auth` frame that made a session authenticate (zero: none needed).
+    WsSession { auth_pause: Duration },
+}
+
+/// Why a probe failed. `root` is the probe that failed first: a probe whose dependency failed
+/// carries the dependency's failure, so one cause is reported once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeFailure {
+    pub root: Prereq,
+    /// Catalogue clause the failure bears on.
+    pub clause: &'static str,
+    pub reason: String,
+}
+
+/// The outcome of one probe, with its transcript.
+#[derive(Debug, Clone)]
+pub struct ProbeRecord {
+    pub prereq: Prereq,
+    pub result: Result<Facts, ProbeFailure>,
+    pub transcript: Vec<Exchange>,
+    pub duration_ms: u64,
+}
+
+impl ProbeRecord {
+    /// `Failure::Blocked` naming the root probe, when this probe failed.
+    pub fn blocked(&self) -> Option<Failure> {
+        self.result
+            .as_ref()
+            .err()
+            .map(|f| Failure::blocked(f.root, f.reason.clone()))
+    }
+}
+
+/// One cell per prerequisite; filled once, concurrency-safe (late callers wait).
+#[derive(Debug, Default)]
+pub(crate) struct Probes {
+    cells: [OnceCell<ProbeRecord>; Prereq::ALL.len()],
+}
+
+impl Probes {
+    fn cell(&self, p: Prereq) -> &OnceCell<ProbeRecord> {
+        let i = Prereq::ALL.iter().position(|x| *x == p).unwrap_or(0);
+        &self.cells[i]
+    }
+
+    /// The record if the probe has run.
+    pub(crate) fn get(&self, p: Prereq) -> Option<&ProbeRecord> {
+        self.cell(p).get()
+    }
+
+    /// Every probe that ran, in [`Prereq::ALL`] order.
+    pub(crate) fn records(&self) -> Vec<ProbeRecord> {
+        Prereq::ALL
+            .iter()
+            .filter_map(|p| self.get(*p).cloned())
+            .collect()
+    }
+}
+
+/// Run the probe for `p` unless it ran already; returns its record.
+pub(crate) fn establish(shared: &Arc<RunShared>, p: Prereq) -> BoxFuture<'_, &ProbeRecord> {
+    Box::pin(async move {
+        shared
+            .probes
+            .cell(p)
+            .get_or_init(|| run_probe(shared.clone(), p))
+            .await
+    })
+}
+
+async fn run_probe(shared: Arc<RunShared>, p: Prereq) -> ProbeRecord {
+    let started = Instant::now();
+    for d in p.depends_on() {
+        if let Err(f) = &establish(&shared, *d).await.result {
+            return ProbeRecord {
+                prereq: p,
+                result: Err(f.clone()),
+                transcript: Vec::new(),
+                duration_ms: 0,
+            };
+        }
+    }
+    let mut ctx = Ctx::new(shared.clone(), p.probe_id());
+    let result = match p {
+        Prereq::Registration => registration(&mut ctx).await,
+        Prereq::RouteAccepted => route_accepted(&mut ctx).await,
+        Prereq::DeliveryObservable => delivery(&mut ctx).await,
+        Prereq::WsSession => ws_session(&mut ctx).await,
+    };
+    ctx.close_watches().await;
+    ProbeRecord {
+        prereq: p,
+        result: result.map_err(|(clause, reason)| ProbeFailure {
+            root: p,
+            clause,
+            reason,
+        }),
+        transcript: ctx.transcript.entries(),
+        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    }
+}
+
+type Probed = Result<Facts, (&'static str, String)>;
+
+fn why(f: Failure) -> String {
+    match f {
+        Failure::Fail(r) | Failure::Error(r) => r,
+        Failure::Blocked { reason, .. } => reason,
+    }
+}
+
+async fn probe_agent(ctx: &mut Ctx) -> Result<Agent, (&'static str, String)> {
+    let tenant = ctx.tenant();
+    ctx.register_agent(&tenant, |_| {})
+        .await
+        .map_err(|f| (Prereq::Registration.clause(), why(f)))
+}
+
+async fn registration(ctx: &mut Ctx) -> Probed {
+    let a = probe_agent(ctx).await?;
+    // Any authenticated endpoint will do; 401/403 is the only answer that says the key is not
+    // accepted (a provider without GET /agents/me is judged by the cases that test it).
+    for path in ["/agents/me", "/messages/pending"] {
+        let r = ctx
+            .get(path, Some(&a))
+            .await
+            .map_err(|f| (Prereq::Registration.clause(), why(f)))?;
+        match r.status {
+            401 | 403 => {
+                return Err((
+                    Prereq::Registration.clause(),
+                    format!(
+                        "the API key the registration returned was refused: GET {path} \
+                         answered HTTP {}{}",
+                        r.status,
+                        r.error_code()
+                            .map(|c| format!(" `{c}`"))
+                            .unwrap_or_default()
+                    ),
+                ));
+            }
+            s if (200..300).contains(&s) => return Ok(Facts::Registered),
+            _ => {}
+        }
+    }
+    Ok(Facts::Registered)
+}
+
+/// Route a signed message `from` → `to`; the route response on acceptance.
+async fn route_signed(
+    ctx: &mut Ctx,
+    from: &Agent,
+    to: &Agent,
+    subject: &str,
+) -> Result<Value, (&'static str, String)> {
+    let body = ctx
+        .message(from, &to.address)
+        .subject(subject)
+        .signed()
+        .map_err(|f| (Prereq::RouteAccepted.clause(), why(f)))?;
+    let r = ctx
+        .route(from, &body)
+        .await
+        .map_err(|f| (Prereq::RouteAccepted.clause(), why(f)))?;
+    if !r.is_success() {
+        return Err((
+            Prereq::RouteAccepted.clause(),
+            format!(
+                "a correctly signed message between two registered agents was refused: \
+                 POST /route answered HTTP {}{}",
+                r.status,
+                r.error_code()
+                    .map(|c| format!(" `{c}`"))
+                    .unwrap_or_default()
+            ),
+        ));
+    }
+    Ok(r.json().cloned().unwrap_or(Value::Null))
+}
+
+async fn route_accepted(ctx: &mut Ctx) -> Probed {
+    let a = probe_agent(ctx).await?;
+    let b = probe_agent(ctx).await?;
+    route_signed(ctx, &a, &b, "amp-conformance probe: route").await?;
+    Ok(Facts::RouteAccepted)
+}
+
+/// The message id of a queue entry, a `message.new` frame's data or a webhook body: `id`
+/// (08) or `envelope.id` (05).
+pub(crate) fn delivered_id(m: &Value) -> Option<&str> {
+    m.get("id")
+        .and_then(Value::as_str)
+        .or_else(|| m.pointer("/envelope/id").and_then(Value::as_str))
+}
+
+async fn delivery(ctx: &mut Ctx) -> Probed {
+    let a = probe_agent(ctx).await?;
+    let b = probe_agent(ctx).await?;
+    let answer = route_signed(ctx, &a, &b, "amp-conformance probe: pending").await?;
+    let id = answer.get("id").and_then(Value::as_str).unwrap_or("");
+    let mut channels = Channels::default();
+    let mut tried = Vec::new();
+
+    // 1. The relay queue (what 05 falls back to for an agent with no socket and no webhook).
+    match ctx.poll_pending(&b, id, DELIVERY_WAIT).await {
+        Ok(Some(_)) => channels.pending = true,
+        Ok(None) => tried.push(format!(
+            "it did not appear in GET /messages/pending within {} s",
+            DELIVERY_WAIT.as_secs()
+        )),
+        Err(reason) => tried.push(reason),
+    }
+    // 2. A WebSocket push to a session opened before routing.
+    if !channels.pending {
+        let shared = ctx.shared.clone();
+        let ws = establish(&shared, Prereq::WsSession).await.result.clone();
+        match ws {
+            Ok(_) => {
+                let c = probe_agent(ctx).await?;
+                match ctx.watch(&c).await {
+                    Ok(()) => {
+                        let ans =
+                            route_signed(ctx, &a, &c, "amp-conformance probe: websocket").await?;
+                        let id = ans.get("id").and_then(Value::as_str).unwrap_or("");
+                        if ctx.watched_message(&c, id, DELIVERY_WAIT).await.is_some() {
+                            channels.websocket = true;
+                        } else {
+                            tried.push(format!(
+                                "no `message.new` frame reached the recipient's authenticated \
+                                 WebSocket session within {} s",
+                                DELIVERY_WAIT.as_secs()
+                            ));
+                        }
+                    }
+                    Err(f) => tried.push(format!("no WebSocket session ({})", why(f))),
+                }
+            }
+            Err(f) => tried.push(format!("no WebSocket session ({})", f.reason)),
+        }
+    }
+    // 3. A webhook to a loopback receiver, when the run allows it.
+    if !channels.pending && !channels.websocket && ctx.config().loopback_webhooks {
+        let hooked = ctx.hooked_agent().await.map_err(|f| ("RTE-001", why(f)))?;
+        let ans = route_signed(ctx, &a, &hooked, "amp-conformance probe: webhook").await?;
+        let id = ans.get("id").and_then(Value::as_str).unwrap_or("");
+        if ctx.hooked_message(id, DELIVERY_WAIT).await.is_some() {
+            channels.webhook = true;
+        } else {
+            tried.push(format!(
+                "no webhook reached the loopback receiver within {} s",
+                DELIVERY_WAIT.as_secs()
+            ));
+        }
+    }
+    if channels != Channels::default() {
+        return Ok(Facts::Delivery(channels));
+    }
+    let method = answer.get("method").and_then(Value::as_str);
+    let status = answer.get("status").and_then(Value::as_str);
+    let answered = format!(
+        "POST /route accepted the message ({})",
+        json!({"status": status, "method": method})
+    );
+    match method {
+        Some(m @ ("local" | "mesh")) => Err((
+            "RTE-001",
+            format!(
+                "{answered}: method `{m}` names a delivery the tester cannot observe (spec 05: \
+                 `local` is delivery on the provider's own host, `mesh` a forward to another \
+                 host), while 05's routing algorithm delivers to a recipient with no socket and \
+                 no webhook through the relay queue; {}",
+                tried.join("; ")
+            ),
+        )),
+        _ => Err((
+            Prereq::DeliveryObservable.clause(),
+            format!(
+                "{answered}, but the recipient could not observe it: {}",
+                tried.join("; ")
+            ),
+        )),
+    }
+}
+
+/// Describe a WebSocket event for a probe reason.
+pub(crate) fn describe_event(ev: &WsEvent) -> String {
+    match ev {
+        WsEvent::Text { raw, .. } => {
+            let cut: String = raw.chars().take(200).collect();
+            format!("frame {cut}")
+        }
+        WsEvent::Binary(b) => format!("a binary frame of {} bytes", b.len()),
+        WsEvent::Closed { code, reason } => format!("a close (code {code:?}, reason {reason:?})"),
+        WsEvent::Timeout => "nothing before the timeout".to_string(),
+        WsEvent::Error(e) => format!("a protocol error ({e})"),
+    }
+}
+
+/// Key of the finding "frames sent right after the upgrade are dropped".
+pub const WS_EARLY_FRAME_FINDING: &str = "ws:auth-frame-dropped-right-after-upgrade";
+
+async fn ws_session(ctx: &mut Ctx) -> Probed {
+    let a = probe_agent(ctx).await?;
+    let mut seen = Vec::new();
+    for pause in [Duration::ZERO, WS_RETRY_PAUSE] {
+        let ev = match ctx.ws_auth_attempt(&a, pause).await {
+            Ok((ev, conn)) => {
+                if let Some(mut c) = conn {
+                    c.close().await;
+                }
+                ev
+            }
+            Err(f) => {
+                return Err((
+                    Prereq::WsSession.clause(),
+                    format!(
+                        "the WebSocket upgrade at {} failed: {}",
+                        ctx.target().ws_url,
+                        why(f)
+                    ),
+                ));
+            }
+        };
+        if ev.frame_type() == Some("connected") {
+            if !pause.is_zero() {
+                ctx.shared.record_finding(
+                    WS_EARLY_FRAME_FINDING,
+                    Prereq::WsSession.clause(),
+                    &format!(
+                        "an `auth` frame sent right after the WebSocket upgrade got {}, the same \
+                         frame sent {} ms after the upgrade was answered `connected`: the \
+                         target drops frames that arrive before it is ready; the WebSocket \
+                         cases ran with that pause",
+                        seen.join(""),
+                        pause.as_millis()
+                    ),
+                    None,
+                );
+            }
+            return Ok(Facts::WsSession { auth_pause: pause });
+        }
+        seen.push(describe_event(&ev));
+    }
+    Err((
+        Prereq::WsSession.clause(),
+        format!(
+            "after a valid `auth` frame the target sent {} (sent right after the upgrade) and {} \
+             (sent {} ms after it) instead of a `connected` frame",
+            seen.first().map(String::as_str).unwrap_or("?"),
+            seen.get(1).map(String::as_str).unwrap_or("?"),
+            WS_RETRY_PAUSE.as_millis()
+        ),
+    ))
+}
+
+/// The root causes of a run: every failed probe that is its own root (with the cases it
+/// blocked), then every finding (with the cases it explains), most cases first.
+pub(crate) fn root_causes(
+    probes: &[ProbeRecord],
+    findings: &std::collections::BTreeMap<String, crate::ctx::FindingRec>,
+    cases: &[crate::report::CaseReport],
+) -> Vec<crate::report::RootCause> {
+    use crate::report::{RootCause, RootCauseKind};
+    let mut out: Vec<RootCause> = probes
+        .iter()
+        .filter_map(|r| {
+            let f = r.result.as_ref().err().filter(|f| f.root == r.prereq)?;
+            Some(RootCause {
+                key: format!("probe:{}", r.prereq),
+                kind: RootCauseKind::Probe,
+                clause: f.clause.to_string(),
+                summary: format!("{}: {}", r.prereq.description(), f.reason),
+                cases: cases
+                    .iter()
+                    .filter(|c| c.blocked_by == Some(r.prereq))
+                    .map(|c| c.id.clone())
+                    .collect(),
+                transcript: r.transcript.clone(),
+            })
+        })
+        .collect();
+    let mut found: Vec<RootCause> = findings
+        .iter()
+        .map(|(key, f)| RootCause {
+            key: key.clone(),
+            kind: RootCauseKind::Finding,
+            clause: f.clause.to_string(),
+            summary: f.summary.clone(),
+            cases: f.cases.iter().cloned().collect(),
+            transcript: Vec::new(),
+        })
+        .collect();
+    found.sort_by(|a, b| b.cases.len().cmp(&a.cases.len()).then(a.key.cmp(&b.key)));
+    out.extend(found);
+    out
+}
