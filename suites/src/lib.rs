@@ -6,21 +6,6 @@
 
 use amp_runner::Case;
 
-/// Until the runner's `Ctx::finding` lands: record the finding as a transcript note.
-pub(crate) trait FindingShim {
-    fn finding(&self, key: impl Into<String>, clause: &'static str, summary: impl Into<String>);
-}
-
-impl FindingShim for amp_runner::Ctx {
-    fn finding(&self, key: impl Into<String>, clause: &'static str, summary: impl Into<String>) {
-        self.note(format!(
-            "finding {} ({clause}): {}",
-            key.into(),
-            summary.into()
-        ));
-    }
-}
-
 pub mod admin;
 pub mod agents;
 pub mod attachments;

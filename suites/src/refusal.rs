@@ -12,7 +12,6 @@
 //!    right status with another error code is one run-wide finding per code pair (never a
 //!    different verdict), and the message must not reach the recipient.
 
-use crate::FindingShim as _;
 use crate::routing::{not_delivered, route_ok, sign_text, subject};
 use amp_core::signing::Priority;
 use amp_core::{Signature, payload_hash};

@@ -13,6 +13,7 @@
 use std::collections::BTreeMap;
 
 use amp_mock::{Defect, DefectSet};
+use amp_runner::report::RootCauseKind;
 use amp_runner::{Case, RunOptions, RunReport, Verdict};
 use futures_util::StreamExt;
 use serde::Serialize;
@@ -26,6 +27,43 @@ pub struct CaseVerdict {
     pub case: String,
     pub verdict: Verdict,
     pub reason: Option<String>,
+    /// A run-wide finding the case reported (`error-code:missing_field->invalid_request`): a
+    /// deviation judged as a root cause instead of a verdict still catches a defect.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finding: Option<String>,
+}
+
+impl CaseVerdict {
+    /// Every case of `report`, with the first finding each one reported.
+    fn all_of(report: &RunReport) -> Vec<CaseVerdict> {
+        report
+            .cases
+            .iter()
+            .map(|c| CaseVerdict {
+                case: c.id.clone(),
+                verdict: c.verdict,
+                reason: c.reason.clone(),
+                finding: report
+                    .root_causes
+                    .iter()
+                    .find(|r| r.kind == RootCauseKind::Finding && r.cases.contains(&c.id))
+                    .map(|r| r.key.clone()),
+            })
+            .collect()
+    }
+
+    /// The case noticed something: it failed, warned or reported a finding.
+    fn caught(&self) -> bool {
+        matches!(self.verdict, Verdict::Fail | Verdict::Warn) || self.finding.is_some()
+    }
+
+    /// The verdict, or `finding` for a passing case that reported one.
+    fn label(&self) -> &str {
+        match (&self.finding, self.verdict) {
+            (Some(_), Verdict::Pass | Verdict::Info | Verdict::Skip) => "finding",
+            _ => self.verdict.as_str(),
+        }
+    }
 }
 
 /// One row of the matrix: a defect and what the suite made of it.
@@ -103,14 +141,11 @@ pub async fn selftest(defects: &[Defect], jobs: usize) -> Result<SelftestReport,
     let clean = run_against(DefectSet::none(), &cases, None)
         .await
         .map_err(|e| CliError::broken(format!("clean run failed to complete: {e}")))?;
-    let false_alarms: Vec<CaseVerdict> = clean
-        .cases
-        .iter()
-        .filter(|c| !matches!(c.verdict, Verdict::Pass | Verdict::Info | Verdict::Skip))
-        .map(|c| CaseVerdict {
-            case: c.id.clone(),
-            verdict: c.verdict,
-            reason: c.reason.clone(),
+    let false_alarms: Vec<CaseVerdict> = CaseVerdict::all_of(&clean)
+        .into_iter()
+        .filter(|c| {
+            !matches!(c.verdict, Verdict::Pass | Verdict::Info | Verdict::Skip)
+                || c.finding.is_some()
         })
         .collect();
     let rows: Vec<DefectRow> = futures_util::stream::iter(defects.iter().copied())
@@ -153,26 +188,11 @@ async fn defect_row(defect: Defect, cases: &[Case], listed: Vec<String>) -> Defe
     let patterns: Vec<String> = mapped.iter().map(|c| c.id.to_string()).collect();
     match run_against(DefectSet::single(defect), cases, Some(patterns)).await {
         Ok(report) => {
-            row.cases = report
-                .cases
-                .iter()
-                .map(|c| CaseVerdict {
-                    case: c.id.clone(),
-                    verdict: c.verdict,
-                    reason: c.reason.clone(),
-                })
-                .collect();
-            row.killed = row
-                .cases
-                .iter()
-                .any(|c| matches!(c.verdict, Verdict::Fail | Verdict::Warn));
+            row.cases = CaseVerdict::all_of(&report);
+            row.killed = row.cases.iter().any(CaseVerdict::caught);
             row.missed = listed
                 .iter()
-                .filter(|id| {
-                    !row.cases.iter().any(|c| {
-                        &c.case == *id && matches!(c.verdict, Verdict::Fail | Verdict::Warn)
-                    })
-                })
+                .filter(|id| !row.cases.iter().any(|c| &c.case == *id && c.caught()))
                 .cloned()
                 .collect();
         }
@@ -220,8 +240,8 @@ pub fn render(report: &SelftestReport) -> String {
             out,
             "  FALSE ALARM {} [{}] {}",
             fa.case,
-            fa.verdict.as_str(),
-            fa.reason.as_deref().unwrap_or("")
+            fa.label(),
+            fa.finding.as_deref().or(fa.reason.as_deref()).unwrap_or("")
         );
     }
     let _ = writeln!(out);
@@ -234,8 +254,8 @@ pub fn render(report: &SelftestReport) -> String {
         let by: BTreeMap<&str, &str> = row
             .cases
             .iter()
-            .filter(|c| matches!(c.verdict, Verdict::Fail | Verdict::Warn))
-            .map(|c| (c.case.as_str(), c.verdict.as_str()))
+            .filter(|c| c.caught())
+            .map(|c| (c.case.as_str(), c.label()))
             .collect();
         let caught = if let Some(e) = &row.error {
             format!("ERROR: {e}")
