@@ -1025,7 +1025,7 @@ pub static CASES: &[Case] = &[
         id: "admin.risk.formula",
         title: "The risk score follows the weighted formula",
         clauses: &["RISK-001", "RISK-002", "ADM-007"],
-        level: Level::Must,
+        level: Level::Should,
         section: Section::Security,
         needs: &[],
         expectation: "After 3 plain, 1 flag-worthy and 1 quarantine-worthy message, the agent's \
@@ -1038,7 +1038,7 @@ pub static CASES: &[Case] = &[
         id: "admin.risk.own-only",
         title: "An agent reads only its own risk score",
         clauses: &["ADM-007"],
-        level: Level::Must,
+        level: Level::Should,
         section: Section::Security,
         needs: &[],
         expectation: "GET /agents/{own id}/risk answers 200; another agent's answers 403 \

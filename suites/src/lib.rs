@@ -16,6 +16,7 @@ pub mod errors;
 pub mod extras;
 pub mod federation;
 pub mod keys;
+pub mod provider_key;
 pub mod ratelimit;
 pub mod receipts;
 pub mod refusal;
