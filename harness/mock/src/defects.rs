@@ -125,7 +125,7 @@ defects! {
     NoDeliveryBasis => ("no-delivery-basis", "NOTIFY-001", Rest, "route responses lack `basis`"),
     CountRateLimited => ("count-rate-limited", "NOTIFY-005", Rest, "GET /messages/pending/count draws on the pickup budget and is refused once it is spent"),
     RelayTtlOneDay => ("relay-ttl-one-day", "RTE-016", Rest, "queue entries expire 1 day after queueing instead of 7 days"),
-    OptionsUnvalidated => ("options-unvalidated", "RTE-024", Rest, "route `options` is ignored unvalidated (non-boolean receipt, unknown options accepted)"),
+    OptionsReceiptRefused => ("options-receipt-refused", "RTE-024", Rest, "a route body with the documented `options: {receipt: true}` is refused with 400"),
     SignatureFailure400 => ("signature-failure-400", "SEC-003", Rest, "missing or invalid signatures answer 400 invalid_request instead of 422/403"),
     RateLimitGlobal => ("rate-limit-global", "RL-001", Rest, "all API keys share one request budget instead of one per agent"),
     PatchWebhookUnvalidated => ("patch-webhook-unvalidated", "WH-011", Rest, "PATCH /agents/me accepts private webhook URLs (validated only at registration)"),
@@ -178,6 +178,8 @@ defects! {
     CrossAgentRead => ("cross-agent-read", "RTE-022", Rest, "POST /messages/{id}/read marks another agent's message read and sends its sender a receipt"),
     PendingAgentParam => ("pending-agent-param", "RTE-015", Rest, "GET /messages/pending?agent=<address> lists that agent's queue to any authenticated caller"),
     MeshHeaderSkipsAuth => ("mesh-header-skips-auth", "MESH-012", Rest, "POST /route without Authorization but with X-Forwarded-From is routed as the `from` it names"),
+    // spec-true verdicts
+    MixedCaseToRefused => ("mixed-case-to-refused", "ADDR-005", Rest, "a route whose `to` has upper-case letters is refused with 400 instead of matched case-insensitively"),
     // receipts
     ReceiptsDropped => ("receipts-dropped", "NOTIFY-003", WebSocket, "receipts retained for an offline sender are discarded when it connects instead of delivered"),
 }

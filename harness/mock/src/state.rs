@@ -864,10 +864,13 @@ impl AppState {
             limits.subject_chars = usize::MAX;
         }
         let mut body = body.clone();
-        if self.has(Defect::OptionsUnvalidated)
-            && let Some(obj) = body.as_object_mut()
+        if self.has(Defect::OptionsReceiptRefused)
+            && body.pointer("/options/receipt") == Some(&Value::Bool(true))
         {
-            obj.remove("options");
+            return Err(ApiError::invalid_field(
+                "options",
+                "`options` is not supported by this provider",
+            ));
         }
         if self.has(Defect::PriorityUnvalidated)
             && let Some(obj) = body.as_object_mut()
@@ -968,6 +971,9 @@ impl AppState {
 
     /// Resolve `to`: `Ok(None)` only under the `unknown-recipient-accepted` defect.
     fn resolve_recipient(&self, sender: &AgentRef, to: &str) -> Result<Option<AgentRef>, ApiError> {
+        if self.has(Defect::MixedCaseToRefused) && to.chars().any(|c| c.is_ascii_uppercase()) {
+            return Err(ApiError::invalid_field("to", "addresses must be lowercase"));
+        }
         let lowered = to.trim().to_ascii_lowercase();
         let mut candidates = vec![lowered.clone()];
         // Short forms `name` and `name@tenant` expand within the sender's tenant/provider.

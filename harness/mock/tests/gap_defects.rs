@@ -201,16 +201,16 @@ async fn seven_day_expiry(m: &Mock) -> bool {
 }
 defect_test!(relay_ttl_one_day, Defect::RelayTtlOneDay, seven_day_expiry);
 
-async fn refuses_string_receipt(m: &Mock) -> bool {
+async fn accepts_receipt_option(m: &Mock) -> bool {
     let (a, b) = pair(m).await;
     let mut body = m.body(&a, &b.address, "opts", &payload("x"));
-    body["options"] = json!({"receipt": "yes"});
-    m.route(&a, &body).await.status == 400
+    body["options"] = json!({"receipt": true});
+    m.route(&a, &body).await.status == 200
 }
 defect_test!(
-    options_unvalidated,
-    Defect::OptionsUnvalidated,
-    refuses_string_receipt
+    options_receipt_refused,
+    Defect::OptionsReceiptRefused,
+    accepts_receipt_option
 );
 
 async fn signature_codes(m: &Mock) -> bool {
@@ -417,4 +417,16 @@ defect_test!(
     Defect::FederationUntrustedDeliveredRaw,
     untrusted_never_plain,
     with_peer
+);
+
+async fn matches_mixed_case_to(m: &Mock) -> bool {
+    let (a, b) = pair(m).await;
+    let to = b.address.to_ascii_uppercase();
+    let body = m.body(&a, &to, "mixed case", &payload("x"));
+    m.route(&a, &body).await.status == 200 && m.pending(&b).await.len() == 1
+}
+defect_test!(
+    mixed_case_to_refused,
+    Defect::MixedCaseToRefused,
+    matches_mixed_case_to
 );
