@@ -95,6 +95,37 @@ pub(crate) async fn delivered(ctx: &mut Ctx, to: &Agent, id: &str) -> Result<Val
     }
 }
 
+/// How a delivered `from` names the sending agent `a`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SenderForm {
+    /// The full address (case-insensitively).
+    Full,
+    /// The registration's `short_address`: a reading of C-11, not a deviation.
+    Short,
+}
+
+/// `Some(form)` when `from` names `a`, `None` when it names someone else or nothing.
+pub(crate) fn sender_form(from: Option<&str>, a: &Agent) -> Option<SenderForm> {
+    let from = from?;
+    if from.eq_ignore_ascii_case(&a.address) {
+        return Some(SenderForm::Full);
+    }
+    let short = a.registration.get("short_address").and_then(Value::as_str);
+    (short.is_some_and(|s| !s.is_empty() && s == from)).then_some(SenderForm::Short)
+}
+
+/// The C-11 warning for a `from` given as the sender's short address.
+pub(crate) fn short_from_warning(from: &str, a: &Agent) -> Outcome {
+    Outcome::Warn {
+        reason: format!(
+            "`from` is the sender's short_address `{from}`, not its address `{}`; the spec \
+             does not say which one the provider writes (C-11)",
+            a.address
+        ),
+        contradiction: Some("C-11"),
+    }
+}
+
 /// `GET /messages/pending{query}` as `agent`: the `messages` array (200 required, RTE-015).
 pub(crate) async fn pending_list(
     ctx: &mut Ctx,

@@ -179,6 +179,7 @@ defects! {
     PendingAgentParam => ("pending-agent-param", "RTE-015", Rest, "GET /messages/pending?agent=<address> lists that agent's queue to any authenticated caller"),
     MeshHeaderSkipsAuth => ("mesh-header-skips-auth", "MESH-012", Rest, "POST /route without Authorization but with X-Forwarded-From is routed as the `from` it names"),
     // spec-true verdicts
+    ShortFromInEnvelope => ("short-from-in-envelope", "MSG-001", Rest, "delivered envelopes carry the sender's short address `name@tenant` as `from` (a C-11 reading)"),
     MixedCaseToRefused => ("mixed-case-to-refused", "ADDR-005", Rest, "a route whose `to` has upper-case letters is refused with 400 instead of matched case-insensitively"),
     // receipts
     ReceiptsDropped => ("receipts-dropped", "NOTIFY-003", WebSocket, "receipts retained for an offline sender are discarded when it connects instead of delivered"),

@@ -1009,6 +1009,16 @@ impl AppState {
         .with_field("to"))
     }
 
+    /// The `from` the envelope carries: the full address, or under `short-from-in-envelope`
+    /// the `name@tenant` short form (the provider domain dropped).
+    fn written_from(&self, from: &str) -> String {
+        let domain = format!(".{}", self.config().provider_domain);
+        match from.strip_suffix(&domain) {
+            Some(short) if self.has(Defect::ShortFromInEnvelope) => short.to_string(),
+            _ => from.to_string(),
+        }
+    }
+
     fn build_envelope(
         &self,
         req: &RouteRequest,
@@ -1043,7 +1053,7 @@ impl AppState {
         Envelope {
             version: amp_core::PROTOCOL_VERSION.to_string(),
             id,
-            from: from.to_string(),
+            from: self.written_from(from),
             // Routing is case-insensitive (ADDR-005) but `to` is signed: deliver it exactly as the
             // sender signed it, or recipients could not verify (C-09). A short address is still
             // expanded (ADDR-009, C-10).
