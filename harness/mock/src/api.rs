@@ -1317,8 +1317,14 @@ pub(crate) async fn rotate_keys(
             "new_public_key equals the current key: generate a new key pair",
         ));
     }
+    // `rotate-proof-hex-text`: the proof covers the hex text of the raw key (a C-21 reading).
+    let signed = if state.has(Defect::RotateProofHexText) {
+        hex::encode(new_pk.as_bytes()).into_bytes()
+    } else {
+        pem.as_bytes().to_vec()
+    };
     if !state.has(Defect::RotateKeysNoProofCheck)
-        && amp_core::verify(&old.public_key, pem.as_bytes(), proof, Strictness::Strict).is_err()
+        && amp_core::verify(&old.public_key, &signed, proof, Strictness::Strict).is_err()
     {
         return Err(ApiError::new(
             403,

@@ -180,6 +180,7 @@ defects! {
     MeshHeaderSkipsAuth => ("mesh-header-skips-auth", "MESH-012", Rest, "POST /route without Authorization but with X-Forwarded-From is routed as the `from` it names"),
     // spec-true verdicts
     ShortFromInEnvelope => ("short-from-in-envelope", "MSG-001", Rest, "delivered envelopes carry the sender's short address `name@tenant` as `from` (a C-11 reading)"),
+    RotateProofHexText => ("rotate-proof-hex-text", "REG-022", Rest, "rotate-keys verifies the proof over the lowercase hex text of the new raw key instead of its PEM text (a C-21 reading)"),
     MixedCaseToRefused => ("mixed-case-to-refused", "ADDR-005", Rest, "a route whose `to` has upper-case letters is refused with 400 instead of matched case-insensitively"),
     // receipts
     ReceiptsDropped => ("receipts-dropped", "NOTIFY-003", WebSocket, "receipts retained for an offline sender are discarded when it connects instead of delivered"),
