@@ -806,6 +806,8 @@ async fn route_pending(ctx: &mut Ctx) -> CaseResult {
     obj["content_type"] = json!("text/plain");
     obj["size"] = json!(TEXT.len());
     obj["digest"] = json!(digest_of(TEXT));
+    // The sender's claim is `clean`: only a provider that checks its own scan record refuses.
+    obj["scan_status"] = json!("clean");
     let (resp, subj) = route_with(ctx, &a, &b.address, vec![obj], "pending").await?;
     if resp.is_success() {
         return fail(format!(
@@ -877,14 +879,10 @@ async fn route_rejected(ctx: &mut Ctx) -> CaseResult {
              requires `rejected`"
         ));
     }
-    let (resp, subj) = route_with(
-        ctx,
-        &a,
-        &b.address,
-        vec![payload_object(&up.id, &meta)],
-        "rejected",
-    )
-    .await?;
+    // The sender's claim is `clean`: only a provider that checks its own scan record refuses.
+    let mut obj = payload_object(&up.id, &meta);
+    obj["scan_status"] = json!("clean");
+    let (resp, subj) = route_with(ctx, &a, &b.address, vec![obj], "rejected").await?;
     refused(ctx, &resp, 422, "attachment_rejected", "RTE-008")?;
     not_delivered(ctx, &b, &subj, "RTE-008/RTE-010").await?;
     pass()

@@ -664,55 +664,7 @@ async fn federation_external_wrapped(ctx: &mut Ctx) -> CaseResult {
     let (body, id) = d.body(ctx)?;
     baseline(ctx, &p, &body, "a federated message").await?;
     let m = delivered(ctx, &b, &id).await?;
-    let got = m
-        .pointer("/payload/message")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let wrapped_text = got.contains("<external-content") && got.contains("</external-content>");
-    let marker = [
-        "/security",
-        "/local/security",
-        "/payload/security",
-        "/envelope/security",
-    ]
-    .iter()
-    .find_map(|ptr| m.pointer(ptr))
-    .and_then(|sec| sec.get("wrapped"))
-    .and_then(Value::as_bool)
-    .unwrap_or(false);
-    if !wrapped_text && !marker {
-        return fail(
-            "a message from another provider (trust `external`) was delivered with neither \
-             an <external-content> wrapper nor `wrapped: true` security metadata (TRUST-002)",
-        );
-    }
-    if wrapped_text {
-        let mut problems = Vec::new();
-        if !got.contains("trust=\"external\"") {
-            problems.push("the wrapper lacks trust=\"external\"");
-        }
-        if !got.contains(&s.address) {
-            problems.push("the wrapper does not name the sender");
-        }
-        if !got.contains(text) {
-            problems.push("the original content is not inside the wrapper");
-        }
-        if !problems.is_empty() {
-            return fail(format!(
-                "the external-content wrapper is malformed: {} (TRUST-002)",
-                problems.join(", ")
-            ));
-        }
-    }
-    if got != text && !marker {
-        return Ok(Outcome::Warn {
-            reason: "payload.message was rewritten with the wrapper but nothing marks the \
-                     rewrite (`wrapped: true`), so the recipient's signature check fails"
-                .to_string(),
-            contradiction: Some("C-31"),
-        });
-    }
-    pass()
+    crate::routing::judge_external_wrapping(&m, &s.address, text, "another provider")
 }
 
 // ------------------------------------------------------------------------------------------

@@ -973,6 +973,59 @@ fn looks_wrapped(text: &str) -> bool {
     text.contains("<external-content") && text.contains("</external-content>")
 }
 
+/// TRUST-002 on a delivered message whose sender is external (`whose` says how): the content
+/// itself must be inside an `<external-content trust="external">` wrapper naming the sender;
+/// `wrapped: true` metadata alone protects nothing. A rewrite nothing marks is a C-31 warning.
+pub(crate) fn judge_external_wrapping(
+    m: &Value,
+    sender: &str,
+    text: &str,
+    whose: &str,
+) -> CaseResult {
+    let delivered_text = m
+        .pointer("/payload/message")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let marker = marked_wrapped(m);
+    if !looks_wrapped(delivered_text) {
+        return fail(format!(
+            "a message from {whose} (trust `external`) was delivered without an \
+             <external-content> wrapper around its content{} (TRUST-002)",
+            if marker {
+                ", although its security metadata says `wrapped: true`"
+            } else {
+                ""
+            }
+        ));
+    }
+    let mut problems = Vec::new();
+    if !delivered_text.contains("trust=\"external\"") {
+        problems.push("the wrapper lacks trust=\"external\"");
+    }
+    if !delivered_text.contains(sender) {
+        problems.push("the wrapper does not name the sender");
+    }
+    if !delivered_text.contains(text) {
+        problems.push("the original content is not inside the wrapper");
+    }
+    if !problems.is_empty() {
+        return fail(format!(
+            "the external-content wrapper is malformed: {} (TRUST-002)",
+            problems.join(", ")
+        ));
+    }
+    if !marker {
+        return Ok(Outcome::Warn {
+            reason: "payload.message was rewritten with the wrapper but nothing marks the \
+                     rewrite (`wrapped: true`), so the recipient's signature check fails \
+                     silently"
+                .to_string(),
+            contradiction: Some("C-31"),
+        });
+    }
+    pass()
+}
+
 async fn route_trust_cross_tenant(ctx: &mut Ctx) -> CaseResult {
     let b = ctx.agent().await?;
     let other_tenant = format!("{}x", ctx.tenant());
@@ -993,47 +1046,7 @@ async fn route_trust_cross_tenant(ctx: &mut Ctx) -> CaseResult {
         .signed()?;
     let id = route_ok(ctx, &a, &body, "a cross-tenant message").await?;
     let m = delivered(ctx, &b, &id).await?;
-    let delivered_text = m
-        .pointer("/payload/message")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let rewritten = delivered_text != text;
-    let wrapped_text = looks_wrapped(delivered_text);
-    let marker = marked_wrapped(&m);
-    if !wrapped_text && !marker {
-        return fail(
-            "a message from another tenant (trust `external`) was delivered with neither an \
-             <external-content> wrapper nor `wrapped: true` security metadata (TRUST-002)",
-        );
-    }
-    if wrapped_text {
-        let mut problems = Vec::new();
-        if !delivered_text.contains("trust=\"external\"") {
-            problems.push("the wrapper lacks trust=\"external\"");
-        }
-        if !delivered_text.contains(&a.address) {
-            problems.push("the wrapper does not name the sender");
-        }
-        if !delivered_text.contains(text) {
-            problems.push("the original content is not inside the wrapper");
-        }
-        if !problems.is_empty() {
-            return fail(format!(
-                "the external-content wrapper is malformed: {} (TRUST-002)",
-                problems.join(", ")
-            ));
-        }
-    }
-    if rewritten && !marker {
-        return Ok(Outcome::Warn {
-            reason: "payload.message was rewritten with the wrapper but nothing marks the \
-                     rewrite (`wrapped: true`), so the recipient's signature check fails \
-                     silently"
-                .to_string(),
-            contradiction: Some("C-31"),
-        });
-    }
-    pass()
+    judge_external_wrapping(&m, &a.address, text, "another tenant")
 }
 
 async fn route_trust_same_tenant(ctx: &mut Ctx) -> CaseResult {

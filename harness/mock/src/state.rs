@@ -1115,7 +1115,8 @@ impl AppState {
             }
         };
         let marker_suppressed = !wrap && trust != Trust::Verified;
-        if wrap {
+        // `wrapped-marker-only`: the metadata says wrapped, the content is left as it was.
+        if wrap && !self.has(Defect::WrappedMarkerOnly) {
             wrap_payload(&mut payload, &envelope.from, trust);
         }
         let security = if marker_suppressed {
