@@ -1287,11 +1287,23 @@ impl AppState {
         // (Lock order is always database → sockets; `push` takes only the sockets lock.)
         let mut db = self.lock();
         if !self.push(&s, ev.clone()) {
+            // `read-receipt-retained-as-delivered`: an offline sender keeps only a delivery
+            // receipt; the read receipt the answer promised is lost.
+            let kept = if self.has(Defect::ReadReceiptRetainedAsDelivered) {
+                PushEvent::Delivered {
+                    id: id.to_string(),
+                    to: agent.address.clone(),
+                    delivered_at: amp_core::format_rfc3339(now),
+                    method: "relay".into(),
+                }
+            } else {
+                ev
+            };
             let q = db.receipts.entry(s).or_default();
             if q.len() >= QUEUE_CAP {
                 q.pop_front();
             }
-            q.push_back(ev);
+            q.push_back(kept);
         }
         Ok(true)
     }
