@@ -678,7 +678,11 @@ async fn signature_failure_codes(ctx: &mut Ctx) -> CaseResult {
     }
     expect::no_problems(&problems, "SEC-003")?;
     match local_unsigned {
-        None => pass(),
+        None => amp_runner::judge_reading(
+            ctx.contradictions().signing,
+            amp_runner::SigningPolicy::Required,
+            "an unsigned message between two local agents was refused",
+        ),
         Some(status) => amp_runner::judge_reading(
             ctx.contradictions().signing,
             amp_runner::SigningPolicy::LocalRelaxed,

@@ -526,7 +526,15 @@ pub async fn run(ctx: &mut Ctx) -> CaseResult {
     }
     let recipient = m.recipient.as_ref().unwrap_or(&b);
     not_delivered(ctx, recipient, &m.subject, clause).await?;
-    pass()
+    match row.if_accepted {
+        IfAccepted::Fails => pass(),
+        // The refusal is the `required` reading: a run that declared the other one is told.
+        IfAccepted::LocalUnsignedReading => judge_reading(
+            ctx.contradictions().signing,
+            SigningPolicy::Required,
+            &format!("{what} between two agents of this provider was refused"),
+        ),
+    }
 }
 
 /// The verdict when the mutated message was accepted.

@@ -184,6 +184,7 @@ defects! {
     WrappedMarkerOnly => ("wrapped-marker-only", "TRUST-002", Rest, "external content is delivered unwrapped with `wrapped: true` security metadata"),
     AttachmentScanStatusTrusted => ("attachment-scan-status-trusted", "RTE-007", Attachments, "a route is judged by the `scan_status` the sender wrote into the payload, not the provider's scan record"),
     ReadReceiptRetainedAsDelivered => ("read-receipt-retained-as-delivered", "NOTIFY-003", WebSocket, "for an offline sender only a `message.delivered` receipt is retained; the `message.read` that `read_receipt_sent: true` promised is lost"),
+    FromOverwritten => ("from-overwritten", "SIG-013", Rest, "a client-supplied `from` is replaced by the authenticated sender and the signature verified over that (the overwrite reading of C-11)"),
     MixedCaseToRefused => ("mixed-case-to-refused", "ADDR-005", Rest, "a route whose `to` has upper-case letters is refused with 400 instead of matched case-insensitively"),
     // receipts
     ReceiptsDropped => ("receipts-dropped", "NOTIFY-003", WebSocket, "receipts retained for an offline sender are discarded when it connects instead of delivered"),

@@ -725,7 +725,12 @@ impl AppState {
 
         // SIG-013 / C-11: `from`, when present, must be the authenticated agent.
         let mut from = sender.address.clone();
-        if let Some(f) = req.from.as_deref()
+        // `from-overwritten` (the overwrite reading of C-11): a client `from` is ignored.
+        let client_from = req
+            .from
+            .as_deref()
+            .filter(|_| !self.has(Defect::FromOverwritten));
+        if let Some(f) = client_from
             && !f.eq_ignore_ascii_case(&sender.address)
         {
             if self.has(Defect::HonourSpoofedFrom) || trust_mesh_from {
