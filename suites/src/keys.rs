@@ -462,7 +462,6 @@ pub static CASES: &[Case] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
-    use base64::Engine as _;
 
     #[test]
     fn proof_layouts_sign_different_bytes() {
