@@ -301,7 +301,7 @@ mod tests {
             assert!(seen.insert(d.name()), "duplicate name {}", d.name());
             assert_eq!(d.name().parse::<Defect>(), Ok(*d));
         }
-        assert_eq!(Defect::ALL.len(), 107);
+        assert_eq!(Defect::ALL.len(), 122);
         assert!("no-such-defect".parse::<Defect>().is_err());
     }
 

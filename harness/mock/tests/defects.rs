@@ -608,9 +608,10 @@ defect_test!(
 fn every_rest_defect_has_a_probe() {
     // The coverage-gap defects have their probes in gap_defects.rs.
     let src = format!(
-        "{}{}",
+        "{}{}{}",
         include_str!("defects.rs"),
-        include_str!("gap_defects.rs")
+        include_str!("gap_defects.rs"),
+        include_str!("authority_defects.rs")
     );
     for d in Defect::ALL
         .iter()

@@ -430,3 +430,63 @@ defect_test!(
     Defect::MixedCaseToRefused,
     matches_mixed_case_to
 );
+
+// --- readings and spec-true verdicts ---------------------------------------------------------
+
+async fn from_is_full_address(m: &Mock) -> bool {
+    let (a, b) = pair(m).await;
+    assert_eq!(m.send(&a, &b, "x").await.status, 200);
+    m.pending(&b).await[0]["envelope"]["from"] == json!(a.address)
+}
+defect_test!(
+    short_from_in_envelope,
+    Defect::ShortFromInEnvelope,
+    from_is_full_address
+);
+
+async fn spoofed_from_refused_even_when_signed_as_sender(m: &Mock) -> bool {
+    let (a, b) = pair(m).await;
+    let eve = m.register("acme", "eve").await;
+    let mut body = m.body(&a, &b.address, "spoof", &payload("x"));
+    body["from"] = json!(eve.address);
+    m.route(&a, &body).await.status == 403
+}
+defect_test!(
+    from_overwritten,
+    Defect::FromOverwritten,
+    spoofed_from_refused_even_when_signed_as_sender
+);
+
+async fn rotation_proof_over_pem_text(m: &Mock) -> bool {
+    let a = m.register("acme", "alice").await;
+    let new = new_key();
+    let pem = new.public_key().to_spki_pem();
+    let proof = a.key.sign(pem.as_bytes()).to_base64();
+    let r = m
+        .post(
+            "/auth/rotate-keys",
+            Some(&a.api_key),
+            &json!({"new_public_key": pem, "key_algorithm": "Ed25519", "proof": proof}),
+        )
+        .await;
+    r.status == 200
+}
+defect_test!(
+    rotate_proof_hex_text,
+    Defect::RotateProofHexText,
+    rotation_proof_over_pem_text
+);
+
+async fn external_content_wrapped(m: &Mock) -> bool {
+    let a = m.register("acme", "alice").await;
+    let b = m.register("other", "bob").await;
+    assert_eq!(m.send(&a, &b, "x").await.status, 200);
+    m.pending(&b).await[0]["payload"]["message"]
+        .as_str()
+        .is_some_and(|t| t.contains("<external-content"))
+}
+defect_test!(
+    wrapped_marker_only,
+    Defect::WrappedMarkerOnly,
+    external_content_wrapped
+);
