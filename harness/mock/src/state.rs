@@ -1,5 +1,5 @@
 //! In-memory provider state and the internal hooks shared by REST, WebSocket, webhook and
-//! federation code (contract: `notes/mock-contract.md`, "Internal hooks").
+//! federation code.
 //!
 //! All state lives behind one `std::sync::Mutex`; no lock is ever held across an `.await`, so
 //! handlers stay cancel-safe and the mock cannot deadlock under concurrent clients.
