@@ -38,6 +38,7 @@ pub mod config;
 pub mod defects;
 pub mod error;
 pub mod federation;
+pub mod policy;
 pub mod ratelimit;
 pub mod ssrf;
 pub mod state;
@@ -47,6 +48,7 @@ pub mod ws;
 pub use config::{Clock, FederationPeer, MockConfig, RateLimits};
 pub use defects::{Defect, DefectSet, UnknownDefect, defect_table};
 pub use error::ApiError;
+pub use policy::Policy;
 pub use state::{
     AckResult, AgentRef, AppState, ConnId, PushEvent, QueuedMessage, RouteOutcome, SecurityMeta,
     Trust,
@@ -88,6 +90,7 @@ pub fn new_state(config: &MockConfig) -> AppState {
     let provider_public = provider_key.public_key();
     AppState(Arc::new(state::Inner {
         config: config.clone(),
+        policy: policy::Policy::resolve(config),
         provider_key,
         provider_public,
         started: Instant::now(),
