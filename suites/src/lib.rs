@@ -26,22 +26,6 @@ pub mod routing;
 pub mod webhooks;
 pub mod websocket;
 
-/// Which case must catch which planted defect of the mock (`suites/kills.toml`): checked by
-/// `amp-conformance selftest`.
-pub const KILLS_TOML: &str = include_str!("../kills.toml");
-
-/// `KILLS_TOML` parsed: defect name → the case ids that must catch it.
-pub fn kills() -> Result<std::collections::BTreeMap<String, Vec<String>>, String> {
-    #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct File {
-        kills: std::collections::BTreeMap<String, Vec<String>>,
-    }
-    toml::from_str::<File>(KILLS_TOML)
-        .map(|f| f.kills)
-        .map_err(|e| format!("suites/kills.toml is not valid: {e}"))
-}
-
 /// Every case of the suite, sorted by id.
 pub fn all() -> Vec<Case> {
     let tables: &[&[Case]] = &[
@@ -91,22 +75,6 @@ mod tests {
                 "case id `{}` must be lowercase `section.topic.name`",
                 c.id
             );
-        }
-    }
-
-    #[test]
-    fn kills_file_names_existing_cases() {
-        let ids: BTreeSet<&str> = all().iter().map(|c| c.id).collect();
-        let kills = kills().expect("kills.toml parses");
-        assert!(!kills.is_empty());
-        for (defect, cases) in &kills {
-            assert!(!cases.is_empty(), "{defect} lists no case");
-            for c in cases {
-                assert!(
-                    ids.contains(c.as_str()),
-                    "kills.toml: {defect} names unknown case {c}"
-                );
-            }
         }
     }
 

@@ -3,10 +3,11 @@
 
 use crate::defects::Defect;
 use crate::error::{ApiError, json_response};
+use crate::policy::RateScope;
 use crate::ssrf::validate_webhook_url;
 use crate::state::{
-    AckResult, AckVia, Agent, AgentRef, AppState, KeyRecord, NAME_BLOCK_SECS, ROTATE_GRACE_SECS,
-    fingerprint_of, hash_api_key, random_bytes, random_hex,
+    AckResult, AckVia, Agent, AgentRef, AppState, KeyRecord, NAME_BLOCK_SECS, fingerprint_of,
+    hash_api_key, random_bytes, random_hex,
 };
 use amp_core::signing::{KeyError, PublicKey, SecretKey, Strictness};
 use axum::body::{Body, Bytes};
@@ -19,9 +20,6 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-/// Body cap used when the `no-body-limit` defect is planted (the mock still must not be
-/// exhausted by a hostile client).
-const DEFECT_BODY_CAP: usize = 16 * 1024 * 1024;
 /// NOTIFY-008: long-poll `wait` ceiling in seconds.
 const MAX_WAIT_SECS: u64 = 30;
 
@@ -42,11 +40,7 @@ pub(crate) async fn body_limit_mw(
     req: Request,
     next: Next,
 ) -> Response {
-    let cap = if state.has(Defect::NoBodyLimit) {
-        DEFECT_BODY_CAP
-    } else {
-        state.config().max_body_bytes
-    };
+    let cap = state.policy().body_cap_bytes;
     let too_large = || {
         ApiError::new(
             413,
@@ -96,10 +90,9 @@ pub(crate) async fn rate_limit_mw(
     let (bucket, limit) = if path.ends_with("/register") {
         (format!("reg:{ip}"), limits.register_per_minute)
     } else if let Some(token) = bearer(req.headers()) {
-        let key = if state.has(Defect::RateLimitGlobal) {
-            "global".to_string()
-        } else {
-            hash_api_key(&token)
+        let key = match state.policy().rate_scope {
+            RateScope::PerApiKey => hash_api_key(&token),
+            RateScope::Global => "global".to_string(),
         };
         (format!("key:{key}"), limits.api_requests_per_minute)
     } else {
@@ -558,16 +551,18 @@ pub(crate) async fn health(State(state): State<AppState>) -> ApiResult {
 pub(crate) async fn info(State(state): State<AppState>) -> ApiResult {
     let pk = state.provider_public_key();
     let rl = state.config().rate_limits;
+    // API-004: `info-missing-fields` leaves out capabilities and rate limits.
+    let complete = !state.has(Defect::InfoMissingFields);
     let mut m = Map::new();
     m.insert("provider".into(), json!(state.config().provider_domain));
     m.insert("version".into(), json!(amp_core::PROTOCOL_VERSION));
     m.insert("public_key".into(), json!(pk.to_spki_pem()));
     m.insert("fingerprint".into(), json!(fingerprint_of(&pk)));
-    if !state.has(Defect::InfoMissingFields) {
+    if complete {
         m.insert("capabilities".into(), capabilities());
     }
     m.insert("registration_modes".into(), json!(["open"]));
-    if !state.has(Defect::InfoMissingFields) {
+    if complete {
         m.insert(
             "rate_limits".into(),
             json!({
@@ -1261,11 +1256,12 @@ pub(crate) async fn rotate_key(State(state): State<AppState>, headers: HeaderMap
         .map(|t| hash_api_key(&t))
         .unwrap_or_default();
     let now = state.clock().now_unix();
-    let until = now.saturating_add(ROTATE_GRACE_SECS);
+    let grace = state.policy().rotated_key_grace_secs;
+    let until = now.saturating_add(grace);
     let new_key = new_api_key();
     {
         let mut db = state.lock();
-        if state.has(Defect::RotatedKeyInvalidImmediately) {
+        if grace <= 0 {
             db.api_keys.remove(&old);
         } else if let Some(r) = db.api_keys.get_mut(&old) {
             let cur = r.valid_until.unwrap_or(i64::MAX);

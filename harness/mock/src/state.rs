@@ -1,5 +1,5 @@
 //! In-memory provider state and the internal hooks shared by REST, WebSocket, webhook and
-//! federation code (contract: `notes/mock-contract.md`, "Internal hooks").
+//! federation code.
 //!
 //! All state lives behind one `std::sync::Mutex`; no lock is ever held across an `.await`, so
 //! handlers stay cancel-safe and the mock cannot deadlock under concurrent clients.
@@ -7,10 +7,11 @@
 use crate::config::{Clock, MockConfig};
 use crate::defects::{Defect, DefectSet};
 use crate::error::ApiError;
+use crate::policy::{IdempotencyMemory, PendingOrder, Policy};
 use crate::ratelimit::RateLimiter;
 use amp_core::envelope::{Envelope, Limits, Message, RouteRequest};
-use amp_core::signing::{FingerprintProfile, Priority, PublicKey, SecretKey, Strictness};
-use amp_core::{Address, MessageId, PayloadProfile};
+use amp_core::signing::{FingerprintProfile, Priority, PublicKey, SecretKey};
+use amp_core::{Address, MessageId};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, VecDeque};
@@ -19,12 +20,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 use tokio::sync::{Notify, mpsc};
 
-/// Relay TTL (RTE-012): 7 days.
-pub const RELAY_TTL_SECS: i64 = 7 * 24 * 3600;
 /// Relay capacity per agent (RTE-012).
 pub const QUEUE_CAP: usize = 1000;
-/// REG-019 grace period for the previous API key after `rotate-key`.
-pub const ROTATE_GRACE_SECS: i64 = 24 * 3600;
 /// REG-023: a deregistered address is blocked for 30 days.
 pub const NAME_BLOCK_SECS: i64 = 30 * 24 * 3600;
 /// Capacity of a live WS push channel; a full channel counts as "not connected" for delivery.
@@ -358,6 +355,8 @@ pub(crate) struct Db {
 
 pub(crate) struct Inner {
     pub config: MockConfig,
+    /// The parameters the handlers read, resolved once from `config` and its defects.
+    pub policy: Policy,
     pub provider_key: SecretKey,
     pub provider_public: PublicKey,
     pub started: Instant,
@@ -428,7 +427,11 @@ impl AppState {
     pub fn defects(&self) -> &DefectSet {
         &self.0.config.defects
     }
-    /// Shorthand for `defects().has(d)`.
+    /// The provider's parameters (lifetimes, limits, order), with parameter defects applied.
+    pub fn policy(&self) -> &Policy {
+        &self.0.policy
+    }
+    /// Shorthand for `defects().has(d)`: the switch of a behavioural defect.
     pub fn has(&self, d: Defect) -> bool {
         self.0.config.defects.has(d)
     }
@@ -845,7 +848,7 @@ impl AppState {
             && !self.has(Defect::IdempotencyIgnored)
         {
             let mut db = self.lock();
-            if self.has(Defect::IdempotencyShortMemory) {
+            if self.policy().idempotency_memory == IdempotencyMemory::LatestOnly {
                 db.idempotency.retain(|(aid, _), _| aid != &sender.agent_id);
             }
             db.idempotency.insert(
@@ -861,13 +864,11 @@ impl AppState {
 
     /// Apply the limits (and the validation defects) and parse the route body with amp-core.
     fn parse_route_request(&self, body: &Value) -> Result<RouteRequest, ApiError> {
-        let mut limits = Limits {
+        let limits = Limits {
             http_body_bytes: self.config().max_body_bytes,
+            subject_chars: self.policy().subject_max_chars,
             ..Limits::default()
         };
-        if self.has(Defect::SubjectTooLong) {
-            limits.subject_chars = usize::MAX;
-        }
         let mut body = body.clone();
         if self.has(Defect::OptionsReceiptRefused)
             && body.pointer("/options/receipt") == Some(&Value::Bool(true))
@@ -919,16 +920,8 @@ impl AppState {
                 .ok_or_else(|| ApiError::unauthorized("sender no longer registered"))?;
             (a.public_key, a.revoked_public_keys.clone())
         };
-        let profile = if self.has(Defect::PayloadHashInsertion) {
-            PayloadProfile::Insertion
-        } else {
-            self.config().profile
-        };
-        let strictness = if self.has(Defect::LaxSignatureEncoding) {
-            Strictness::Lax
-        } else {
-            Strictness::Strict
-        };
+        let profile = self.policy().payload_profile;
+        let strictness = self.policy().signature_strictness;
         let hash = amp_core::payload_hash(&req.payload, profile).map_err(|e| {
             ApiError::invalid_field("payload", format!("payload cannot be hashed: {e}"))
         })?;
@@ -1134,12 +1127,7 @@ impl AppState {
             })
         };
         let queued_at = amp_core::format_rfc3339(now);
-        let ttl = if self.has(Defect::RelayTtlOneDay) {
-            24 * 3600
-        } else {
-            RELAY_TTL_SECS
-        };
-        let mut expires = now.saturating_add(ttl);
+        let mut expires = now.saturating_add(self.policy().relay_ttl_secs);
         if let Some(e) = envelope.expires_at.as_deref()
             && let Ok(t) = amp_core::parse_rfc3339(e)
         {
@@ -1158,11 +1146,7 @@ impl AppState {
             queued_at_unix: now,
             expires_at_unix: expires,
         };
-        let copies = if self.has(Defect::DuplicateDelivery) {
-            2
-        } else {
-            1
-        };
+        let copies = self.policy().copies_per_message;
         {
             let mut db = self.lock();
             let mb = db.mailboxes.entry(recipient.agent_id.clone()).or_default();
@@ -1399,7 +1383,7 @@ impl AppState {
             },
         };
         let mut matching: Vec<&Entry> = mb.unacked().filter(|e| e.seq > after_seq).collect();
-        if self.has(Defect::LifoQueue) {
+        if self.policy().pending_order == PendingOrder::NewestFirst {
             matching.reverse();
         }
         let total = matching.len();

@@ -512,21 +512,3 @@ async fn has_disposition(m: &Mock) -> bool {
         == Some("attachment; filename=\"my_report__1_.txt\"")
 }
 defect_test!(disposition, Defect::DownloadNoDisposition, has_disposition);
-
-/// Every attachment defect has a probe above.
-#[test]
-fn every_attachment_defect_has_a_probe() {
-    let src = include_str!("attachments.rs");
-    for d in Defect::ALL
-        .iter()
-        .filter(|d| d.owner() == amp_mock::Owner::Attachments)
-    {
-        let variant = format!("{d:?}");
-        assert!(
-            src.contains(&format!("Defect::{variant},")),
-            "no probe for {}",
-            d.name()
-        );
-    }
-    let _ = MockConfig::default();
-}

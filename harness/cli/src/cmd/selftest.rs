@@ -3,9 +3,9 @@
 //! 1. Against the clean embedded mock every case must pass (a fail, warn or error there is a false
 //!    alarm the suite would raise against a correct provider).
 //! 2. Against the mock with each planted defect, the cases that cite the defect's clause run, plus
-//!    the cases `suites/kills.toml` maps to the defect; the defect is *killed* when at least one of
-//!    them fails or warns, and every mapped case must fail or warn. A defect no case kills, or a
-//!    mapped case that lets its defect through, is a hole in the suite.
+//!    the cases its row lists as `killed_by` (`amp_mock::defects`); the defect is *killed* when at
+//!    least one of them fails or warns, and every listed case must fail or warn. A defect no case
+//!    kills, or a listed case that lets its defect through, is a hole in the suite.
 //!
 //! Prints a matrix and `mutation score: K/N defects killed`; exits non-zero below N/N or on any
 //! false alarm.
@@ -53,7 +53,7 @@ impl CaseVerdict {
     }
 
     /// The case noticed something: it failed, warned or reported a finding.
-    fn caught(&self) -> bool {
+    pub fn caught(&self) -> bool {
         matches!(self.verdict, Verdict::Fail | Verdict::Warn) || self.finding.is_some()
     }
 
@@ -75,7 +75,7 @@ pub struct DefectRow {
     /// The cases citing the defect's clause, with their verdicts against the defective mock.
     pub cases: Vec<CaseVerdict>,
     pub killed: bool,
-    /// Cases `suites/kills.toml` says must catch this defect but did not fail or warn.
+    /// Cases the defect's row lists as `killed_by` that did not fail or warn.
     pub missed: Vec<String>,
     /// Set when the run itself could not happen.
     pub error: Option<String>,
@@ -130,13 +130,12 @@ pub fn run(args: &SelftestArgs) -> Result<ExitCode, CliError> {
 /// Run the clean pass and every defect pass (`jobs` defects at a time).
 pub async fn selftest(defects: &[Defect], jobs: usize) -> Result<SelftestReport, CliError> {
     let cases = amp_suites::all();
-    let kills = amp_suites::kills().map_err(CliError::broken)?;
-    for name in kills.keys() {
-        if name.parse::<Defect>().is_err() {
-            return Err(CliError::broken(format!(
-                "suites/kills.toml names unknown defect `{name}`"
-            )));
-        }
+    let unknown = unknown_kill_cases(defects.iter().map(|d| (d.name(), d.killed_by())), &cases);
+    if !unknown.is_empty() {
+        return Err(CliError::broken(format!(
+            "defect rows name cases the suite does not have (fix `killed_by` in harness/mock/src/defects.rs; `amp-conformance list` shows the ids): {}",
+            unknown.join(", ")
+        )));
     }
     let clean = run_against(DefectSet::none(), &cases, None)
         .await
@@ -151,8 +150,7 @@ pub async fn selftest(defects: &[Defect], jobs: usize) -> Result<SelftestReport,
     let rows: Vec<DefectRow> = futures_util::stream::iter(defects.iter().copied())
         .map(|d| {
             let cases = &cases;
-            let listed = kills.get(d.name()).cloned().unwrap_or_default();
-            async move { defect_row(d, cases, listed).await }
+            async move { defect_row(d, cases, d.killed_by()).await }
         })
         .buffered(jobs)
         .collect()
@@ -167,10 +165,25 @@ pub async fn selftest(defects: &[Defect], jobs: usize) -> Result<SelftestReport,
     })
 }
 
-async fn defect_row(defect: Defect, cases: &[Case], listed: Vec<String>) -> DefectRow {
+/// `defect: case` for every listed case id that is not a case of `cases`.
+pub fn unknown_kill_cases<'a>(
+    lists: impl IntoIterator<Item = (&'a str, &'a [&'a str])>,
+    cases: &[Case],
+) -> Vec<String> {
+    lists
+        .into_iter()
+        .flat_map(|(defect, ids)| {
+            ids.iter()
+                .filter(|id| !cases.iter().any(|c| c.id == **id))
+                .map(move |id| format!("{defect}: {id}"))
+        })
+        .collect()
+}
+
+async fn defect_row(defect: Defect, cases: &[Case], listed: &[&str]) -> DefectRow {
     let mapped: Vec<&Case> = cases
         .iter()
-        .filter(|c| c.clauses.contains(&defect.clause()) || listed.iter().any(|l| l == c.id))
+        .filter(|c| c.clauses.contains(&defect.clause()) || listed.contains(&c.id))
         .collect();
     let mut row = DefectRow {
         defect: defect.name().to_string(),
@@ -190,15 +203,23 @@ async fn defect_row(defect: Defect, cases: &[Case], listed: Vec<String>) -> Defe
         Ok(report) => {
             row.cases = CaseVerdict::all_of(&report);
             row.killed = row.cases.iter().any(CaseVerdict::caught);
-            row.missed = listed
-                .iter()
-                .filter(|id| !row.cases.iter().any(|c| &c.case == *id && c.caught()))
-                .cloned()
-                .collect();
+            row.missed = missed_cases(listed, &row.cases);
         }
         Err(e) => row.error = Some(e),
     }
     row
+}
+
+/// The listed cases that did not fail, warn or report a finding (passed, skipped, errored or did
+/// not run): each one lets the defect it is listed for through.
+pub fn missed_cases(listed: &[&str], verdicts: &[CaseVerdict]) -> Vec<String> {
+    listed
+        .iter()
+        .filter(|id| {
+            !verdicts.iter().any(|c| c.case == **id && c.caught())
+        })
+        .map(|id| id.to_string())
+        .collect()
 }
 
 /// Start a mock with `defects`, run the selected cases against it, stop the mock.
@@ -278,7 +299,7 @@ pub fn render(report: &SelftestReport) -> String {
         if !row.missed.is_empty() {
             let _ = writeln!(
                 out,
-                "{:<52} MISSED (kills.toml): {}",
+                "{:<52} MISSED (listed in killed_by): {}",
                 "",
                 row.missed.join(", ")
             );
@@ -295,7 +316,7 @@ pub fn render(report: &SelftestReport) -> String {
     if missed > 0 {
         let _ = writeln!(
             out,
-            "{missed} case(s) listed in suites/kills.toml missed their defect"
+            "{missed} case(s) listed in a defect's killed_by missed their defect"
         );
     }
     let _ = writeln!(
