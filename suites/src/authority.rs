@@ -9,6 +9,7 @@
 //! other federation cases (`federation.deliver.no-peer`).
 
 use crate::refusal::refused;
+use crate::relay::queued;
 use crate::routing::{delivered, entry_id, not_delivered, pending_list, route_ok, subject};
 use amp_runner::{
     Agent, Case, CaseResult, Ctx, Failure, Level, Method, Need, Outcome, Resp, Section, WsEvent,
@@ -37,17 +38,6 @@ async fn control_delivered(ctx: &mut Ctx, a: &Agent, b: &Agent) -> Result<String
 async fn still_queued(ctx: &mut Ctx, owner: &Agent, id: &str) -> Result<bool, Failure> {
     let msgs = pending_list(ctx, owner, "").await?;
     Ok(msgs.iter().any(|m| entry_id(m) == Some(id)))
-}
-
-/// `a` sends `b` a message and waits until it is queued; returns its id.
-async fn queued_for(ctx: &mut Ctx, a: &Agent, b: &Agent, what: &str) -> Result<String, Failure> {
-    let body = ctx
-        .message(a, &b.address)
-        .subject(subject(ctx, what))
-        .signed()?;
-    let id = route_ok(ctx, a, &body, what).await?;
-    delivered(ctx, b, &id).await?;
-    Ok(id)
 }
 
 fn code(resp: &Resp) -> &str {
@@ -199,20 +189,7 @@ async fn mesh_header_unauthenticated(ctx: &mut Ctx) -> CaseResult {
         ("an unsigned message", &unsigned),
         ("a message signed by a key nobody registered", &forged),
     ] {
-        let bytes = serde_json::to_vec(body)
-            .map_err(|e| Failure::Error(format!("cannot serialise the route body: {e}")))?;
-        let resp = ctx
-            .request(
-                Method::POST,
-                "/route",
-                &[
-                    ("Content-Type", "application/json"),
-                    ("X-Forwarded-From", "mesh-host.amp-conformance.invalid"),
-                ],
-                Some(bytes),
-                None,
-            )
-            .await?;
+        let resp = crate::routing::route_via_mesh_header(ctx, body, None).await?;
         if resp.is_success() || !(400..500).contains(&resp.status) {
             return fail(format!(
                 "POST /route without Authorization but with X-Forwarded-From and `from` = \
@@ -239,7 +216,7 @@ async fn pending_foreign(ctx: &mut Ctx) -> CaseResult {
     let a = ctx.agent().await?;
     let victim = ctx.agent().await?;
     let intruder = ctx.agent().await?;
-    let id = queued_for(ctx, &a, &victim, "someone else's mail").await?;
+    let id = queued(ctx, &a, &victim, "someone else's mail").await?;
     // Every spelling a provider might use to pick a queue, anonymously and as the intruder.
     let addr = victim.address.clone();
     let agent_id = victim.agent_id.clone().unwrap_or_else(|| addr.clone());
@@ -281,7 +258,7 @@ async fn batch_ack_foreign(ctx: &mut Ctx) -> CaseResult {
     let a = ctx.agent().await?;
     let victim = ctx.agent().await?;
     let intruder = ctx.agent().await?;
-    let id = queued_for(ctx, &a, &victim, "batch ack target").await?;
+    let id = queued(ctx, &a, &victim, "batch ack target").await?;
     let ids = json!({"ids": [id.clone()]});
     let anon = ctx.post_json("/messages/pending/ack", &ids, None).await?;
     if anon.is_success() {
@@ -390,7 +367,7 @@ async fn ws_ack_foreign(ctx: &mut Ctx) -> CaseResult {
     let a = ctx.agent().await?;
     let victim = ctx.agent().await?;
     let intruder = ctx.agent().await?;
-    let id = queued_for(ctx, &a, &victim, "ws ack target").await?;
+    let id = queued(ctx, &a, &victim, "ws ack target").await?;
     let mut conn = ctx.ws(&intruder).await?;
     for frame in [
         json!({"type": "message.ack", "id": id}),

@@ -443,20 +443,7 @@ async fn from_mesh_header(ctx: &mut Ctx) -> CaseResult {
         .payload(payload)
         .field("from", json!(victim.address.clone()))
         .signature(sig);
-    let bytes = serde_json::to_vec(&body)
-        .map_err(|e| Failure::Error(format!("cannot serialise the route body: {e}")))?;
-    let resp = ctx
-        .request(
-            Method::POST,
-            "/route",
-            &[
-                ("Content-Type", "application/json"),
-                ("X-Forwarded-From", "mesh-host.amp-conformance.invalid"),
-            ],
-            Some(bytes),
-            Some(&a),
-        )
-        .await?;
+    let resp = crate::routing::route_via_mesh_header(ctx, &body, Some(&a)).await?;
     if !resp.is_success() {
         ctx.note(format!("refused with HTTP {} {}", resp.status, code(&resp)));
         not_delivered(ctx, &b, &s, "MESH-012").await?;

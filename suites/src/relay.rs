@@ -14,7 +14,12 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 /// Route one signed message from `a` to `b`, wait until it is queued, return its id.
-async fn queued(ctx: &mut Ctx, a: &Agent, b: &Agent, what: &str) -> Result<String, Failure> {
+pub(crate) async fn queued(
+    ctx: &mut Ctx,
+    a: &Agent,
+    b: &Agent,
+    what: &str,
+) -> Result<String, Failure> {
     let body = ctx
         .message(a, &b.address)
         .subject(subject(ctx, what))

@@ -75,6 +75,28 @@ pub(crate) async fn route_ok(
     route_id(&resp)
 }
 
+/// `POST /route` with `body` and an `X-Forwarded-From` header claiming a mesh host forwarded it
+/// (06a), as `auth` (or without credentials).
+pub(crate) async fn route_via_mesh_header(
+    ctx: &mut Ctx,
+    body: &Value,
+    auth: Option<&Agent>,
+) -> Result<Resp, Failure> {
+    let bytes = serde_json::to_vec(body)
+        .map_err(|e| Failure::Error(format!("cannot serialise the route body: {e}")))?;
+    ctx.request(
+        amp_runner::Method::POST,
+        "/route",
+        &[
+            ("Content-Type", "application/json"),
+            ("X-Forwarded-From", "mesh-host.amp-conformance.invalid"),
+        ],
+        Some(bytes),
+        auth,
+    )
+    .await
+}
+
 /// Wait until message `id` shows up in `to`'s pending queue and return its entry.
 pub(crate) async fn delivered(ctx: &mut Ctx, to: &Agent, id: &str) -> Result<Value, Failure> {
     let want = id.to_string();
