@@ -10,7 +10,9 @@
 
 use crate::refusal::refused;
 use crate::relay::queued;
-use crate::routing::{delivered, entry_id, not_delivered, pending_list, route_ok, subject};
+use crate::routing::{
+    delivered, entry_id, not_delivered, pending_list, route_ok, route_via_mesh_header, subject,
+};
 use amp_runner::{
     Agent, Case, CaseResult, Ctx, Failure, Level, Method, Need, Outcome, Resp, Section, WsEvent,
     expect, fail, pass,
@@ -116,7 +118,18 @@ async fn name_taken_own_key(ctx: &mut Ctx) -> CaseResult {
             me.status
         ),
     )?;
-    control_delivered(ctx, &victim, &other).await?;
+    // ... and its registered key still signs messages the provider accepts.
+    let body = ctx
+        .message(&victim, &other.address)
+        .subject(subject(ctx, "owner after the attempts"))
+        .signed()?;
+    route_ok(
+        ctx,
+        &victim,
+        &body,
+        "a message signed by the owner's own key",
+    )
+    .await?;
     pass()
 }
 
@@ -143,6 +156,11 @@ async fn to_other_provider(ctx: &mut Ctx) -> CaseResult {
         resp.status,
         code(&resp)
     ));
+    if !resp.is_success() {
+        // Refused: nothing can have reached b, whatever the provider's delivery channel.
+        not_delivered(ctx, &b, &s, "RTE-023").await?;
+        return pass();
+    }
     control_delivered(ctx, &a, &b).await?;
     not_delivered(
         ctx,
@@ -152,57 +170,90 @@ async fn to_other_provider(ctx: &mut Ctx) -> CaseResult {
          with the same name and tenant",
     )
     .await?;
-    if resp.is_success() {
-        return Ok(Outcome::Info(format!(
-            "the message to {elsewhere} was accepted (HTTP {}, status {:?}) and did not reach \
-             the local namesake",
-            resp.status,
-            resp.pointer("/status")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-        )));
-    }
-    pass()
+    Ok(Outcome::Info(format!(
+        "the message to {elsewhere} was accepted (HTTP {}, status {:?}) and did not reach the \
+         local namesake",
+        resp.status,
+        resp.pointer("/status")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    )))
 }
 
 // ------------------------------------------------------------------------------------------
 // The mesh header without credentials (MESH-012, API-002)
 // ------------------------------------------------------------------------------------------
 
+/// Host ids a mesh peer of the target could claim in `X-Forwarded-From` (06a): a made-up one,
+/// and the ones the target publishes itself (the first label of the well-known `provider` when
+/// it extends `/info`'s, `mesh.self_host_id` of `/health`).
+async fn mesh_host_ids(ctx: &mut Ctx) -> Result<Vec<String>, Failure> {
+    let mut ids = vec!["mesh-host.amp-conformance.invalid".to_string()];
+    let info_provider = ctx
+        .info()
+        .ok()
+        .and_then(|i| i.get("provider"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let url = ctx.target().origin_url("/.well-known/agent-messaging.json");
+    let well_known = ctx.get(&url, None).await?;
+    if let (Some(wk), Some(info)) = (
+        well_known.pointer("/provider").and_then(Value::as_str),
+        info_provider,
+    ) && let Some(host) = wk.strip_suffix(&format!(".{info}"))
+        && !host.is_empty()
+    {
+        ids.push(host.to_string());
+    }
+    let health = ctx.get("/health", None).await?;
+    if let Some(h) = health.pointer("/mesh/self_host_id").and_then(Value::as_str) {
+        ids.push(h.to_string());
+    }
+    ids.dedup();
+    Ok(ids)
+}
+
 async fn mesh_header_unauthenticated(ctx: &mut Ctx) -> CaseResult {
     let victim = ctx.agent().await?;
     let b = ctx.agent().await?;
     let stranger = ctx.new_key();
-    let unsigned_subject = subject(ctx, "mesh, no credentials, unsigned");
-    let unsigned = ctx
-        .message(&victim, &b.address)
-        .subject(unsigned_subject.clone())
-        .field("from", json!(victim.address.clone()))
-        .unsigned();
-    let forged_subject = subject(ctx, "mesh, no credentials, stranger key");
-    let forged = ctx
-        .message(&victim, &b.address)
-        .subject(forged_subject.clone())
-        .field("from", json!(victim.address.clone()))
-        .signed_by(&stranger)?;
-    for (what, body) in [
-        ("an unsigned message", &unsigned),
-        ("a message signed by a key nobody registered", &forged),
-    ] {
-        let resp = crate::routing::route_via_mesh_header(ctx, body, None).await?;
-        if resp.is_success() || !(400..500).contains(&resp.status) {
-            return fail(format!(
-                "POST /route without Authorization but with X-Forwarded-From and `from` = \
-                 `{}` ({what}) answered HTTP {} {}; a mesh header is no credential (MESH-012, \
-                 API-002: 401 unauthorized)",
-                victim.address,
-                resp.status,
-                code(&resp)
-            ));
+    let hosts = mesh_host_ids(ctx).await?;
+    let mut subjects = Vec::new();
+    for host in &hosts {
+        let s = subject(ctx, "mesh, no credentials, unsigned");
+        let unsigned = ctx
+            .message(&victim, &b.address)
+            .subject(s.clone())
+            .field("from", json!(victim.address.clone()))
+            .unsigned();
+        subjects.push(s);
+        let s = subject(ctx, "mesh, no credentials, stranger key");
+        let forged = ctx
+            .message(&victim, &b.address)
+            .subject(s.clone())
+            .field("from", json!(victim.address.clone()))
+            .signed_by(&stranger)?;
+        subjects.push(s);
+        for (what, body) in [
+            ("an unsigned message", &unsigned),
+            ("a message signed by a key nobody registered", &forged),
+        ] {
+            let resp = route_via_mesh_header(ctx, body, host, None).await?;
+            // An accepted request is the failure: the provider said it took the forgery.
+            if resp.is_success() || !(400..500).contains(&resp.status) {
+                return fail(format!(
+                    "POST /route without Authorization but with `X-Forwarded-From: {host}` and \
+                     `from` = `{}` ({what}) answered HTTP {} {}; a mesh header is no \
+                     credential (MESH-012, API-002: 401 unauthorized)",
+                    victim.address,
+                    resp.status,
+                    code(&resp)
+                ));
+            }
         }
     }
-    control_delivered(ctx, &victim, &b).await?;
-    for s in [&unsigned_subject, &forged_subject] {
+    // Every attempt was refused: nothing of them may sit in the recipient's queue.
+    for s in &subjects {
         not_delivered(ctx, &b, s, "MESH-012").await?;
     }
     pass()

@@ -443,7 +443,13 @@ async fn from_mesh_header(ctx: &mut Ctx) -> CaseResult {
         .payload(payload)
         .field("from", json!(victim.address.clone()))
         .signature(sig);
-    let resp = crate::routing::route_via_mesh_header(ctx, &body, Some(&a)).await?;
+    let resp = crate::routing::route_via_mesh_header(
+        ctx,
+        &body,
+        "mesh-host.amp-conformance.invalid",
+        Some(&a),
+    )
+    .await?;
     if !resp.is_success() {
         ctx.note(format!("refused with HTTP {} {}", resp.status, code(&resp)));
         not_delivered(ctx, &b, &s, "MESH-012").await?;

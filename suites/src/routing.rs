@@ -75,11 +75,12 @@ pub(crate) async fn route_ok(
     route_id(&resp)
 }
 
-/// `POST /route` with `body` and an `X-Forwarded-From` header claiming a mesh host forwarded it
-/// (06a), as `auth` (or without credentials).
+/// `POST /route` with `body` and `X-Forwarded-From: host`, claiming the mesh host `host`
+/// forwarded it (06a), as `auth` (or without credentials).
 pub(crate) async fn route_via_mesh_header(
     ctx: &mut Ctx,
     body: &Value,
+    host: &str,
     auth: Option<&Agent>,
 ) -> Result<Resp, Failure> {
     let bytes = serde_json::to_vec(body)
@@ -89,7 +90,7 @@ pub(crate) async fn route_via_mesh_header(
         "/route",
         &[
             ("Content-Type", "application/json"),
-            ("X-Forwarded-From", "mesh-host.amp-conformance.invalid"),
+            ("X-Forwarded-From", host),
         ],
         Some(bytes),
         auth,
