@@ -179,7 +179,11 @@ fn root_causes(
                 key: format!("probe:{}", r.prereq),
                 kind: RootCauseKind::Probe,
                 clause: f.clause.to_string(),
-                summary: format!("{}: {}", r.prereq.description(), f.reason),
+                summary: format!(
+                    "cannot establish that {}: {}",
+                    r.prereq.description(),
+                    f.reason
+                ),
                 cases: cases
                     .iter()
                     .filter(|c| c.blocked_by == Some(r.prereq))

@@ -125,11 +125,20 @@ impl Ctx {
     /// Establish prerequisite `p` (its probe runs once per run, on first need) and return what
     /// the probe learnt; `Failure::Blocked` naming the probe that failed otherwise.
     pub async fn require(&self, p: Prereq) -> Result<Facts, Failure> {
-        let before = Instant::now();
-        let rec = self.shared.establish(p).await;
-        // Time spent waiting on a probe is not the case's own.
-        self.deadline
-            .extend_to(self.deadline.get() + before.elapsed());
+        // Time spent waiting on a probe is not the case's own: the deadline stays ahead while
+        // the probe runs and moves by the time waited afterwards.
+        let (before, due) = (Instant::now(), self.deadline.get());
+        let establish = self.shared.establish(p);
+        tokio::pin!(establish);
+        let rec = loop {
+            tokio::select! {
+                rec = &mut establish => break rec,
+                () = tokio::time::sleep(Duration::from_millis(500)) => {
+                    self.deadline.extend_to(Instant::now() + Duration::from_secs(1));
+                }
+            }
+        };
+        self.deadline.extend_to(due + before.elapsed());
         match (&rec.result, rec.blocked()) {
             (Ok(f), _) => Ok(*f),
             (Err(_), Some(b)) => Err(b),

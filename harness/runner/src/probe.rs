@@ -12,6 +12,7 @@ use crate::facts::{
 };
 use crate::prereq::Prereq;
 use crate::verdict::Failure;
+use amp_client::WsEvent;
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -228,56 +229,74 @@ async fn delivery(ctx: &mut Ctx) -> Probed {
     }
 }
 
+/// Sessions the WebSocket probe opens with the `auth` frame sent right after the upgrade: a
+/// target that loses early frames only some of the time must show it before the cases rely on
+/// the immediate form.
+const WS_IMMEDIATE_TRIES: usize = 3;
+
+/// One authentication on a fresh socket; the event that answered the `auth` frame.
+async fn ws_attempt(
+    ctx: &mut Ctx,
+    a: &Agent,
+    pause: Duration,
+) -> Result<WsEvent, (&'static str, String)> {
+    match ctx.ws_auth_attempt(a, pause).await {
+        Ok((ev, conn)) => {
+            if let Some(mut c) = conn {
+                c.close().await;
+            }
+            Ok(ev)
+        }
+        Err(f) => Err((
+            Prereq::WsSession.clause(),
+            format!(
+                "the WebSocket upgrade at {} failed: {}",
+                ctx.target().ws_url,
+                why(f)
+            ),
+        )),
+    }
+}
+
 async fn ws_session(ctx: &mut Ctx) -> Probed {
     let a = probe_agent(ctx).await?;
-    let mut seen = Vec::new();
-    for pause in [Duration::ZERO, WS_RETRY_PAUSE] {
-        let ev = match ctx.ws_auth_attempt(&a, pause).await {
-            Ok((ev, conn)) => {
-                if let Some(mut c) = conn {
-                    c.close().await;
-                }
-                ev
-            }
-            Err(f) => {
-                return Err((
-                    Prereq::WsSession.clause(),
-                    format!(
-                        "the WebSocket upgrade at {} failed: {}",
-                        ctx.target().ws_url,
-                        why(f)
-                    ),
-                ));
-            }
-        };
-        if ev.frame_type() == Some("connected") {
-            if !pause.is_zero() {
-                ctx.shared.record_finding(
-                    WS_EARLY_FRAME_FINDING,
-                    Prereq::WsSession.clause(),
-                    &format!(
-                        "an `auth` frame sent right after the WebSocket upgrade got {}, the same \
-                         frame sent {} ms after the upgrade was answered `connected`: the \
-                         target drops frames that arrive before it is ready; the WebSocket \
-                         cases ran with that pause",
-                        seen.join(""),
-                        pause.as_millis()
-                    ),
-                    None,
-                );
-            }
-            return Ok(Facts::WsSession { auth_pause: pause });
+    let mut lost = None;
+    for _ in 0..WS_IMMEDIATE_TRIES {
+        let ev = ws_attempt(ctx, &a, Duration::ZERO).await?;
+        if ev.frame_type() != Some("connected") {
+            lost = Some(describe_event(&ev));
+            break;
         }
-        seen.push(describe_event(&ev));
     }
-    Err((
+    let Some(lost) = lost else {
+        return Ok(Facts::WsSession {
+            auth_pause: Duration::ZERO,
+        });
+    };
+    let ev = ws_attempt(ctx, &a, WS_RETRY_PAUSE).await?;
+    if ev.frame_type() != Some("connected") {
+        return Err((
+            Prereq::WsSession.clause(),
+            format!(
+                "after a valid `auth` frame the target sent {lost} (frame sent right after the \
+                 upgrade) and {} (frame sent {} ms after it) instead of a `connected` frame",
+                describe_event(&ev),
+                WS_RETRY_PAUSE.as_millis()
+            ),
+        ));
+    }
+    ctx.shared.record_finding(
+        WS_EARLY_FRAME_FINDING,
         Prereq::WsSession.clause(),
-        format!(
-            "after a valid `auth` frame the target sent {} (sent right after the upgrade) and {} \
-             (sent {} ms after it) instead of a `connected` frame",
-            seen.first().map(String::as_str).unwrap_or("?"),
-            seen.get(1).map(String::as_str).unwrap_or("?"),
+        &format!(
+            "an `auth` frame sent right after the WebSocket upgrade got {lost}, while the same \
+             frame sent {} ms after the upgrade was answered `connected`: the target loses frames \
+             that arrive before it is ready; the WebSocket cases listed here ran with that pause",
             WS_RETRY_PAUSE.as_millis()
         ),
-    ))
+        None,
+    );
+    Ok(Facts::WsSession {
+        auth_pause: WS_RETRY_PAUSE,
+    })
 }
