@@ -58,17 +58,18 @@ async fn run_probe(shared: Arc<RunShared>, p: Prereq) -> ProbeRecord {
 type Probed = Result<Facts, (&'static str, String)>;
 
 fn why(f: Failure) -> String {
-    match f {
-        Failure::Fail(r) | Failure::Error(r) => r,
-        Failure::Blocked { reason, .. } => reason,
-    }
+    f.reason().to_string()
 }
 
+/// Register an agent for a probe. A probe decides for many cases, so a registration that did not
+/// work (transport error or refusal) is tried once more before it counts.
 async fn probe_agent(ctx: &mut Ctx) -> Result<Agent, (&'static str, String)> {
     let tenant = ctx.tenant();
-    ctx.register_agent(&tenant, |_| {})
-        .await
-        .map_err(|f| (Prereq::Registration.clause(), why(f)))
+    let mut result = ctx.register_agent(&tenant, |_| {}).await;
+    if let Err(Failure::Error(_)) = result {
+        result = ctx.register_agent(&tenant, |_| {}).await;
+    }
+    result.map_err(|f| (Prereq::Registration.clause(), why(f)))
 }
 
 async fn registration(ctx: &mut Ctx) -> Probed {

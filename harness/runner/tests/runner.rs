@@ -261,6 +261,16 @@ const fn mk(
 
 fn cases() -> Vec<Case> {
     vec![
+        // The fake lists no pending messages: the delivery probe fails and this case is
+        // blocked without running (c_panic would panic).
+        mk(
+            "relay.blocked",
+            Level::Must,
+            Section::Relay,
+            &[Need::Prereq(amp_runner::Prereq::DeliveryObservable)],
+            &["RTE-015"],
+            c_panic,
+        ),
         mk(
             "disc.pass",
             Level::Must,
@@ -473,9 +483,12 @@ async fn full_run_verdicts_cleanup_outputs_and_redaction() {
 
     // Summary and exit code.
     let s = &report.summary;
-    assert_eq!(s.total, 17);
+    assert_eq!(s.total, 18);
     // passed: pass(disc.pass, err.huge, reg.sticky, reg.dereg) + info(1) + xfail(1) + warn(2)
-    assert_eq!((s.passed, s.failed, s.skipped), (8, 6, 3));
+    assert_eq!((s.passed, s.failed, s.skipped, s.blocked), (8, 6, 3, 1));
+    assert_eq!(v("relay.blocked"), Verdict::Blocked);
+    assert_eq!(report.root_causes.len(), 1);
+    assert_eq!(report.root_causes[0].cases, ["relay.blocked"]);
     assert_eq!(exit_code(&report, false), 1);
     assert_eq!(s.by_section[&Section::Discovery][&Verdict::Pass], 1);
 
@@ -528,7 +541,8 @@ async fn full_run_verdicts_cleanup_outputs_and_redaction() {
     assert!(junit.contains("WARN (SIG-013)"));
     let term = render_terminal(&report, false, false);
     assert!(
-        term.lines().any(|l| l == "8 passed, 6 failed, 3 skipped"),
+        term.lines()
+            .any(|l| l == "8 passed, 6 failed, 3 skipped, 1 blocked"),
         "{term}"
     );
     assert!(term.contains("  ✗ route.agent  SIG-015,ZZZ-999"));
@@ -542,7 +556,7 @@ async fn full_run_verdicts_cleanup_outputs_and_redaction() {
         report.run.id
     ));
     let paths = write_traces(&report, &dir).unwrap();
-    assert_eq!(paths.len(), 17);
+    assert_eq!(paths.len(), 18);
     let mut traces = String::new();
     for p in &paths {
         traces.push_str(&std::fs::read_to_string(p).unwrap());
@@ -593,7 +607,7 @@ async fn strict_and_filters() {
     let report = run(&cases(), o.clone()).await.unwrap();
     let ids: Vec<&str> = report.cases.iter().map(|c| c.id.as_str()).collect();
     assert_eq!(ids, vec!["disc.fail-should", "disc.pass", "sec.warn"]);
-    assert_eq!(report.options.cases_filtered_out, 14);
+    assert_eq!(report.options.cases_filtered_out, 15);
     // Only warnings: exit 0, unless strict.
     assert_eq!(exit_code(&report, false), 0);
     assert_eq!(exit_code(&report, true), 1);
