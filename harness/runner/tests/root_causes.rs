@@ -3,6 +3,10 @@
 //! message as pending, as AI Maestro does; and a WebSocket endpoint that loses frames sent
 //! right after the upgrade (or never answers). The outputs are pinned by insta snapshots.
 
+mod common;
+
+use common::bearer;
+
 use amp_runner::{
     BoxFuture, Case, CaseResult, Ctx, Failure, Level, Need, Outcome, Prereq, RootCauseKind,
     RunOptions, RunReport, Section, Verdict, exit_code, render_terminal, run, to_junit,
@@ -32,14 +36,6 @@ struct Stub {
     n: AtomicUsize,
     keys: Mutex<HashSet<String>>,
     deleted: AtomicUsize,
-}
-
-fn bearer(h: &HeaderMap) -> String {
-    h.get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("")
-        .to_string()
 }
 
 fn unauthorized() -> Response {
@@ -139,12 +135,7 @@ async fn serve(mode: WsMode) -> (String, Arc<Stub>) {
         )
         .route("/v1/ws", get(ws))
         .with_state(st.clone());
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(l, app).await;
-    });
-    (format!("http://{addr}/v1"), st)
+    (common::serve(app).await, st)
 }
 
 // ---- cases -------------------------------------------------------------------------------

@@ -1,6 +1,10 @@
 //! The runner end to end against a small fake provider on 127.0.0.1, with synthetic cases
 //! covering every verdict path, cleanup/leftovers, filters, hostile answers and redaction.
 
+mod common;
+
+use common::{bearer, serve};
+
 use amp_runner::{
     BoxFuture, Case, CaseResult, Ctx, ExpectedFailures, Failure, Level, Need, Outcome, RunError,
     RunOptions, Section, Verdict, exit_code, expect, render_terminal, run, to_junit, write_traces,
@@ -24,14 +28,6 @@ struct Fake {
     issued: Mutex<Vec<String>>,
     deleted: Mutex<HashSet<String>>,
     n: AtomicUsize,
-}
-
-fn bearer(h: &HeaderMap) -> String {
-    h.get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("")
-        .to_string()
 }
 
 async fn register(State(st): State<Arc<Fake>>, body: Bytes) -> Response {
@@ -130,15 +126,6 @@ fn fake(info: Value) -> (Router, Arc<Fake>) {
         )
         .with_state(st.clone());
     (r, st)
-}
-
-async fn serve(app: Router) -> String {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(l, app).await;
-    });
-    format!("http://{addr}/v1")
 }
 
 fn good_info() -> Value {
