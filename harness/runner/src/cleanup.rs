@@ -19,6 +19,17 @@ pub(crate) async fn cleanup(
         .map(|c| {
             let url = url.clone();
             async move {
+                if let Some(why) = &c.unanswered {
+                    return Some(Leftover {
+                        address: c.address.clone(),
+                        case: c.case_id.clone(),
+                        reason: redactor.redact(&format!(
+                            "POST /register got no answer ({why}); the provider may have \
+                             created the agent without the run ever seeing its API key: check \
+                             and remove it by hand"
+                        )),
+                    });
+                }
                 let mut tried = Vec::new();
                 for key in c.keys.iter().rev() {
                     let req = Req::new(amp_client::Method::DELETE, url.clone()).bearer(key);

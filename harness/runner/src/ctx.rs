@@ -282,7 +282,28 @@ impl Ctx {
     /// run must clean up: a new agent (a registration) or a further key of the agent whose key
     /// authenticated the request (a rotation), whichever helper sent it.
     fn learn_secrets(&self, req: &Req, result: &Result<Resp, amp_client::ClientError>) {
-        let Ok(r) = result else { return };
+        let is_register =
+            req.method == Method::POST && req.url.trim_end_matches('/').ends_with("/register");
+        let r = match result {
+            Ok(r) => r,
+            Err(e) if is_register => {
+                // No answer: the provider may still have created the agent, and the run never
+                // saw its key. Cleanup lists it so nobody assumes the target is clean.
+                let body: Value = req
+                    .body
+                    .as_ref()
+                    .and_then(|b| serde_json::from_slice(b).ok())
+                    .unwrap_or_default();
+                let field = |k: &str| body.get(k).and_then(Value::as_str).unwrap_or("?");
+                self.shared.track_unanswered(
+                    format!("{} (tenant {})", field("name"), field("tenant")),
+                    &e.to_string(),
+                    self.case_id,
+                );
+                return;
+            }
+            Err(_) => return,
+        };
         let Some(v) = r.json() else { return };
         let Some(k) = v.get("api_key").and_then(Value::as_str) else {
             return;
@@ -296,8 +317,6 @@ impl Ctx {
             .header_value("authorization")
             .and_then(|h| h.strip_prefix("Bearer "))
             .map(Secret::new);
-        let is_register =
-            req.method == Method::POST && req.url.trim_end_matches('/').ends_with("/register");
         match used {
             Some(old) if !is_register => self.shared.add_key(&old, &new),
             _ => {

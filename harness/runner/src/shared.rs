@@ -28,6 +28,8 @@ pub(crate) struct Created {
     pub case_id: String,
     /// A case said it revoked the key (`Ctx::forget_agent`).
     pub revoked: bool,
+    /// The registration got no answer (why): the agent may exist, and no key is known.
+    pub unanswered: Option<String>,
 }
 
 impl Created {
@@ -88,8 +90,21 @@ impl RunShared {
                 keys: vec![key],
                 case_id: case_id.to_string(),
                 revoked: false,
+                unanswered: None,
             });
         }
+    }
+
+    /// A registration that got no answer (`why`): the agent may exist without the run holding a
+    /// key for it.
+    pub(crate) fn track_unanswered(&self, name: String, why: &str, case_id: &str) {
+        self.created().push(Created {
+            address: name,
+            keys: Vec::new(),
+            case_id: case_id.to_string(),
+            revoked: false,
+            unanswered: Some(why.to_string()),
+        });
     }
 
     /// `new` is a further key of the agent that holds `old` (a rotation).

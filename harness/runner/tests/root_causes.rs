@@ -427,3 +427,36 @@ fn strip_attr(line: &str, attr: &str) -> String {
         1,
     )
 }
+
+#[tokio::test]
+async fn registrations_without_an_answer_block_and_are_listed() {
+    // A provider that takes longer than the request timeout to register (and may create the
+    // agent anyway): the registration probe fails, cases needing an agent are blocked, and
+    // each unanswered registration is listed as a possible leftover by the name it sent.
+    let app = Router::new()
+        .route(
+            "/v1/info",
+            get(|| async { axum::Json(json!({"provider": "slow.test", "capabilities": []})) }),
+        )
+        .route(
+            "/v1/register",
+            post(|| async {
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                StatusCode::CREATED
+            }),
+        );
+    let base = common::serve(app).await;
+    let mut o = opts(&base);
+    o.run_patterns = vec!["g.*".to_string(), "d.*".to_string()];
+    o.request_timeout = Duration::from_millis(300);
+    let report = run(&cases(), o).await.unwrap();
+    assert_eq!(verdict(&report, "g.websocket"), Verdict::Blocked);
+    assert_eq!(verdict(&report, "d.plain"), Verdict::Pass);
+    assert_eq!(report.root_causes[0].key, "probe:registration");
+    assert_eq!(report.leftovers.len(), 2, "{:?}", report.leftovers);
+    for l in &report.leftovers {
+        assert!(l.address.starts_with("ampc-"), "{}", l.address);
+        assert!(l.reason.contains("no answer"), "{}", l.reason);
+        assert_eq!(l.case, "probe.registration");
+    }
+}
