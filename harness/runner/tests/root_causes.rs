@@ -18,10 +18,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum WsMode {
@@ -29,13 +30,20 @@ enum WsMode {
     DropsEarlyFrames,
     /// Never answers anything.
     Silent,
+    /// Authenticates at once and pushes `message.new` for every routed message to the
+    /// recipient's sessions (the only channel on which deliveries can be seen).
+    Pushes,
 }
 
 struct Stub {
     ws: WsMode,
     n: AtomicUsize,
-    keys: Mutex<HashSet<String>>,
+    messages: AtomicUsize,
+    /// API key -> address.
+    keys: Mutex<HashMap<String, String>>,
     deleted: AtomicUsize,
+    /// Address -> its authenticated sessions.
+    sessions: Mutex<HashMap<String, Vec<mpsc::UnboundedSender<String>>>>,
 }
 
 fn unauthorized() -> Response {
@@ -49,12 +57,12 @@ fn unauthorized() -> Response {
 async fn register(State(st): State<Arc<Stub>>, axum::Json(v): axum::Json<Value>) -> Response {
     let n = st.n.fetch_add(1, Ordering::SeqCst);
     let key = format!("amp_live_sk_stub{n:04}SECRET");
-    st.keys.lock().unwrap().insert(key.clone());
     let address = format!(
         "{}@{}.stub.test",
         v["name"].as_str().unwrap_or("x"),
         v["tenant"].as_str().unwrap_or("t")
     );
+    st.keys.lock().unwrap().insert(key.clone(), address.clone());
     (
         StatusCode::CREATED,
         axum::Json(json!({"address": address, "api_key": key})),
@@ -63,7 +71,7 @@ async fn register(State(st): State<Arc<Stub>>, axum::Json(v): axum::Json<Value>)
 }
 
 async fn me(State(st): State<Arc<Stub>>, h: HeaderMap) -> Response {
-    if st.keys.lock().unwrap().contains(&bearer(&h)) {
+    if st.keys.lock().unwrap().contains_key(&bearer(&h)) {
         axum::Json(json!({"address": "x"})).into_response()
     } else {
         unauthorized()
@@ -71,7 +79,7 @@ async fn me(State(st): State<Arc<Stub>>, h: HeaderMap) -> Response {
 }
 
 async fn deregister(State(st): State<Arc<Stub>>, h: HeaderMap) -> Response {
-    if st.keys.lock().unwrap().remove(&bearer(&h)) {
+    if st.keys.lock().unwrap().remove(&bearer(&h)).is_some() {
         st.deleted.fetch_add(1, Ordering::SeqCst);
         axum::Json(json!({"deregistered": true})).into_response()
     } else {
@@ -83,29 +91,57 @@ async fn ws(State(st): State<Arc<Stub>>, up: WebSocketUpgrade) -> Response {
     up.protocols(["amp.v1"])
         .on_upgrade(move |mut sock| async move {
             let opened = Instant::now();
-            while let Some(Ok(msg)) = sock.recv().await {
-                let Message::Text(t) = msg else { continue };
-                if st.ws == WsMode::Silent || opened.elapsed() < Duration::from_millis(200) {
-                    continue;
-                }
-                let v: Value = serde_json::from_str(&t).unwrap_or_default();
-                if v["type"] == "auth" {
-                    let frame =
-                        json!({"type": "connected", "data": {"address": "x", "pending_count": 0}});
-                    let _ = sock.send(Message::Text(frame.to_string().into())).await;
+            let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+            loop {
+                tokio::select! {
+                    pushed = rx.recv() => {
+                        let Some(frame) = pushed else { return };
+                        let _ = sock.send(Message::Text(frame.into())).await;
+                    }
+                    msg = sock.recv() => {
+                        let Some(Ok(Message::Text(t))) = msg else { return };
+                        let early = opened.elapsed() < Duration::from_millis(200);
+                        if st.ws == WsMode::Silent || (st.ws == WsMode::DropsEarlyFrames && early) {
+                            continue;
+                        }
+                        let v: Value = serde_json::from_str(&t).unwrap_or_default();
+                        let token = v["token"].as_str().unwrap_or("");
+                        let address = st.keys.lock().unwrap().get(token).cloned();
+                        if let (Some("auth"), Some(address)) = (v["type"].as_str(), address) {
+                            st.sessions.lock().unwrap().entry(address).or_default().push(tx.clone());
+                            let frame = json!({"type": "connected", "data": {"address": "x", "pending_count": 0}});
+                            let _ = sock.send(Message::Text(frame.to_string().into())).await;
+                        }
+                    }
                 }
             }
         })
+}
+
+async fn route(State(st): State<Arc<Stub>>, axum::Json(v): axum::Json<Value>) -> Response {
+    let n = st.messages.fetch_add(1, Ordering::SeqCst);
+    let id = format!("msg_1700000000_{n:06}");
+    if st.ws == WsMode::Pushes {
+        let to = v["to"].as_str().unwrap_or("").to_string();
+        let frame = json!({"type": "message.new", "data": {"envelope": {"id": id, "to": to}, "payload": v["payload"]}});
+        for tx in st.sessions.lock().unwrap().get(&to).into_iter().flatten() {
+            let _ = tx.send(frame.to_string());
+        }
+    }
+    axum::Json(json!({"id": id, "status": "delivered", "method": "local",
+                      "delivered_at": "2026-01-01T00:00:00Z"}))
+    .into_response()
 }
 
 async fn serve(mode: WsMode) -> (String, Arc<Stub>) {
     let st = Arc::new(Stub {
         ws: mode,
         n: AtomicUsize::new(0),
-        keys: Mutex::new(HashSet::new()),
+        messages: AtomicUsize::new(0),
+        keys: Mutex::new(HashMap::new()),
         deleted: AtomicUsize::new(0),
+        sessions: Mutex::new(HashMap::new()),
     });
-    let msg = Arc::new(AtomicUsize::new(0));
     let app = Router::new()
         .route(
             "/v1/info",
@@ -117,18 +153,7 @@ async fn serve(mode: WsMode) -> (String, Arc<Stub>) {
         )
         .route("/v1/register", post(register))
         .route("/v1/agents/me", get(me).delete(deregister))
-        .route(
-            "/v1/route",
-            post(move || {
-                let n = msg.fetch_add(1, Ordering::SeqCst);
-                async move {
-                    axum::Json(
-                        json!({"id": format!("msg_1700000000_{n:06}"), "status": "delivered",
-                                      "method": "local", "delivered_at": "2026-01-01T00:00:00Z"}),
-                    )
-                }
-            }),
-        )
+        .route("/v1/route", post(route))
         .route(
             "/v1/messages/pending",
             get(|| async { axum::Json(json!({"messages": [], "count": 0, "remaining": 0})) }),
@@ -459,4 +484,26 @@ async fn registrations_without_an_answer_block_and_are_listed() {
         assert!(l.reason.contains("no answer"), "{}", l.reason);
         assert_eq!(l.case, "probe.registration");
     }
+}
+
+#[tokio::test]
+async fn deliveries_seen_only_as_websocket_pushes_are_observed_there() {
+    // Nothing in the pending list, but pushes to a connected recipient: the delivery probe
+    // finds the WebSocket channel, every agent the context registers is watched, and
+    // await_delivery returns the pushed message. A case that insists on the pending list
+    // fails its own clause (it is not blocked: delivery is observable).
+    let (base, _st) = serve(WsMode::Pushes).await;
+    let mut o = opts(&base);
+    o.run_patterns = vec!["a.*".into(), "b.*".into(), "c.*".into()];
+    let report = run(&cases(), o).await.unwrap();
+    assert_eq!(
+        verdict(&report, "a.delivery.declared"),
+        Verdict::Error,
+        "ran: the stub case panics"
+    );
+    let b = report.case("b.delivery.undeclared").unwrap();
+    assert_eq!(b.verdict, Verdict::Pass, "{:?}", b.reason);
+    assert_eq!(verdict(&report, "c.pending.legacy"), Verdict::Fail);
+    assert!(report.root_causes.is_empty(), "{:?}", report.root_causes);
+    assert!(report.leftovers.is_empty(), "{:?}", report.leftovers);
 }
