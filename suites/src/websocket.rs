@@ -14,7 +14,9 @@
 
 use crate::routing::{entry_id, pending_list, route_ok, subject};
 use amp_client::{ClientError, WsConn};
-use amp_runner::{Agent, Case, CaseResult, Ctx, Failure, Level, Need, Outcome, Section, WsEvent};
+use amp_runner::{
+    Agent, Case, CaseResult, Ctx, Failure, Level, Need, Outcome, Prereq, Section, WsEvent,
+};
 use amp_runner::{Timing, expect, fail, pass};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -801,7 +803,7 @@ pub static CASES: &[Case] = &[
         clauses: &["WS-007"],
         level: Level::Must,
         section: Section::WebSocket,
-        needs: &[],
+        needs: &[Need::Prereq(Prereq::DeliveryObservable)],
         expectation: "A message routed to an agent with a live socket arrives as \
                       `message.new` with the envelope and payload as sent (data.id optional, \
                       C-25).",
@@ -825,7 +827,7 @@ pub static CASES: &[Case] = &[
         clauses: &["WS-008"],
         level: Level::Should,
         section: Section::WebSocket,
-        needs: &[],
+        needs: &[Need::Prereq(Prereq::DeliveryObservable)],
         expectation: "`{type:message.ack, id}` removes a pushed message from \
                       /messages/pending (only `{type:ack}` working is a C-24 warning).",
         run: |ctx| Box::pin(ws_ack(ctx)),

@@ -1,19 +1,16 @@
 //! The per-case context: everything a case may do to the target, recorded.
 
+use crate::facts::{self, DELIVERY_WAIT, Facts};
 use crate::options::{ContradictionProfiles, PeerConfig, RunOptions, Target, Timing};
 use crate::prereq::Prereq;
-use crate::probe::{self, DELIVERY_WAIT, Facts, Probes};
+pub(crate) use crate::shared::{RunShared, info_capabilities};
 use crate::verdict::Failure;
 use amp_client::{
-    Bytes, Http, Method, Receiver, Redactor, Req, Resp, Secret, Transcript, WsConfig, WsConn,
-    WsEvent,
+    Bytes, Method, Receiver, Redactor, Req, Resp, Secret, Transcript, WsConfig, WsConn, WsEvent,
 };
 use amp_core::signing::{FingerprintProfile, Priority, SecretKey, SigningFields};
 use amp_core::{PayloadProfile, payload_hash};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -54,82 +51,6 @@ impl Agent {
     /// The agent's public key as SPKI PEM (what was registered).
     pub fn public_key_pem(&self) -> String {
         self.key.public_key().to_spki_pem()
-    }
-}
-
-/// An agent created during the run, to be deregistered at the end.
-#[derive(Debug, Clone)]
-pub(crate) struct Created {
-    pub address: String,
-    pub api_key: Secret,
-    pub case_id: String,
-}
-
-/// State shared by all cases of one run.
-pub(crate) struct RunShared {
-    pub opts: RunOptions,
-    pub http: Http,
-    pub redactor: Redactor,
-    pub run_id: String,
-    pub seed: u64,
-    pub counter: AtomicU64,
-    pub info: Option<Value>,
-    pub created: Mutex<Vec<Created>>,
-    pub ws: WsConfig,
-    pub probes: Probes,
-    pub findings: Mutex<BTreeMap<String, FindingRec>>,
-}
-
-/// A run-level finding: every case reporting the same key is one root cause.
-#[derive(Debug, Clone)]
-pub(crate) struct FindingRec {
-    pub clause: &'static str,
-    pub summary: String,
-    pub cases: BTreeSet<String>,
-}
-
-impl RunShared {
-    /// Record finding `key` (the first summary wins), attributed to `case` if given.
-    pub(crate) fn record_finding(
-        &self,
-        key: &str,
-        clause: &'static str,
-        summary: &str,
-        case: Option<&str>,
-    ) {
-        let mut m = match self.findings.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        let rec = m.entry(key.to_string()).or_insert_with(|| FindingRec {
-            clause,
-            summary: self.redactor.redact(summary),
-            cases: BTreeSet::new(),
-        });
-        if let Some(c) = case.filter(|c| !c.starts_with("probe.")) {
-            rec.cases.insert(c.to_string());
-        }
-    }
-
-    pub(crate) fn next_n(&self) -> u64 {
-        self.counter.fetch_add(1, Ordering::Relaxed) + 1
-    }
-
-    /// A key derived from the run seed and a counter: deterministic under `--seed`.
-    pub(crate) fn derive_key(&self, n: u64) -> SecretKey {
-        let mut h = Sha256::new();
-        h.update(b"amp-conformance agent key");
-        h.update(self.seed.to_be_bytes());
-        h.update(n.to_be_bytes());
-        let seed: [u8; 32] = h.finalize().into();
-        SecretKey::from_seed(seed)
-    }
-
-    pub(crate) fn tenant(&self) -> String {
-        self.opts
-            .tenant
-            .clone()
-            .unwrap_or_else(|| format!("ampc{}", self.run_id))
     }
 }
 
@@ -204,10 +125,20 @@ impl Ctx {
     /// Establish prerequisite `p` (its probe runs once per run, on first need) and return what
     /// the probe learnt; `Failure::Blocked` naming the probe that failed otherwise.
     pub async fn require(&self, p: Prereq) -> Result<Facts, Failure> {
-        let before = Instant::now();
-        let rec = probe::establish(&self.shared, p).await;
-        // Time spent waiting on a probe is not the case's own.
-        self.deadline.extend_to(self.deadline.get() + before.elapsed());
+        // Time spent waiting on a probe is not the case's own: the deadline stays ahead while
+        // the probe runs and moves by the time waited afterwards.
+        let (before, due) = (Instant::now(), self.deadline.get());
+        let establish = self.shared.establish(p);
+        tokio::pin!(establish);
+        let rec = loop {
+            tokio::select! {
+                rec = &mut establish => break rec,
+                () = tokio::time::sleep(Duration::from_millis(500)) => {
+                    self.deadline.extend_to(Instant::now() + Duration::from_secs(1));
+                }
+            }
+        };
+        self.deadline.extend_to(due + before.elapsed());
         match (&rec.result, rec.blocked()) {
             (Ok(f), _) => Ok(*f),
             (Err(_), Some(b)) => Err(b),
@@ -219,7 +150,12 @@ impl Ctx {
     /// in the report (with `clause` and the first `summary`), listing the cases. For a
     /// deviation that many cases observe, e.g. key
     /// `error-code:signature_invalid->invalid_signature` for a non-spec error code.
-    pub fn finding(&self, key: impl Into<String>, clause: &'static str, summary: impl Into<String>) {
+    pub fn finding(
+        &self,
+        key: impl Into<String>,
+        clause: &'static str,
+        summary: impl Into<String>,
+    ) {
         self.shared
             .record_finding(&key.into(), clause, &summary.into(), Some(self.case_id));
     }
@@ -329,7 +265,7 @@ impl Ctx {
     /// Send `req` (429s retried, paced) and record it.
     pub async fn send(&mut self, req: Req) -> Result<Resp, Failure> {
         let result = self.shared.http.send(&req).await;
-        self.learn_secrets(&result);
+        self.learn_secrets(&req, &result);
         self.transcript.record_http(&req, &result);
         result.map_err(Failure::from)
     }
@@ -337,20 +273,59 @@ impl Ctx {
     /// Send `req` exactly once (no 429 retry, no pacing) and record it: for rate-limit cases.
     pub async fn send_once(&mut self, req: Req) -> Result<Resp, Failure> {
         let result = self.shared.http.send_once(&req).await;
-        self.learn_secrets(&result);
+        self.learn_secrets(&req, &result);
         self.transcript.record_http(&req, &result);
         result.map_err(Failure::from)
     }
 
-    /// Any `api_key` the target hands out is a secret from now on.
-    fn learn_secrets(&self, result: &Result<Resp, amp_client::ClientError>) {
-        if let Ok(r) = result {
-            if let Some(k) = r
-                .json()
-                .and_then(|v| v.get("api_key"))
-                .and_then(Value::as_str)
-            {
-                self.shared.redactor.add("api_key", k);
+    /// Any `api_key` the target hands out is a secret from now on, and belongs to an agent the
+    /// run must clean up: a new agent (a registration) or a further key of the agent whose key
+    /// authenticated the request (a rotation), whichever helper sent it.
+    fn learn_secrets(&self, req: &Req, result: &Result<Resp, amp_client::ClientError>) {
+        let is_register =
+            req.method == Method::POST && req.url.trim_end_matches('/').ends_with("/register");
+        let r = match result {
+            Ok(r) => r,
+            Err(e) if is_register => {
+                // No answer: the provider may still have created the agent, and the run never
+                // saw its key. Cleanup lists it so nobody assumes the target is clean.
+                let body: Value = req
+                    .body
+                    .as_ref()
+                    .and_then(|b| serde_json::from_slice(b).ok())
+                    .unwrap_or_default();
+                let field = |k: &str| body.get(k).and_then(Value::as_str).unwrap_or("?");
+                self.shared.track_unanswered(
+                    format!("{} (tenant {})", field("name"), field("tenant")),
+                    &e.to_string(),
+                    self.case_id,
+                );
+                return;
+            }
+            Err(_) => return,
+        };
+        let Some(v) = r.json() else { return };
+        let Some(k) = v.get("api_key").and_then(Value::as_str) else {
+            return;
+        };
+        self.shared.redactor.add("api_key", k);
+        if !r.is_success() {
+            return;
+        }
+        let new = Secret::new(k);
+        let used = req
+            .header_value("authorization")
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(Secret::new);
+        match used {
+            Some(old) if !is_register => self.shared.add_key(&old, &new),
+            _ => {
+                let address = v
+                    .get("address")
+                    .and_then(Value::as_str)
+                    .unwrap_or("<unknown address>")
+                    .to_string();
+                self.shared.track(address, new, self.case_id);
             }
         }
     }
@@ -521,54 +496,28 @@ impl Ctx {
         for (k, v) in &self.shared.opts.registration_headers {
             r = r.header(k.clone(), v.expose().to_string());
         }
-        let resp = self.send(r).await?;
-        if resp.is_success() {
-            let v = resp.json();
-            let s = |k: &str| {
-                v.and_then(|v| v.get(k))
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-            };
-            if let Some(key) = s("api_key") {
-                let address = s("address").unwrap_or_else(|| "<unknown address>".to_string());
-                if let Ok(mut c) = self.shared.created.lock() {
-                    c.push(Created {
-                        address,
-                        api_key: Secret::new(key),
-                        case_id: self.case_id.to_string(),
-                    });
-                }
-            }
-        }
-        Ok(resp)
+        self.send(r).await
     }
 
     /// `DELETE /agents/me` now; on success the agent is no longer cleaned up at the end.
     pub async fn deregister(&mut self, agent: &Agent) -> Result<Resp, Failure> {
         let resp = self.delete("/agents/me", Some(agent)).await?;
         if resp.is_success() {
-            if let Ok(mut c) = self.shared.created.lock() {
-                c.retain(|x| x.api_key != agent.api_key);
-            }
+            self.shared.untrack(&agent.api_key);
         }
         Ok(resp)
     }
 
-    /// The case deregistered/revoked the agent by other means: do not clean it up.
+    /// The case revoked the agent's key: cleanup still tries every key it knows for the agent
+    /// and lists the agent as a leftover when none works (the run never forgets an agent).
     pub fn forget_agent(&self, agent: &Agent) {
-        if let Ok(mut c) = self.shared.created.lock() {
-            c.retain(|x| x.api_key != agent.api_key);
-        }
+        self.shared.mark_revoked(&agent.api_key);
     }
 
-    /// Replace the API key used to clean up `agent` (after a key rotation).
+    /// Add a key to clean up `agent` with (after a key rotation; rotations answered with an
+    /// `api_key` are picked up automatically too).
     pub fn update_cleanup_key(&self, agent: &Agent, new_key: &Secret) {
-        self.shared.redactor.add_secret("api_key", new_key);
-        if let Ok(mut c) = self.shared.created.lock() {
-            for x in c.iter_mut().filter(|x| x.api_key == agent.api_key) {
-                x.api_key = new_key.clone();
-            }
-        }
+        self.shared.add_key(&agent.api_key, new_key);
     }
 
     // ---- messages ----------------------------------------------------------------------
@@ -604,8 +553,28 @@ impl Ctx {
     }
 
     /// Poll `agent`'s pending queue (every 250 ms) until a message satisfies `pred`; returns
-    /// that message object, or `None` after `timeout`. A non-2xx answer is a failure.
+    /// that message object, or `None` after `timeout`. A non-2xx answer is a failure. When
+    /// nothing turns up (or the list fails) and the delivery probe found that deliveries cannot
+    /// be observed on this target, the case is `Failure::Blocked` instead: whether a message
+    /// arrived cannot be judged there. [`Ctx::await_delivery`] also watches the other channels.
     pub async fn wait_pending(
+        &mut self,
+        agent: &Agent,
+        pred: impl Fn(&Value) -> bool + Send,
+        timeout: Duration,
+    ) -> Result<Option<Value>, Failure> {
+        let found = self.pending_until(agent, pred, timeout).await;
+        match found {
+            Ok(Some(m)) => Ok(Some(m)),
+            other => {
+                self.require(Prereq::DeliveryObservable).await?;
+                other
+            }
+        }
+    }
+
+    /// [`Ctx::wait_pending`] without consulting the delivery probe (what the probe uses).
+    async fn pending_until(
         &mut self,
         agent: &Agent,
         pred: impl Fn(&Value) -> bool + Send,
@@ -634,8 +603,30 @@ impl Ctx {
 
     // ---- websocket / webhooks ----------------------------------------------------------
 
-    /// Open a WebSocket to the target's `ws_url` offering `subprotocols`, without auth.
+    /// Open a WebSocket to the target's `ws_url` offering `subprotocols`, without auth, ready
+    /// for its first frame: after the pause the WebSocket probe found necessary (none unless
+    /// the target drops frames sent right after the upgrade; a case using the pause is listed
+    /// under that finding). `Failure::Blocked` when no session authenticates on this target.
     pub async fn ws_raw(&mut self, subprotocols: &[&str]) -> Result<WsConn, Failure> {
+        let pause = match self.require(Prereq::WsSession).await? {
+            Facts::WsSession { auth_pause } => auth_pause,
+            _ => Duration::ZERO,
+        };
+        let conn = self.ws_connect(subprotocols).await?;
+        if !pause.is_zero() {
+            self.shared.record_finding(
+                facts::WS_EARLY_FRAME_FINDING,
+                Prereq::WsSession.clause(),
+                "",
+                Some(self.case_id),
+            );
+            tokio::time::sleep(pause).await;
+        }
+        Ok(conn)
+    }
+
+    /// The upgrade alone, recorded in the transcript (what the WebSocket probe uses).
+    async fn ws_connect(&mut self, subprotocols: &[&str]) -> Result<WsConn, Failure> {
         let url = self.target().ws_url.clone();
         WsConn::connect(
             &url,
@@ -647,33 +638,11 @@ impl Ctx {
         .map_err(Failure::from)
     }
 
-    /// Open a socket (subprotocol `amp.v1`) ready for its first frame: after the pause the
-    /// WebSocket probe found necessary (none unless the target drops frames sent right after
-    /// the upgrade; a case using the pause is listed under that finding). `Failure::Blocked`
-    /// when no session authenticates at all.
-    pub async fn ws_open(&mut self) -> Result<WsConn, Failure> {
-        let pause = match self.require(Prereq::WsSession).await? {
-            Facts::WsSession { auth_pause } => auth_pause,
-            _ => Duration::ZERO,
-        };
-        let conn = self.ws_raw(&["amp.v1"]).await?;
-        if !pause.is_zero() {
-            self.shared.record_finding(
-                probe::WS_EARLY_FRAME_FINDING,
-                Prereq::WsSession.clause(),
-                "",
-                Some(self.case_id),
-            );
-            tokio::time::sleep(pause).await;
-        }
-        Ok(conn)
-    }
-
     /// Open a WebSocket, authenticate as `agent` with the first-frame `auth` message (WS-002)
     /// and wait for `connected` (WS-003); anything else is a failure. Uses the approach the
     /// WebSocket probe found to work; `Failure::Blocked` when the probe failed.
     pub async fn ws(&mut self, agent: &Agent) -> Result<WsConn, Failure> {
-        let mut conn = self.ws_open().await?;
+        let mut conn = self.ws_raw(&["amp.v1"]).await?;
         conn.send_json(&json!({"type": "auth", "token": agent.api_key.expose()}))
             .await?;
         let ev = conn.recv(self.request_timeout()).await;
@@ -681,7 +650,7 @@ impl Ctx {
             Some("connected") => Ok(conn),
             _ => Err(Failure::Fail(format!(
                 "after a valid auth frame the target sent {} instead of a `connected` frame (WS-003)",
-                probe::describe_event(&ev)
+                facts::describe_event(&ev)
             ))),
         }
     }
@@ -693,7 +662,7 @@ impl Ctx {
         agent: &Agent,
         pause: Duration,
     ) -> Result<(WsEvent, Option<WsConn>), Failure> {
-        let mut conn = self.ws_raw(&["amp.v1"]).await?;
+        let mut conn = self.ws_connect(&["amp.v1"]).await?;
         tokio::time::sleep(pause).await;
         conn.send_json(&json!({"type": "auth", "token": agent.api_key.expose()}))
             .await?;
@@ -721,7 +690,7 @@ impl Ctx {
     ) -> Result<Value, Failure> {
         let channels = match self.require(Prereq::DeliveryObservable).await? {
             Facts::Delivery(c) => c,
-            _ => probe::Channels::default(),
+            _ => facts::Channels::default(),
         };
         let deadline = Instant::now() + DELIVERY_WAIT;
         let watched = self.watches.iter().any(|w| w.address == recipient.address);
@@ -774,9 +743,13 @@ impl Ctx {
         within: Duration,
     ) -> Result<Option<Value>, String> {
         let want = id.to_string();
-        self.wait_pending(agent, move |m| probe::delivered_id(m) == Some(&want), within)
-            .await
-            .map_err(|f| f.to_string())
+        self.pending_until(
+            agent,
+            move |m| facts::delivered_id(m) == Some(&want),
+            within,
+        )
+        .await
+        .map_err(|f| f.to_string())
     }
 
     /// Keep an authenticated WebSocket session open for `agent`, so deliveries pushed to it can
@@ -799,10 +772,17 @@ impl Ctx {
         id: &str,
         within: Duration,
     ) -> Option<Value> {
-        let w = self.watches.iter_mut().find(|w| w.address == agent.address)?;
+        let w = self
+            .watches
+            .iter_mut()
+            .find(|w| w.address == agent.address)?;
         let deadline = Instant::now() + within;
         loop {
-            if let Some(i) = w.seen.iter().position(|d| probe::delivered_id(d) == Some(id)) {
+            if let Some(i) = w
+                .seen
+                .iter()
+                .position(|d| facts::delivered_id(d) == Some(id))
+            {
                 return Some(w.seen.remove(i));
             }
             let left = deadline.saturating_duration_since(Instant::now());
@@ -843,7 +823,7 @@ impl Ctx {
             let hit = rx.requests().into_iter().find_map(|r| {
                 let body = r.json()?;
                 let by_header = r.header("x-amp-message-id") == Some(id);
-                (by_header || probe::delivered_id(&body) == Some(id)).then_some(body)
+                (by_header || facts::delivered_id(&body) == Some(id)).then_some(body)
             });
             if hit.is_some() || Instant::now() >= deadline {
                 return hit;
@@ -873,18 +853,6 @@ impl Ctx {
 
 /// Webhook secret of agents registered to observe deliveries by webhook.
 const HOOK_SECRET: &str = "whsec_ampconformanceobserver01";
-
-pub(crate) fn info_capabilities(info: Option<&Value>) -> Vec<String> {
-    info.and_then(|v| v.get("capabilities"))
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
-}
 
 /// Builds a flat route body (RTE-002) and signs it (SIG-007).
 #[derive(Debug)]
@@ -990,7 +958,6 @@ impl<'a> MessageBuilder<'a> {
         Value::Object(m)
     }
 }
-
 
 /// Fingerprint of an agent's key in the default profile (what most providers return).
 pub fn fingerprint_of(agent: &Agent) -> String {

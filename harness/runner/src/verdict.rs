@@ -43,6 +43,14 @@ pub enum Failure {
 }
 
 impl Failure {
+    /// The reason alone, without the kind.
+    pub fn reason(&self) -> &str {
+        match self {
+            Failure::Fail(r) | Failure::Error(r) => r,
+            Failure::Blocked { reason, .. } => reason,
+        }
+    }
+
     /// `Failure::Blocked` for `prerequisite`.
     pub fn blocked(prerequisite: Prereq, reason: impl Into<String>) -> Failure {
         Failure::Blocked {
