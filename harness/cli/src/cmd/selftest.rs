@@ -215,9 +215,7 @@ async fn defect_row(defect: Defect, cases: &[Case], listed: &[&str]) -> DefectRo
 pub fn missed_cases(listed: &[&str], verdicts: &[CaseVerdict]) -> Vec<String> {
     listed
         .iter()
-        .filter(|id| {
-            !verdicts.iter().any(|c| c.case == **id && c.caught())
-        })
+        .filter(|id| !verdicts.iter().any(|c| c.case == **id && c.caught()))
         .map(|id| id.to_string())
         .collect()
 }
