@@ -1,6 +1,6 @@
 //! Attacks from every position on the inputs that carry identity or authority: a registration
-//! of an existing name, the recipient's provider in `to`, the mesh header of spec 06a, and the
-//! ack / read / pickup of a message. Each case tries the input unauthenticated, as another
+//! of an existing name, key rotation and revocation, the recipient's provider in `to`, the mesh
+//! header of spec 06a, and the ack / read / pickup of a message. Each case tries the input unauthenticated, as another
 //! registered agent, and with an empty or malformed body where there is one, and then shows,
 //! with a request signed by the rightful owner, that nothing changed (keys, API keys, queues,
 //! deliveries). A control by the owner at the end proves the ids and paths were the right ones.
@@ -128,6 +128,102 @@ async fn name_taken_own_key(ctx: &mut Ctx) -> CaseResult {
         &victim,
         &body,
         "a message signed by the owner's own key",
+    )
+    .await?;
+    pass()
+}
+
+// ------------------------------------------------------------------------------------------
+// Key rotation and revocation without credentials or with broken bodies (REG-022, REG-020)
+// ------------------------------------------------------------------------------------------
+
+async fn rotate_keys_malformed(ctx: &mut Ctx) -> CaseResult {
+    let a = ctx.agent().await?;
+    let b = ctx.agent().await?;
+    // A well-formed rotation with a correct proof, sent without credentials.
+    let new = ctx.new_key();
+    let pem = new.public_key().to_spki_pem();
+    let proof = a.key.sign(pem.as_bytes()).to_base64();
+    let valid = json!({"new_public_key": pem, "key_algorithm": "Ed25519", "proof": proof});
+    let anon = ctx.post_json("/auth/rotate-keys", &valid, None).await?;
+    let revoke = ctx.delete("/auth/revoke-key", None).await?;
+    let mut problems = Vec::new();
+    for (what, resp) in [
+        ("POST /auth/rotate-keys without credentials", &anon),
+        ("DELETE /auth/revoke-key without credentials", &revoke),
+    ] {
+        if resp.is_success() {
+            problems.push(format!(
+                "{what} answered HTTP {} (API-002: 401)",
+                resp.status
+            ));
+        }
+    }
+    // The agent's own requests that name no new key: each must be refused, none may rotate.
+    let broken: [(&str, &[u8]); 4] = [
+        ("an empty body", b""),
+        ("`{}`", b"{}"),
+        ("a malformed body", b"{\"new_public_key\": "),
+        (
+            "a body without `proof`",
+            b"{\"key_algorithm\": \"Ed25519\"}",
+        ),
+    ];
+    for (what, bytes) in broken {
+        let resp = ctx
+            .post_raw(
+                "/auth/rotate-keys",
+                bytes.to_vec(),
+                "application/json",
+                Some(&a),
+            )
+            .await?;
+        if !(400..500).contains(&resp.status) {
+            problems.push(format!(
+                "POST /auth/rotate-keys with {what} answered HTTP {} {}; a rotation needs the \
+                 new public key and a proof by the old key (REG-022)",
+                resp.status,
+                code(&resp)
+            ));
+        }
+    }
+    // Nothing changed: the directory still holds the agent's own key, its API key works and
+    // its key still signs messages the provider accepts.
+    let resolved = ctx
+        .get(&format!("/agents/resolve/{}", a.address), Some(&b))
+        .await?;
+    let still_own = resolved
+        .pointer("/public_key")
+        .and_then(Value::as_str)
+        .and_then(|p| amp_core::PublicKey::from_spki_pem(p).ok())
+        == Some(a.key.public_key());
+    if resolved.is_success() && !still_own {
+        problems.push(
+            "after the refused rotations the address resolves to another public key: the \
+             agent's key was replaced without its proof (REG-022)"
+                .to_string(),
+        );
+    }
+    let me = ctx.get("/agents/me", Some(&a)).await?;
+    if !me.is_success() {
+        problems.push(format!(
+            "after the attempts the agent's API key answers HTTP {} on GET /agents/me",
+            me.status
+        ));
+    }
+    expect::no_problems(
+        &problems,
+        "key rotation and revocation (REG-022, REG-020, API-002)",
+    )?;
+    let body = ctx
+        .message(&a, &b.address)
+        .subject(subject(ctx, "key unchanged"))
+        .signed()?;
+    route_ok(
+        ctx,
+        &a,
+        &body,
+        "a message signed by the agent's unchanged key",
     )
     .await?;
     pass()
@@ -511,6 +607,18 @@ pub static CASES: &[Case] = &[
                       anonymous or carrying another agent's API key, answers 409 name_taken \
                       with no API key, and the owner's API key keeps working.",
         run: |ctx| Box::pin(name_taken_own_key(ctx)),
+    },
+    Case {
+        id: "keys.rotate-keys.malformed",
+        title: "Key rotation and revocation need credentials, a new key and a proof",
+        clauses: &["REG-022", "REG-020", "API-002"],
+        level: Level::Must,
+        section: Section::Keys,
+        needs: &[],
+        expectation: "rotate-keys and revoke-key without credentials, and rotate-keys with an \
+                      empty, `{}`, malformed or proof-less body, are refused; afterwards the \
+                      agent resolves to its own key, its API key works and its key signs.",
+        run: |ctx| Box::pin(rotate_keys_malformed(ctx)),
     },
     Case {
         id: "route.to.other-provider",

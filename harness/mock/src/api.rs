@@ -1300,6 +1300,9 @@ pub(crate) async fn rotate_keys(
     body: Bytes,
 ) -> ApiResult {
     let who = auth(&state, &headers)?;
+    if let Some(resp) = regenerate_for_bodyless_rotation(&state, &who, &body) {
+        return resp;
+    }
     let v = parse_json(&state, &body)?;
     let obj = as_object(&v)?;
     let pem = req_str(obj, "new_public_key")?;
@@ -1345,6 +1348,34 @@ pub(crate) async fn rotate_keys(
         StatusCode::OK,
         json!({"rotated": true, "fingerprint": fp, "revoked_fingerprint": old.fingerprint}),
     )
+}
+
+/// `rotate-keys-bodyless-regenerates`: a rotation request without a usable `new_public_key`
+/// (empty, `{}` or unparsable body) makes the provider generate a key pair itself and replace
+/// the agent's key with it (a legacy "server-side key generation" path).
+fn regenerate_for_bodyless_rotation(
+    state: &AppState,
+    who: &AgentRef,
+    body: &[u8],
+) -> Option<ApiResult> {
+    let has_key = serde_json::from_slice::<Value>(body)
+        .ok()
+        .is_some_and(|v| v.get("new_public_key").is_some());
+    if !state.has(Defect::RotateKeysBodylessRegenerates) || has_key {
+        return None;
+    }
+    let new_pk = SecretKey::generate().public_key();
+    let fp = fingerprint_of(&new_pk);
+    let mut db = state.lock();
+    let a = db.agents.get_mut(&who.agent_id)?;
+    let old_fp = std::mem::replace(&mut a.fingerprint, fp.clone());
+    a.revoked_public_keys.push(a.public_key);
+    a.public_key = new_pk;
+    a.public_key_pem = new_pk.to_spki_pem();
+    Some(ok(
+        StatusCode::OK,
+        json!({"rotated": true, "fingerprint": fp, "revoked_fingerprint": old_fp}),
+    ))
 }
 
 /// `DELETE {base}/auth/revoke-key` (REG-020; C-20 also revokes the public key).

@@ -133,6 +133,12 @@ defects! {
         description: "rotate-keys verifies the proof over the lowercase hex text of the new raw key instead of its PEM text (a C-21 reading)",
         killed_by: ["keys.rotate-keys.bad-proof", "keys.rotate-keys.old-key-revoked"],
     }
+    RotateKeysBodylessRegenerates {
+        name: "rotate-keys-bodyless-regenerates",
+        clause: "REG-022",
+        description: "POST /auth/rotate-keys with an empty, `{}` or malformed body generates a key pair on the server and replaces the agent's key",
+        killed_by: ["keys.rotate-keys.malformed"],
+    }
     // REV: key revocation
     OldKeyValidAfterRotate {
         name: "old-key-valid-after-rotate",
@@ -262,6 +268,12 @@ defects! {
         name: "unknown-recipient-accepted",
         clause: "API-008",
         description: "route to an unregistered address answers 200 queued instead of 404",
+        killed_by: ["route.unknown-recipient"],
+    }
+    UnknownRecipient400 {
+        name: "unknown-recipient-400",
+        clause: "API-008",
+        description: "a route to an unregistered address answers 400 invalid_recipient (the reading of another spec section, C-37)",
         killed_by: ["route.unknown-recipient"],
     }
     // MSG: message fields
@@ -934,7 +946,7 @@ mod tests {
             assert!(seen.insert(d.name()), "duplicate name {}", d.name());
             assert_eq!(d.name().parse::<Defect>(), Ok(*d));
         }
-        assert_eq!(Defect::ALL.len(), 122);
+        assert_eq!(Defect::ALL.len(), 124);
         assert!("no-such-defect".parse::<Defect>().is_err());
     }
 

@@ -1001,6 +1001,14 @@ impl AppState {
         if self.has(Defect::UnknownRecipientAccepted) {
             return Ok(None);
         }
+        if self.has(Defect::UnknownRecipient400) {
+            return Err(ApiError::new(
+                400,
+                "invalid_recipient",
+                format!("no agent `{to}` on this provider"),
+            )
+            .with_field("to"));
+        }
         Err(ApiError::not_found(format!(
             "no agent `{to}` on this provider: check the address with GET /agents/resolve/{{address}}"
         ))

@@ -153,3 +153,24 @@ async fn unauthenticated_malformed_route_is_401() {
         .await;
     assert_eq!(r.status, 401, "{}", r.text);
 }
+
+async fn bodyless_rotation_refused(m: &Mock) -> bool {
+    let a = m.register("acme", "alice").await;
+    let r = m
+        .send_raw(
+            Method::POST,
+            "/auth/rotate-keys",
+            Some(&a.api_key),
+            Some(Vec::new()),
+        )
+        .await;
+    let resolved = m
+        .get(&format!("/agents/resolve/{}", a.address), Some(&a.api_key))
+        .await;
+    r.status == 400 && resolved.body["public_key"] == json!(a.key.public_key().to_spki_pem())
+}
+defect_test!(
+    rotate_keys_bodyless_regenerates,
+    Defect::RotateKeysBodylessRegenerates,
+    bodyless_rotation_refused
+);
