@@ -293,8 +293,8 @@ pub struct SelftestArgs {
     /// Only these defects (default: all).
     #[arg(long = "defect", value_name = "NAME")]
     pub defects: Vec<String>,
-    /// Defects checked concurrently.
-    #[arg(long, default_value_t = 4)]
+    /// Defects checked concurrently (each against its own mock, alongside the clean run).
+    #[arg(long, default_value_t = crate::cmd::selftest::DEFAULT_JOBS)]
     pub jobs: usize,
     /// Write the matrix as JSON here.
     #[arg(long, value_name = "FILE")]

@@ -2,14 +2,16 @@
 //! the mock is caught by at least one case citing the defect's clause.
 
 use amp_conformance::cmd::selftest::{
-    CaseVerdict, missed_cases, render, selftest, unknown_kill_cases,
+    CaseVerdict, DEFAULT_JOBS, missed_cases, render, selftest, unknown_kill_cases,
 };
 use amp_mock::Defect;
 use amp_runner::Verdict;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_planted_defect_is_killed_and_the_clean_mock_passes() {
-    let report = selftest(Defect::ALL, 4).await.expect("selftest ran");
+    let report = selftest(Defect::ALL, DEFAULT_JOBS)
+        .await
+        .expect("selftest ran");
     let rendered = render(&report);
     println!("{rendered}");
     assert!(
@@ -39,6 +41,26 @@ fn every_kill_list_names_cases_of_the_suite() {
     assert!(
         unknown.is_empty(),
         "unknown case ids in killed_by: {unknown:?}"
+    );
+}
+
+/// The selftest runs only the listed cases, so one of them must cite the defect's clause: a
+/// kill is then evidence about the clause the defect breaks, not about a neighbour.
+#[test]
+fn every_defect_is_killed_by_a_case_citing_its_clause() {
+    let cases = amp_suites::all();
+    let uncited: Vec<String> = Defect::ALL
+        .iter()
+        .filter(|d| {
+            !cases
+                .iter()
+                .any(|c| d.killed_by().contains(&c.id) && c.clauses.contains(&d.clause()))
+        })
+        .map(|d| format!("{d} ({})", d.clause()))
+        .collect();
+    assert!(
+        uncited.is_empty(),
+        "list a case citing the defect's clause in its killed_by: {uncited:?}"
     );
 }
 

@@ -18,8 +18,9 @@
 //! value after it is shortened, so the header reads like a message signature).
 
 use crate::secret::Secret;
+use aho_corasick::AhoCorasick;
 use serde_json::Value;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 /// JSON fields whose string values are always redacted, with the label used.
 const SECRET_FIELDS: &[(&str, &str)] = &[
@@ -77,11 +78,50 @@ const MIN_SECRET_LEN: usize = 6;
 /// Marker appended to shortened signatures.
 pub const SIG_MARK: &str = "…[sig]";
 
+/// Texts at least this long are searched for all needles in one pass before replacing: a
+/// run registers hundreds of secrets, and testing each one against a megabyte body took
+/// seconds (in a debug build) on a runtime thread.
+const ONE_PASS_FROM: usize = 16 * 1024;
+
 /// Shared, cheaply clonable set of known secrets.
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
-    // (needle, replacement), longest needle first so overlapping secrets are fully replaced.
-    secrets: Arc<RwLock<Vec<(String, String)>>>,
+    /// The current needles. [`Redactor::redact`] takes a snapshot and releases the lock before
+    /// scanning, so a long text never holds up registration or other redactions.
+    secrets: Arc<RwLock<Arc<Needles>>>,
+}
+
+/// One version of the registered secrets.
+#[derive(Debug, Default)]
+struct Needles {
+    /// (needle, replacement), longest needle first so overlapping secrets are fully replaced.
+    pairs: Vec<(String, String)>,
+    /// Finds which needles occur in a long text in one pass; built on first use.
+    finder: OnceLock<Option<AhoCorasick>>,
+}
+
+impl Needles {
+    /// The pairs whose needle occurs in `text` (all of them when no finder can be built).
+    fn present_in(&self, text: &str) -> Vec<&(String, String)> {
+        if text.len() < ONE_PASS_FROM {
+            return self.pairs.iter().collect();
+        }
+        let finder = self
+            .finder
+            .get_or_init(|| AhoCorasick::new(self.pairs.iter().map(|(n, _)| n)).ok());
+        let Some(finder) = finder else {
+            return self.pairs.iter().collect();
+        };
+        let mut hit = vec![false; self.pairs.len()];
+        for m in finder.find_overlapping_iter(text) {
+            hit[m.pattern().as_usize()] = true;
+        }
+        self.pairs
+            .iter()
+            .zip(hit)
+            .filter_map(|(p, h)| h.then_some(p))
+            .collect()
+    }
 }
 
 impl Redactor {
@@ -113,15 +153,20 @@ impl Redactor {
                 }
             }
         }
-        let Ok(mut s) = self.secrets.write() else {
+        let Ok(mut current) = self.secrets.write() else {
             return;
         };
+        let mut pairs = current.pairs.clone();
         for n in needles {
-            if !s.iter().any(|(k, _)| *k == n) {
-                s.push((n, repl.clone()));
+            if !pairs.iter().any(|(k, _)| *k == n) {
+                pairs.push((n, repl.clone()));
             }
         }
-        s.sort_by_key(|e| std::cmp::Reverse(e.0.len()));
+        pairs.sort_by_key(|e| std::cmp::Reverse(e.0.len()));
+        *current = Arc::new(Needles {
+            pairs,
+            finder: OnceLock::new(),
+        });
     }
 
     pub fn add_secret(&self, label: &str, secret: &Secret) {
@@ -130,7 +175,7 @@ impl Redactor {
 
     /// Number of registered needles (for tests and diagnostics).
     pub fn len(&self) -> usize {
-        self.secrets.read().map(|s| s.len()).unwrap_or(0)
+        self.secrets.read().map(|s| s.pairs.len()).unwrap_or(0)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -158,10 +203,11 @@ impl Redactor {
             }
         }
         out = redact_pem_blocks(&out);
-        if let Ok(s) = self.secrets.read() {
+        let needles = self.secrets.read().map(|s| Arc::clone(&s)).ok();
+        if let Some(needles) = needles {
             // One byte more than any secret starting in the kept part can reach, so a cut text
             // stays longer than `keep` and its reader still sees that it was cut.
-            let longest = s.first().map_or(0, |e| e.0.len());
+            let longest = needles.pairs.first().map_or(0, |e| e.0.len());
             let mut window = keep.saturating_add(longest).saturating_add(1);
             if window < out.len() {
                 while !out.is_char_boundary(window) {
@@ -169,7 +215,7 @@ impl Redactor {
                 }
                 out.truncate(window);
             }
-            for (needle, repl) in s.iter() {
+            for (needle, repl) in needles.present_in(&out) {
                 if out.contains(needle.as_str()) {
                     out = out.replace(needle.as_str(), repl);
                 }
@@ -431,6 +477,25 @@ fn redact_pem_blocks(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A long text (searched in one pass) is redacted exactly like a short one, overlapping
+    /// secrets included: the longer secret wins wherever both could match.
+    #[test]
+    fn long_texts_are_redacted_like_short_ones() {
+        let r = Redactor::new();
+        for i in 0..500 {
+            r.add("api_key", &format!("amp_live_sk_filler_{i:04}"));
+        }
+        r.add("api_key", "amp_live_sk_0123456789");
+        r.add("webhook_secret", "sk_0123456789_whsec");
+        let core =
+            "a amp_live_sk_0123456789_whsec b sk_0123456789_whsec c amp_live_sk_filler_0042 d";
+        let short = r.redact(core);
+        assert!(!short.contains("0123456789"), "{short}");
+        let padding = "x".repeat(ONE_PASS_FROM);
+        let long = r.redact(&format!("{padding}{core}"));
+        assert_eq!(long.strip_prefix(padding.as_str()), Some(short.as_str()));
+    }
 
     #[test]
     fn registered_secrets_are_replaced_raw_and_escaped() {
