@@ -323,7 +323,7 @@ impl Ctx {
                 let address = v
                     .get("address")
                     .and_then(Value::as_str)
-                    .unwrap_or("<unknown address>")
+                    .unwrap_or(crate::shared::UNKNOWN_ADDRESS)
                     .to_string();
                 self.shared.track(address, new, self.case_id);
             }
