@@ -27,7 +27,8 @@ use tokio::sync::mpsc;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
-    /// Frames within 200 ms of the upgrade are lost; later `auth` frames get `connected`.
+    /// Frames within 400 ms of the upgrade are lost (the probe pauses 500 ms); later `auth`
+    /// frames get `connected`.
     DropsEarlyFrames,
     /// Never answers anything.
     Silent,
@@ -111,7 +112,7 @@ async fn ws(State(st): State<Arc<Stub>>, up: WebSocketUpgrade) -> Response {
                     }
                     msg = sock.recv() => {
                         let Some(Ok(Message::Text(t))) = msg else { return };
-                        let early = opened.elapsed() < Duration::from_millis(200);
+                        let early = opened.elapsed() < Duration::from_millis(400);
                         let silent = matches!(st.ws, Mode::Silent | Mode::Webhooks);
                         if silent || (st.ws == Mode::DropsEarlyFrames && early) {
                             continue;
