@@ -1,6 +1,9 @@
 //! The per-case context: everything a case may do to the target, recorded.
 
+pub use crate::agent::Agent;
 use crate::facts::{self, DELIVERY_WAIT, Facts};
+use crate::message::MessageBuilder;
+use crate::observe::{HOOK_SECRET, Observers};
 use crate::options::{ContradictionProfiles, PeerConfig, RunOptions, Target, Timing};
 use crate::prereq::Prereq;
 pub(crate) use crate::shared::{RunShared, info_capabilities};
@@ -8,51 +11,11 @@ use crate::verdict::Failure;
 use amp_client::{
     Bytes, Method, Receiver, Redactor, Req, Resp, Secret, Transcript, WsConfig, WsConn, WsEvent,
 };
-use amp_core::signing::{FingerprintProfile, Priority, SecretKey, SigningFields};
-use amp_core::{PayloadProfile, payload_hash};
+use amp_core::PayloadProfile;
+use amp_core::signing::SecretKey;
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// An agent registered at the target for this run. Deregistered at the end of the run
-/// unless a case deregistered it already ([`Ctx::deregister`]).
-pub struct Agent {
-    /// Full address as the target returned it.
-    pub address: String,
-    pub api_key: Secret,
-    pub key: SecretKey,
-    pub agent_id: Option<String>,
-    /// Fingerprint as the target returned it.
-    pub fingerprint: Option<String>,
-    pub tenant: String,
-    /// The local name this run asked for.
-    pub name: String,
-    /// The registration response body (redacted: `api_key` replaced).
-    pub registration: Value,
-}
-
-impl std::fmt::Debug for Agent {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Agent")
-            .field("address", &self.address)
-            .field("api_key", &self.api_key)
-            .field("agent_id", &self.agent_id)
-            .field("tenant", &self.tenant)
-            .finish()
-    }
-}
-
-impl Agent {
-    /// `Bearer <api key>`.
-    pub fn bearer(&self) -> String {
-        format!("Bearer {}", self.api_key.expose())
-    }
-
-    /// The agent's public key as SPKI PEM (what was registered).
-    pub fn public_key_pem(&self) -> String {
-        self.key.public_key().to_spki_pem()
-    }
-}
 
 /// When a case's time is up. Starts at `case_timeout` from the case's start; a case that must
 /// wait for a provider deadline longer than that extends it with [`Ctx::need_time`]. The runner
@@ -95,17 +58,8 @@ pub struct Ctx {
     pub(crate) transcript: Transcript,
     pub(crate) case_id: &'static str,
     pub(crate) deadline: Arc<Deadline>,
-    /// Authenticated WebSocket sessions kept open to observe deliveries ([`Ctx::watch`]).
-    watches: Vec<Watch>,
-    /// Loopback receiver for agents registered with a webhook to observe deliveries.
-    hook: Option<Receiver>,
-}
-
-/// A session that watches deliveries to one agent; frames not asked for yet are kept.
-struct Watch {
-    address: String,
-    conn: WsConn,
-    seen: Vec<Value>,
+    /// WebSocket sessions and a loopback receiver kept to observe deliveries.
+    observers: Observers,
 }
 
 impl Ctx {
@@ -117,8 +71,7 @@ impl Ctx {
             transcript,
             case_id,
             deadline,
-            watches: Vec::new(),
-            hook: None,
+            observers: Observers::default(),
         }
     }
 
@@ -323,7 +276,7 @@ impl Ctx {
                 let address = v
                     .get("address")
                     .and_then(Value::as_str)
-                    .unwrap_or("<unknown address>")
+                    .unwrap_or(crate::shared::UNKNOWN_ADDRESS)
                     .to_string();
                 self.shared.track(address, new, self.case_id);
             }
@@ -524,16 +477,7 @@ impl Ctx {
 
     /// Start a route body from `from` to `to`, signed with the run's payload profile.
     pub fn message<'a>(&self, from: &'a Agent, to: &str) -> MessageBuilder<'a> {
-        MessageBuilder {
-            from,
-            to: to.to_string(),
-            subject: "amp-conformance test message".to_string(),
-            priority: None,
-            in_reply_to: None,
-            payload: json!({"type": "notification", "message": "hello from amp-conformance"}),
-            extra: Vec::new(),
-            profile: self.profile(),
-        }
+        MessageBuilder::new(from, to, self.profile())
     }
 
     /// `POST /route` as `agent`.
@@ -574,7 +518,7 @@ impl Ctx {
     }
 
     /// [`Ctx::wait_pending`] without consulting the delivery probe (what the probe uses).
-    async fn pending_until(
+    pub(crate) async fn pending_until(
         &mut self,
         agent: &Agent,
         pred: impl Fn(&Value) -> bool + Send,
@@ -693,7 +637,7 @@ impl Ctx {
             _ => facts::Channels::default(),
         };
         let deadline = Instant::now() + DELIVERY_WAIT;
-        let watched = self.watches.iter().any(|w| w.address == recipient.address);
+        let watched = self.observers.watches(&recipient.address);
         loop {
             if channels.pending {
                 if let Some(m) = self
@@ -704,25 +648,23 @@ impl Ctx {
                     return Ok(m);
                 }
             }
-            if watched {
-                if let Some(m) = self
-                    .watched_message(recipient, message_id, Duration::from_millis(50))
-                    .await
-                {
-                    return Ok(m);
-                }
+            let short = Duration::from_millis(50);
+            if let Some(m) = self
+                .observers
+                .watched(&recipient.address, message_id, short)
+                .await
+            {
+                return Ok(m);
             }
-            if channels.webhook {
-                if let Some(m) = self.hooked_message(message_id, Duration::ZERO).await {
-                    return Ok(m);
-                }
+            if let Some(m) = self.observers.hooked(message_id, Duration::ZERO).await {
+                return Ok(m);
             }
             if Instant::now() >= deadline {
                 let via = match (channels.pending, watched, channels.webhook) {
-                    (true, _, _) => "GET /messages/pending".to_string(),
-                    (_, true, _) => "a WebSocket push".to_string(),
-                    (_, _, true) => "a webhook".to_string(),
-                    _ => "any channel (the agent was not registered through ctx.agent)".to_string(),
+                    (true, _, _) => "GET /messages/pending",
+                    (_, true, _) => "a WebSocket push",
+                    (_, _, true) => "a webhook",
+                    _ => "any channel (the agent was not registered through ctx.agent)",
                 };
                 return Err(Failure::Fail(format!(
                     "message {message_id} was accepted but did not reach the recipient through \
@@ -749,60 +691,34 @@ impl Ctx {
             within,
         )
         .await
-        .map_err(|f| f.to_string())
+        .map_err(|f| f.reason().to_string())
     }
 
     /// Keep an authenticated WebSocket session open for `agent`, so deliveries pushed to it can
     /// be observed by [`Ctx::await_delivery`].
     pub async fn watch(&mut self, agent: &Agent) -> Result<(), Failure> {
         let conn = self.ws(agent).await?;
-        self.watches.push(Watch {
-            address: agent.address.clone(),
-            conn,
-            seen: Vec::new(),
-        });
+        self.observers.watch(&agent.address, conn);
         Ok(())
     }
 
-    /// A `message.new` for message `id` on `agent`'s watch within `within` (the frame's
-    /// `data`); other frames are kept for later calls.
+    /// A `message.new` for message `id` on `agent`'s watch within `within`.
     pub(crate) async fn watched_message(
         &mut self,
         agent: &Agent,
         id: &str,
         within: Duration,
     ) -> Option<Value> {
-        let w = self
-            .watches
-            .iter_mut()
-            .find(|w| w.address == agent.address)?;
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(i) = w
-                .seen
-                .iter()
-                .position(|d| facts::delivered_id(d) == Some(id))
-            {
-                return Some(w.seen.remove(i));
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            let ev = w.conn.recv(left).await;
-            match (ev.frame_type(), ev.json()) {
-                (Some("message.new"), Some(v)) => {
-                    w.seen.push(v.get("data").cloned().unwrap_or(Value::Null));
-                }
-                (_, Some(_)) => {}
-                _ => return None,
-            }
-        }
+        self.observers.watched(&agent.address, id, within).await
     }
 
     /// The URL of this context's loopback webhook receiver (started on first use).
     async fn hook_url(&mut self) -> Result<String, Failure> {
-        if self.hook.is_none() {
-            self.hook = Some(self.receiver().await?);
+        if self.observers.hook().is_none() {
+            let rx = self.receiver().await?;
+            self.observers.set_hook(rx);
         }
-        Ok(self.hook.as_ref().map(Receiver::url).unwrap_or_default())
+        Ok(self.observers.hook().map(Receiver::url).unwrap_or_default())
     }
 
     /// Register an agent whose webhook points at this context's loopback receiver.
@@ -815,28 +731,14 @@ impl Ctx {
         .await
     }
 
-    /// The body of a webhook for message `id` received within `within` (at least one look).
+    /// The body of a webhook for message `id` received within `within`.
     pub(crate) async fn hooked_message(&self, id: &str, within: Duration) -> Option<Value> {
-        let rx = self.hook.as_ref()?;
-        let deadline = Instant::now() + within;
-        loop {
-            let hit = rx.requests().into_iter().find_map(|r| {
-                let body = r.json()?;
-                let by_header = r.header("x-amp-message-id") == Some(id);
-                (by_header || facts::delivered_id(&body) == Some(id)).then_some(body)
-            });
-            if hit.is_some() || Instant::now() >= deadline {
-                return hit;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        self.observers.hooked(id, within).await
     }
 
     /// Close the watch sessions (the runner calls this when the case ends).
     pub(crate) async fn close_watches(&mut self) {
-        for mut w in self.watches.drain(..) {
-            w.conn.close().await;
-        }
+        self.observers.close().await;
     }
 
     /// Start a loopback webhook receiver whose requests are recorded in this transcript.
@@ -849,120 +751,4 @@ impl Ctx {
     pub fn ws_config(&self) -> &WsConfig {
         &self.shared.ws
     }
-}
-
-/// Webhook secret of agents registered to observe deliveries by webhook.
-const HOOK_SECRET: &str = "whsec_ampconformanceobserver01";
-
-/// Builds a flat route body (RTE-002) and signs it (SIG-007).
-#[derive(Debug)]
-pub struct MessageBuilder<'a> {
-    from: &'a Agent,
-    to: String,
-    subject: String,
-    priority: Option<Priority>,
-    in_reply_to: Option<String>,
-    payload: Value,
-    extra: Vec<(String, Value)>,
-    profile: PayloadProfile,
-}
-
-impl<'a> MessageBuilder<'a> {
-    pub fn subject(mut self, s: impl Into<String>) -> Self {
-        self.subject = s.into();
-        self
-    }
-    /// `None` omits the field (the signature then covers `normal`).
-    pub fn priority(mut self, p: Option<Priority>) -> Self {
-        self.priority = p;
-        self
-    }
-    pub fn in_reply_to(mut self, id: impl Into<String>) -> Self {
-        self.in_reply_to = Some(id.into());
-        self
-    }
-    pub fn payload(mut self, p: Value) -> Self {
-        self.payload = p;
-        self
-    }
-    /// Add an extra top-level field (`options`, `idempotency_key`, a forged `id`...).
-    pub fn field(mut self, k: impl Into<String>, v: Value) -> Self {
-        self.extra.push((k.into(), v));
-        self
-    }
-    /// Sign with another payload profile than the run's.
-    pub fn profile(mut self, p: PayloadProfile) -> Self {
-        self.profile = p;
-        self
-    }
-
-    /// The canonical signing string this message would be signed over.
-    pub fn canonical(&self) -> Result<String, Failure> {
-        let hash = payload_hash(&self.payload, self.profile).map_err(|e| {
-            Failure::Error(format!(
-                "cannot hash the payload with profile {}: {e}",
-                self.profile
-            ))
-        })?;
-        let f = SigningFields {
-            from: &self.from.address,
-            to: &self.to,
-            subject: &self.subject,
-            priority: self.priority.unwrap_or_default(),
-            in_reply_to: self.in_reply_to.as_deref(),
-            payload_hash: &hash,
-        };
-        Ok(amp_core::signing::canonical_string(&f))
-    }
-
-    /// Body signed by the sender's key.
-    pub fn signed(self) -> Result<Value, Failure> {
-        let key = &self.from.key;
-        let sig = key.sign(self.canonical()?.as_bytes()).to_base64();
-        Ok(self.signature(sig))
-    }
-
-    /// Body signed by another key (wrong-key cases).
-    pub fn signed_by(self, key: &SecretKey) -> Result<Value, Failure> {
-        let sig = key.sign(self.canonical()?.as_bytes()).to_base64();
-        Ok(self.signature(sig))
-    }
-
-    /// Body without a `signature` field.
-    pub fn unsigned(self) -> Value {
-        self.body(None)
-    }
-
-    /// Body with exactly this `signature` value.
-    pub fn signature(self, sig: impl Into<String>) -> Value {
-        self.body(Some(sig.into()))
-    }
-
-    fn body(self, sig: Option<String>) -> Value {
-        let mut m = serde_json::Map::new();
-        m.insert("to".into(), Value::String(self.to));
-        m.insert("subject".into(), Value::String(self.subject));
-        if let Some(p) = self.priority {
-            m.insert("priority".into(), Value::String(p.as_str().into()));
-        }
-        if let Some(r) = self.in_reply_to {
-            m.insert("in_reply_to".into(), Value::String(r));
-        }
-        m.insert("payload".into(), self.payload);
-        if let Some(s) = sig {
-            m.insert("signature".into(), Value::String(s));
-        }
-        for (k, v) in self.extra {
-            m.insert(k, v);
-        }
-        Value::Object(m)
-    }
-}
-
-/// Fingerprint of an agent's key in the default profile (what most providers return).
-pub fn fingerprint_of(agent: &Agent) -> String {
-    agent
-        .key
-        .public_key()
-        .fingerprint(FingerprintProfile::default())
 }

@@ -10,11 +10,14 @@
 //! failed is `blocked`, and the failed probe is reported once, as a root cause. While it runs,
 //! the runner emits [`Event`]s to [`Reporter`]s (progress bar, terminal, JSON, JUnit).
 //!
-//! Module graph (no circles): `prereq` ← `verdict` ← `options` ← `ctx` ← `case`; `probe` uses
-//! `ctx`; `run` drives `session` → `execute` → `cleanup` → `assemble` and emits `event`s.
+//! Module graph (no circles): `prereq` ← `verdict` ← `options` ← `facts` ← `shared` ← `ctx`
+//! ← `case`, with `agent`, `message` and `observe` under `ctx`; `probe` uses `ctx` and is
+//! handed to `shared` as a function; `run` drives `session` → `execute` → `cleanup` →
+//! `assemble` and emits `event`s to `reporter`s.
 
 #![forbid(unsafe_code)]
 
+mod agent;
 mod assemble;
 pub mod case;
 mod cleanup;
@@ -23,6 +26,8 @@ pub mod event;
 mod execute;
 pub mod expect;
 pub mod facts;
+pub mod message;
+mod observe;
 pub mod options;
 pub mod output;
 pub mod prereq;
@@ -35,11 +40,13 @@ mod session;
 mod shared;
 pub mod verdict;
 
+pub use agent::Agent;
 pub use amp_client::{Method, Receiver, Resp, Secret, WsConn, WsEvent};
 pub use case::{BoxFuture, Case, CaseFn, Need, Section};
-pub use ctx::{Agent, Ctx, MessageBuilder};
+pub use ctx::Ctx;
 pub use event::{Event, Reporter};
 pub use facts::{Channels, Facts};
+pub use message::{MessageBuilder, fingerprint_of};
 pub use options::{
     ConfigError, ContradictionProfiles, ExpectedFailures, FromHandling, PeerConfig, Reading,
     RunOptions, SigningPolicy, Target, Timing, UnknownRecipient, judge_reading,

@@ -13,6 +13,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+/// The address recorded for a registration whose answer named none.
+pub(crate) const UNKNOWN_ADDRESS: &str = "<unknown address>";
+
 /// Runs the probe for one prerequisite (`crate::probe::run`, injected by the session so this
 /// module does not depend on the probes, which depend on the context).
 pub(crate) type ProbeFn = fn(Arc<RunShared>, Prereq) -> BoxFuture<'static, ProbeRecord>;
@@ -81,10 +84,21 @@ impl RunShared {
         }
     }
 
-    /// Track a new agent (once per key).
+    /// Track a new agent (once per key). A registration answered with the address of an agent
+    /// already tracked (a re-registration of the same name) adds a key to that agent: one
+    /// agent, one cleanup, whichever of its keys still works.
     pub(crate) fn track(&self, address: String, key: Secret, case_id: &str) {
         let mut c = self.created();
-        if !c.iter().any(|x| x.holds(&key)) {
+        if c.iter().any(|x| x.holds(&key)) {
+            return;
+        }
+        let known = address != UNKNOWN_ADDRESS;
+        if let Some(x) = c
+            .iter_mut()
+            .find(|x| known && x.unanswered.is_none() && x.address == address)
+        {
+            x.keys.push(key);
+        } else {
             c.push(Created {
                 address,
                 keys: vec![key],

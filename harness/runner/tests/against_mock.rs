@@ -262,3 +262,49 @@ async fn agents_with_rotated_or_revoked_keys_are_cleaned_or_listed() {
     );
     mock.shutdown().await;
 }
+
+/// Registers its name a second time (with its own key): on a provider that replaces the
+/// agent and issues a new API key, the first key no longer works.
+fn reregistered(ctx: &mut Ctx) -> BoxFuture<'_, CaseResult> {
+    Box::pin(async move {
+        let a = ctx.agent().await?;
+        let body = json!({"tenant": a.tenant, "name": a.name, "public_key": a.public_key_pem(),
+                          "key_algorithm": "Ed25519"});
+        let r = ctx.register_raw(&body).await?;
+        expect::success(&r)?;
+        Ok(Outcome::Pass)
+    })
+}
+
+#[tokio::test]
+async fn a_reregistered_agent_is_cleaned_once_with_its_newest_key() {
+    let defects = amp_mock::DefectSet::from_names(&["name-collision-overwrites"]).unwrap();
+    let mock = amp_mock::spawn(amp_mock::MockConfig {
+        defects,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let case = Case {
+        id: "register.again",
+        title: "re-registration",
+        clauses: &["REG-007"],
+        level: Level::Must,
+        section: Section::Registration,
+        needs: &[],
+        expectation: "cleanup copes",
+        run: reregistered,
+    };
+    let mut o = RunOptions::for_target(&mock.base_url()).unwrap();
+    o.seed = Some(12);
+    let report = run(&[case], o).await.unwrap();
+    assert_eq!(
+        report.cases[0].verdict,
+        Verdict::Pass,
+        "{:?}",
+        report.cases[0].reason
+    );
+    // One agent behind two keys: deleted with the newer one, not reported as a leftover.
+    assert!(report.leftovers.is_empty(), "{:?}", report.leftovers);
+    mock.shutdown().await;
+}

@@ -7,6 +7,7 @@ mod common;
 
 use common::bearer;
 
+use amp_client::{Http, HttpConfig, Method, Req};
 use amp_runner::{
     BoxFuture, Case, CaseResult, Ctx, Failure, Level, Need, Outcome, Prereq, RootCauseKind,
     RunOptions, RunReport, Section, Verdict, exit_code, render_terminal, run, to_junit,
@@ -25,23 +26,28 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum WsMode {
-    /// Frames within 200 ms of the upgrade are lost; later `auth` frames get `connected`.
+enum Mode {
+    /// Frames within 400 ms of the upgrade are lost (the probe pauses 500 ms); later `auth`
+    /// frames get `connected`.
     DropsEarlyFrames,
     /// Never answers anything.
     Silent,
     /// Authenticates at once and pushes `message.new` for every routed message to the
     /// recipient's sessions (the only channel on which deliveries can be seen).
     Pushes,
+    /// WebSocket silent; every routed message is POSTed to the recipient's webhook.
+    Webhooks,
 }
 
 struct Stub {
-    ws: WsMode,
+    ws: Mode,
     n: AtomicUsize,
     messages: AtomicUsize,
     /// API key -> address.
     keys: Mutex<HashMap<String, String>>,
     deleted: AtomicUsize,
+    /// Address -> its webhook URL.
+    hooks: Mutex<HashMap<String, String>>,
     /// Address -> its authenticated sessions.
     sessions: Mutex<HashMap<String, Vec<mpsc::UnboundedSender<String>>>>,
 }
@@ -63,6 +69,12 @@ async fn register(State(st): State<Arc<Stub>>, axum::Json(v): axum::Json<Value>)
         v["tenant"].as_str().unwrap_or("t")
     );
     st.keys.lock().unwrap().insert(key.clone(), address.clone());
+    if let Some(url) = v.pointer("/delivery/webhook_url").and_then(Value::as_str) {
+        st.hooks
+            .lock()
+            .unwrap()
+            .insert(address.clone(), url.to_string());
+    }
     (
         StatusCode::CREATED,
         axum::Json(json!({"address": address, "api_key": key})),
@@ -100,8 +112,9 @@ async fn ws(State(st): State<Arc<Stub>>, up: WebSocketUpgrade) -> Response {
                     }
                     msg = sock.recv() => {
                         let Some(Ok(Message::Text(t))) = msg else { return };
-                        let early = opened.elapsed() < Duration::from_millis(200);
-                        if st.ws == WsMode::Silent || (st.ws == WsMode::DropsEarlyFrames && early) {
+                        let early = opened.elapsed() < Duration::from_millis(400);
+                        let silent = matches!(st.ws, Mode::Silent | Mode::Webhooks);
+                        if silent || (st.ws == Mode::DropsEarlyFrames && early) {
                             continue;
                         }
                         let v: Value = serde_json::from_str(&t).unwrap_or_default();
@@ -121,19 +134,36 @@ async fn ws(State(st): State<Arc<Stub>>, up: WebSocketUpgrade) -> Response {
 async fn route(State(st): State<Arc<Stub>>, axum::Json(v): axum::Json<Value>) -> Response {
     let n = st.messages.fetch_add(1, Ordering::SeqCst);
     let id = format!("msg_1700000000_{n:06}");
-    if st.ws == WsMode::Pushes {
+    if st.ws == Mode::Pushes {
         let to = v["to"].as_str().unwrap_or("").to_string();
         let frame = json!({"type": "message.new", "data": {"envelope": {"id": id, "to": to}, "payload": v["payload"]}});
         for tx in st.sessions.lock().unwrap().get(&to).into_iter().flatten() {
             let _ = tx.send(frame.to_string());
         }
     }
+    let hook = st
+        .hooks
+        .lock()
+        .unwrap()
+        .get(v["to"].as_str().unwrap_or(""))
+        .cloned();
+    if let (Mode::Webhooks, Some(url)) = (st.ws, hook) {
+        let body = json!({"envelope": {"id": id}, "payload": v["payload"]});
+        let req = Req::new(Method::POST, url)
+            .header("X-AMP-Message-Id", id.clone())
+            .json(&body);
+        tokio::spawn(async move {
+            if let Ok(http) = Http::new(HttpConfig::default()) {
+                let _ = http.send(&req).await;
+            }
+        });
+    }
     axum::Json(json!({"id": id, "status": "delivered", "method": "local",
                       "delivered_at": "2026-01-01T00:00:00Z"}))
     .into_response()
 }
 
-async fn serve(mode: WsMode) -> (String, Arc<Stub>) {
+async fn serve(mode: Mode) -> (String, Arc<Stub>) {
     let st = Arc::new(Stub {
         ws: mode,
         n: AtomicUsize::new(0),
@@ -141,6 +171,7 @@ async fn serve(mode: WsMode) -> (String, Arc<Stub>) {
         keys: Mutex::new(HashMap::new()),
         deleted: AtomicUsize::new(0),
         sessions: Mutex::new(HashMap::new()),
+        hooks: Mutex::new(HashMap::new()),
     });
     let app = Router::new()
         .route(
@@ -270,7 +301,7 @@ fn verdict(r: &RunReport, id: &str) -> Verdict {
 
 #[tokio::test]
 async fn unobservable_delivery_is_one_root_cause_and_blocks_its_cases() {
-    let (base, st) = serve(WsMode::DropsEarlyFrames).await;
+    let (base, st) = serve(Mode::DropsEarlyFrames).await;
     let report = run(&cases(), opts(&base)).await.unwrap();
 
     // Declared and undeclared uses of delivery are blocked (the declared one never ran);
@@ -363,7 +394,7 @@ async fn unobservable_delivery_is_one_root_cause_and_blocks_its_cases() {
 
 #[tokio::test]
 async fn a_websocket_that_never_answers_blocks_websocket_cases() {
-    let (base, _st) = serve(WsMode::Silent).await;
+    let (base, _st) = serve(Mode::Silent).await;
     let mut o = opts(&base);
     o.run_patterns = vec!["g.*".to_string(), "d.*".to_string()];
     let report = run(&cases(), o).await.unwrap();
@@ -492,7 +523,7 @@ async fn deliveries_seen_only_as_websocket_pushes_are_observed_there() {
     // finds the WebSocket channel, every agent the context registers is watched, and
     // await_delivery returns the pushed message. A case that insists on the pending list
     // fails its own clause (it is not blocked: delivery is observable).
-    let (base, _st) = serve(WsMode::Pushes).await;
+    let (base, _st) = serve(Mode::Pushes).await;
     let mut o = opts(&base);
     o.run_patterns = vec!["a.*".into(), "b.*".into(), "c.*".into()];
     let report = run(&cases(), o).await.unwrap();
@@ -506,4 +537,23 @@ async fn deliveries_seen_only_as_websocket_pushes_are_observed_there() {
     assert_eq!(verdict(&report, "c.pending.legacy"), Verdict::Fail);
     assert!(report.root_causes.is_empty(), "{:?}", report.root_causes);
     assert!(report.leftovers.is_empty(), "{:?}", report.leftovers);
+}
+
+#[tokio::test]
+async fn deliveries_seen_only_as_webhooks_are_observed_with_loopback_webhooks() {
+    // Neither the pending list nor a WebSocket shows deliveries, but webhooks arrive: with
+    // loopback webhooks allowed the probe finds that channel, agents are registered with a
+    // webhook to the context's receiver, and await_delivery returns the webhook body.
+    let (base, _st) = serve(Mode::Webhooks).await;
+    let mut o = opts(&base);
+    o.run_patterns = vec!["b.*".into()];
+    o.loopback_webhooks = true;
+    let report = run(&cases(), o.clone()).await.unwrap();
+    let b = report.case("b.delivery.undeclared").unwrap();
+    assert_eq!(b.verdict, Verdict::Pass, "{:?}", b.reason);
+    assert!(report.root_causes.is_empty(), "{:?}", report.root_causes);
+    // Without loopback webhooks the same target is one root cause.
+    o.loopback_webhooks = false;
+    let report = run(&cases(), o).await.unwrap();
+    assert_eq!(verdict(&report, "b.delivery.undeclared"), Verdict::Blocked);
 }
