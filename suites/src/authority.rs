@@ -233,17 +233,22 @@ async fn rotate_keys_malformed(ctx: &mut Ctx) -> CaseResult {
 // `to` on another provider never lands in a local inbox (RTE-023)
 // ------------------------------------------------------------------------------------------
 
-async fn to_other_provider(ctx: &mut Ctx) -> CaseResult {
-    let a = ctx.agent().await?;
-    let b = ctx.agent().await?;
-    // b's own name and tenant, on a provider this target is not.
+/// `b`'s own name and tenant on a provider this target is not.
+fn elsewhere_twin(b: &Agent) -> Result<String, Failure> {
     let Some((name, _)) = b.address.split_once('@') else {
         return Err(Failure::Error(format!(
             "registered address `{}` has no @",
             b.address
         )));
     };
-    let elsewhere = format!("{name}@{}.{ELSEWHERE}", b.tenant);
+    Ok(format!("{name}@{}.{ELSEWHERE}", b.tenant))
+}
+
+async fn to_other_provider(ctx: &mut Ctx) -> CaseResult {
+    let a = ctx.agent().await?;
+    let b = ctx.agent().await?;
+    // b's own name and tenant, on a provider this target is not.
+    let elsewhere = elsewhere_twin(&b)?;
     let s = subject(ctx, "for another provider");
     let body = ctx.message(&a, &elsewhere).subject(s.clone()).signed()?;
     let resp = ctx.route(&a, &body).await?;
@@ -274,6 +279,38 @@ async fn to_other_provider(ctx: &mut Ctx) -> CaseResult {
             .and_then(Value::as_str)
             .unwrap_or("")
     )))
+}
+
+/// SIG-002: signatures are REQUIRED for cross-provider messages (SIG-003 relaxes only local
+/// delivery), so an unsigned message to another provider is refused whatever `--signing` says.
+async fn unsigned_other_provider(ctx: &mut Ctx) -> CaseResult {
+    let a = ctx.agent().await?;
+    let b = ctx.agent().await?;
+    let elsewhere = elsewhere_twin(&b)?;
+    let s = subject(ctx, "unsigned, for another provider");
+    let body = ctx.message(&a, &elsewhere).subject(s.clone()).unsigned();
+    let resp = ctx.route(&a, &body).await?;
+    if resp.is_success() || !(400..500).contains(&resp.status) {
+        return fail(format!(
+            "an unsigned message to `{elsewhere}` on another provider answered HTTP {} {}; \
+             signatures are required for cross-provider messages (SIG-002: 422 \
+             signature_missing, or any refusal)",
+            resp.status,
+            code(&resp)
+        ));
+    }
+    if resp.status == 422 {
+        crate::refusal::code_matches(ctx, &resp, "signature_missing", "SIG-002");
+    } else {
+        ctx.note(format!(
+            "refused with HTTP {} {} before the signature was looked at (the provider does not \
+             forward to that domain)",
+            resp.status,
+            code(&resp)
+        ));
+    }
+    not_delivered(ctx, &b, &s, "SIG-002").await?;
+    pass()
 }
 
 // ------------------------------------------------------------------------------------------
@@ -630,6 +667,18 @@ pub static CASES: &[Case] = &[
         expectation: "A message to `<b's name>@<b's tenant>.amp-elsewhere.invalid` is refused \
                       or forwarded, never delivered to the local agent b.",
         run: |ctx| Box::pin(to_other_provider(ctx)),
+    },
+    Case {
+        id: "route.unsigned.other-provider",
+        title: "An unsigned message to another provider is refused",
+        clauses: &["SIG-002"],
+        level: Level::Must,
+        section: Section::Routing,
+        needs: &[],
+        expectation: "A route body without `signature` to an address on another provider is \
+                      refused (422 signature_missing, or refused earlier), under every \
+                      --signing reading.",
+        run: |ctx| Box::pin(unsigned_other_provider(ctx)),
     },
     Case {
         id: "route.from.mesh-header.unauthenticated",

@@ -153,6 +153,12 @@ defects! {
         description: "route without `signature` is accepted and delivered",
         killed_by: ["route.unsigned"],
     }
+    UnsignedForeignQueued {
+        name: "unsigned-foreign-queued",
+        clause: "SIG-002",
+        description: "a route without signature to an address on another provider is answered 200 queued (signatures are demanded for local recipients only)",
+        killed_by: ["route.unsigned.other-provider"],
+    }
     AcceptBadSignature {
         name: "accept-bad-signature",
         clause: "SIG-015",
@@ -946,7 +952,7 @@ mod tests {
             assert!(seen.insert(d.name()), "duplicate name {}", d.name());
             assert_eq!(d.name().parse::<Defect>(), Ok(*d));
         }
-        assert_eq!(Defect::ALL.len(), 124);
+        assert_eq!(Defect::ALL.len(), 125);
         assert!("no-such-defect".parse::<Defect>().is_err());
     }
 

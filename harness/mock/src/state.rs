@@ -689,6 +689,29 @@ impl AppState {
         )
     }
 
+    /// A route answer saying "queued" for a message that goes nowhere (the defects that accept
+    /// what they cannot deliver).
+    fn queued_nowhere(&self) -> RouteOutcome {
+        let now = self.clock().now_unix();
+        let id = MessageId::random(u64::try_from(now).unwrap_or(0));
+        RouteOutcome {
+            id: id.as_str().to_string(),
+            status: "queued".into(),
+            method: "relay".into(),
+            delivered_at: None,
+            basis: "queued".into(),
+        }
+    }
+
+    /// Whether `to` names this provider (its domain ends the address, or it is a short form).
+    fn hosts_address(&self, to: &str) -> bool {
+        let domain = self.config().provider_domain.to_ascii_lowercase();
+        match to.trim().to_ascii_lowercase().split_once('@') {
+            None => true,
+            Some((_, rest)) => !rest.contains('.') || rest.ends_with(&format!(".{domain}")),
+        }
+    }
+
     fn route_sync(
         &self,
         sender: &AgentRef,
@@ -754,6 +777,10 @@ impl AppState {
                 s.to_string()
             }
             None if self.has(Defect::AcceptUnsigned) || mesh_unsigned_ok => String::new(),
+            // `unsigned-foreign-queued`: signatures are only demanded for local recipients.
+            None if self.has(Defect::UnsignedForeignQueued) && !self.hosts_address(&req.to) => {
+                return Ok(self.queued_nowhere());
+            }
             None => {
                 return Err(ApiError::new(
                     422,
@@ -769,14 +796,7 @@ impl AppState {
         let now = self.clock().now_unix();
         let Some(recipient) = recipient else {
             // `unknown-recipient-accepted`: answer as if queued, deliver nowhere.
-            let id = MessageId::random(u64::try_from(now).unwrap_or(0));
-            return Ok(RouteOutcome {
-                id: id.as_str().to_string(),
-                status: "queued".into(),
-                method: "relay".into(),
-                delivered_at: None,
-                basis: "queued".into(),
-            });
+            return Ok(self.queued_nowhere());
         };
 
         // SUS-002: nothing new for a suspended recipient.

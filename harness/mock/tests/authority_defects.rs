@@ -174,3 +174,15 @@ defect_test!(
     Defect::RotateKeysBodylessRegenerates,
     bodyless_rotation_refused
 );
+
+async fn unsigned_foreign_refused(m: &Mock) -> bool {
+    let a = m.register("acme", "alice").await;
+    let body = json!({"to": "bob@acme.amp-elsewhere.invalid", "subject": "unsigned",
+                      "payload": payload("x")});
+    !m.route(&a, &body).await.status.to_string().starts_with('2')
+}
+defect_test!(
+    unsigned_foreign_queued,
+    Defect::UnsignedForeignQueued,
+    unsigned_foreign_refused
+);
