@@ -250,7 +250,7 @@ async fn agent_key_refused(ctx: &mut Ctx) -> CaseResult {
         ));
     }
     let list = ctx.get("/quarantine", Some(&a)).await?;
-    refused_as_non_admin(&list, "GET /quarantine")?;
+    refused_as_non_admin(ctx, &list, "GET /quarantine")?;
     let bid = agent_id(&b)?;
     let s = ctx
         .post_json(
@@ -263,17 +263,26 @@ async fn agent_key_refused(ctx: &mut Ctx) -> CaseResult {
         // Never leave the victim suspended.
         let _ = unsuspend(ctx, &b).await;
     }
-    refused_as_non_admin(&s, "POST /agents/{id}/suspend")?;
+    refused_as_non_admin(ctx, &s, "POST /agents/{id}/suspend")?;
     pass()
 }
 
-/// ADM-001: 401 `unauthorized` or 403 `forbidden` (API-008's codes for those statuses).
-fn refused_as_non_admin(r: &Resp, what: &str) -> Result<(), Failure> {
-    match (r.status, r.error_code()) {
-        (401, Some("unauthorized")) | (403, Some("forbidden")) => Ok(()),
-        (s, c) => fail(format!(
-            "{what} with an ordinary agent API key answered HTTP {s} {}; an admin endpoint must              refuse it with 401 unauthorized or 403 forbidden (ADM-001)",
-            c.unwrap_or("")
+/// ADM-001: refused with 401 or 403; the code API-008 names for the status (`unauthorized`,
+/// `forbidden`) is compared as a run-wide finding, not a verdict.
+fn refused_as_non_admin(ctx: &Ctx, r: &Resp, what: &str) -> Result<(), Failure> {
+    match r.status {
+        401 => {
+            crate::refusal::code_matches(ctx, r, "unauthorized", "ADM-001");
+            Ok(())
+        }
+        403 => {
+            crate::refusal::code_matches(ctx, r, "forbidden", "ADM-001");
+            Ok(())
+        }
+        s => fail(format!(
+            "{what} with an ordinary agent API key answered HTTP {s} {}; an admin endpoint must \
+             refuse it with 401 unauthorized or 403 forbidden (ADM-001)",
+            r.error_code().unwrap_or("")
         )),
     }
 }
