@@ -71,7 +71,7 @@ struct Peer {
 fn peer(ctx: &Ctx) -> Result<Peer, Stop> {
     let p = ctx
         .federation_peer()
-        .ok_or_else(|| Stop::Blocked("no federation peer configured".into()))?;
+        .ok_or_else(|| Stop::NotJudged("not judged: no federation peer configured".into()))?;
     Ok(Peer {
         provider: p.provider.clone(),
         key: SecretKey::from_seed(p.key_seed),
@@ -186,10 +186,10 @@ async fn copies(ctx: &mut Ctx, to: &Arc<Agent>, id: &str, expect: bool) -> Resul
         .len())
 }
 
-fn baseline_blocked(resp: &Resp) -> Stop {
-    Stop::Blocked(format!(
-        "a correctly signed delivery from the configured peer was refused ({}), so this vector \
-         cannot be judged (does the target trust the peer domain and key?)",
+fn peer_refused(resp: &Resp) -> Stop {
+    Stop::NotJudged(format!(
+        "not judged: a correctly signed delivery from the configured peer was refused ({}) \
+         (does the target trust the peer domain and key?)",
         wire::answer(resp)
     ))
 }
@@ -310,7 +310,7 @@ async fn signature_trial(ctx: &mut Ctx, t: &Trial) -> TrialResult {
         if got.1 { "valid" } else { "invalid" },
     );
     if words != want {
-        return verdict::blocked(format!(
+        return verdict::not_judged(format!(
             "the vector's provider signature could not be re-made with the peer key keeping its \
              verdicts (strict {}, lax {})",
             want.0, want.1
@@ -435,7 +435,7 @@ async fn replay_trial(ctx: &mut Ctx, t: &Trial) -> TrialResult {
     if seen {
         let first = deliver(ctx, &p, d.body(&p, &to, profile)?).await?;
         if !accepted(&first) {
-            return Err(baseline_blocked(&first));
+            return Err(peer_refused(&first));
         }
     }
     let resp = deliver(ctx, &p, d.body(&p, &to, profile)?).await?;
@@ -529,9 +529,12 @@ async fn message_id_trial(ctx: &mut Ctx, t: &Trial) -> TrialResult {
         ))),
         _ => match copies(ctx, &to, id, true).await? {
             1 => Ok(Outcome::Pass),
-            0 => verdict::blocked(format!(
-                "the envelope with id {id:?} was accepted but not found in the recipient's \
-                 pickup by that id"
+            0 => Err(Stop::Blocked(
+                amp_runner::Prereq::DeliveryObservable,
+                format!(
+                    "the envelope with id {id:?} was accepted but not found in the recipient's \
+                     pickup by that id"
+                ),
             )),
             n => verdict::fail(format!(
                 "the envelope with id {id:?} was delivered {n} times (REPLAY-005)"

@@ -18,7 +18,9 @@
 //!   checked with amp-core's routing decision so the mapping cannot change the vector's point.
 //!
 //! A trial whose prerequisite is unavailable (a registration refused, a delivery that cannot
-//! be observed) does not fail its clause: it is skipped with a reason starting `blocked:`.
+//! be observed) does not fail its clause: it is `blocked` (`Failure::Blocked`), and a vector
+//! that cannot be carried to the target without changing its meaning is skipped as `not
+//! judged`.
 
 mod address;
 mod canonical_string;
@@ -37,7 +39,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
 
 use amp_catalogue::Catalogue;
-use amp_runner::{BoxFuture, Case, CaseResult, Ctx, Failure, Level, Need, Section};
+use amp_runner::{BoxFuture, Case, CaseResult, Ctx, Failure, Level, Need, Prereq, Section};
 use amp_vectors::{Kind, Live, VectorFile};
 
 /// One live trial: a case of a vector file.
@@ -285,11 +287,27 @@ fn section(kind: Kind) -> Section {
     }
 }
 
+/// What a trial builds on: registration always; routed kinds an accepted route and an
+/// observable delivery; federated ones a peer; webhook ones a loopback receiver. When a
+/// prerequisite's probe failed, the runner reports the trial blocked instead of running it.
 fn needs(kind: Kind) -> &'static [Need] {
+    use Prereq::{DeliveryObservable, Registration, RouteAccepted};
     match kind {
-        Kind::FederationSignature | Kind::Replay | Kind::MessageId => &[Need::FederationPeer],
-        Kind::WebhookHmac => &[Need::LoopbackWebhooks],
-        _ => &[],
+        Kind::FederationSignature | Kind::Replay | Kind::MessageId => &[
+            Need::FederationPeer,
+            Need::Prereq(Registration),
+            Need::Prereq(DeliveryObservable),
+        ],
+        Kind::WebhookHmac => &[
+            Need::LoopbackWebhooks,
+            Need::Prereq(Registration),
+            Need::Prereq(RouteAccepted),
+        ],
+        _ => &[
+            Need::Prereq(Registration),
+            Need::Prereq(RouteAccepted),
+            Need::Prereq(DeliveryObservable),
+        ],
     }
 }
 

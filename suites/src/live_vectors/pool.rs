@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use amp_core::SecretKey;
-use amp_runner::{Agent, Ctx, Failure, Method, Receiver, Secret};
+use amp_runner::{Agent, Ctx, Failure, Method, Prereq, Receiver, Secret};
 use serde_json::{Value, json};
 use tokio::sync::{Mutex as AsyncMutex, OnceCell};
 
@@ -69,14 +69,12 @@ fn slot<T>(map: &Mutex<HashMap<String, Slot<T>>>, key: &str) -> Slot<T> {
 }
 
 fn cached<T>(r: &Result<Arc<T>, String>) -> Result<Arc<T>, Stop> {
-    r.clone().map_err(Stop::Blocked)
+    r.clone()
+        .map_err(|why| Stop::Blocked(Prereq::Registration, why))
 }
 
 fn registration_failed(what: &str, e: Failure) -> String {
-    let why = match e {
-        Failure::Fail(m) | Failure::Error(m) => m,
-    };
-    format!("could not register {what}: {why}")
+    format!("could not register {what}: {}", e.reason())
 }
 
 /// The agent in `cell`, registered in the run's tenant on first use.
@@ -222,11 +220,14 @@ impl Pool {
         let domain = lower.split_once('@').map(|x| x.1).unwrap_or("");
         match domain.strip_prefix(&prefix) {
             Some(d) if d.contains('.') => Ok(d.to_string()),
-            _ => Err(Stop::Blocked(format!(
-                "the registered address `{}` does not have the form name@{}.<provider>, so the \
-                 target's provider domain is unknown",
-                a.address, a.tenant
-            ))),
+            _ => Err(Stop::Blocked(
+                Prereq::Registration,
+                format!(
+                    "the registered address `{}` does not have the form name@{}.<provider>, so \
+                     the target's provider domain is unknown",
+                    a.address, a.tenant
+                ),
+            )),
         }
     }
 
@@ -351,11 +352,14 @@ impl Mailbox {
                 .and_then(Value::as_array)
                 .filter(|_| resp.status == 200)
             else {
-                return Err(Stop::Blocked(format!(
-                    "GET /messages/pending answered HTTP {} without a `messages` array \
-                     (RTE-015), so delivery cannot be observed",
-                    resp.status
-                )));
+                return Err(Stop::Blocked(
+                    Prereq::DeliveryObservable,
+                    format!(
+                        "GET /messages/pending answered HTTP {} without a `messages` array \
+                         (RTE-015), so delivery cannot be observed",
+                        resp.status
+                    ),
+                ));
             };
             let ids: Vec<String> = list
                 .iter()

@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use amp_core::routing::{RouteDecision, RoutingContext, decide};
 use amp_core::{Address, payload_hash};
-use amp_runner::{Agent, Ctx, Failure, Outcome, UnknownRecipient, judge_reading};
+use amp_runner::{Agent, Ctx, Failure, Outcome, Prereq, UnknownRecipient, judge_reading};
 use serde_json::{Value, json};
 
 use super::Trial;
@@ -77,7 +77,7 @@ async fn routing_trial(ctx: &mut Ctx, t: &Trial) -> TrialResult {
     let e: Expected =
         serde_json::from_value(Value::Object(case.expected.clone())).map_err(unreadable)?;
     if i.host.is_some() {
-        return verdict::blocked(
+        return verdict::not_judged(
             "the vector describes a mesh host's decision; the target is judged as a public \
              provider",
         );
@@ -193,17 +193,22 @@ pub(super) async fn prepare(ctx: &mut Ctx, q: &Question) -> Result<Mapped, Stop>
     if !names.contains(&sender_address) {
         names.push(sender_address.clone());
     }
-    same_meaning(q, &m, &to, &names).map_err(Stop::Blocked)?;
+    same_meaning(q, &m, &to, &names)
+        .map_err(|why| Stop::NotJudged(format!("not judged: {why}")))?;
     let mut agents = Vec::new();
     for full in &names {
         let (name, domain) = full.split_once('@').unwrap_or((full, ""));
         let tenant = tenant_of(full, &target).unwrap_or(domain);
         let a = pool.named(ctx, name, tenant).await?;
         if !a.address.eq_ignore_ascii_case(full) {
-            return Err(Stop::Blocked(format!(
-                "registering `{name}` in tenant `{tenant}` gave the address `{}`, not `{full}`",
-                a.address
-            )));
+            return Err(Stop::Blocked(
+                Prereq::Registration,
+                format!(
+                    "registering `{name}` in tenant `{tenant}` gave the address `{}`, not \
+                     `{full}`",
+                    a.address
+                ),
+            ));
         }
         agents.push((full.clone(), a));
     }
@@ -333,12 +338,15 @@ pub(super) async fn judge(
                     )));
                 }
                 if got.is_empty() {
-                    return Err(Stop::Blocked(format!(
-                        "the message to {:?} was accepted ({answer}) but no agent's pickup \
-                         showed it within {} s",
-                        m.to,
-                        DELIVERY_WAIT.as_secs()
-                    )));
+                    return Err(Stop::Blocked(
+                        Prereq::DeliveryObservable,
+                        format!(
+                            "the message to {:?} was accepted ({answer}) but no agent's pickup \
+                             showed it within {} s",
+                            m.to,
+                            DELIVERY_WAIT.as_secs()
+                        ),
+                    ));
                 }
                 Outcome::Pass
             }

@@ -263,8 +263,8 @@ async fn trial(ctx: &mut Ctx, t: &Trial) -> TrialResult {
     let pem = pk.to_spki_pem();
     let sender = match pool.keyed(ctx, pk_hex, &pem).await {
         Ok(a) => a,
-        Err(Stop::Blocked(why)) if pk.is_weak() => {
-            return verdict::blocked(format!(
+        Err(Stop::Blocked(_, why)) if pk.is_weak() => {
+            return verdict::not_judged(format!(
                 "{why}; refusing a small-order key is what REG-006 asks, so no message can be \
                  signed with it here"
             ));
@@ -300,7 +300,7 @@ async fn trial(ctx: &mut Ctx, t: &Trial) -> TrialResult {
         }
     }
     let Some((recipient, live)) = chosen else {
-        return verdict::blocked(
+        return verdict::not_judged(
             "the vector's signature could not be re-made for the run's agents with the vector's \
              strict and lax verdicts",
         );

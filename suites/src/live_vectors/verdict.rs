@@ -1,9 +1,11 @@
 //! How a live trial ends. A provider that deviates from a vector breaks the vector's primary
 //! clause, unless the vector cites a contradiction record: the deviation is then the other
 //! reading of that record and is reported as a warning citing it (Standard 6: never a silent
-//! guess). A missing prerequisite ends the trial as `blocked`, never as a failure.
+//! guess). A missing prerequisite (a registration refused, a delivery not observable) ends the
+//! trial as `blocked`, never as a failure of the vector's clause; a vector the run cannot
+//! carry to this target without changing its meaning is skipped, not judged.
 
-use amp_runner::{CaseResult, Failure, Outcome};
+use amp_runner::{CaseResult, Failure, Outcome, Prereq};
 
 use super::Trial;
 
@@ -12,7 +14,7 @@ use super::Trial;
 pub(crate) enum Stop {
     /// A prerequisite is unavailable (registration refused, delivery not observable): the
     /// trial cannot judge its clause.
-    Blocked(String),
+    Blocked(Prereq, String),
     /// A verdict reached early (a failure of the clause, or a harness/transport error).
     Failed(Failure),
     /// The vector is not judged under this run's settings (the reason says which).
@@ -28,11 +30,11 @@ impl From<Failure> for Stop {
 /// What a trial's body returns.
 pub(crate) type TrialResult = Result<Outcome, Stop>;
 
-/// The case result of a trial. Blocked trials are skips whose reason starts with `blocked:`.
+/// The case result of a trial.
 pub(crate) fn finish(r: TrialResult) -> CaseResult {
     match r {
         Ok(o) => Ok(o),
-        Err(Stop::Blocked(why)) => Ok(Outcome::Skip(format!("blocked: {why}"))),
+        Err(Stop::Blocked(p, why)) => Err(Failure::blocked(p, why)),
         Err(Stop::Failed(f)) => Err(f),
         Err(Stop::NotJudged(why)) => Ok(Outcome::Skip(why)),
     }
@@ -75,7 +77,7 @@ pub(crate) fn fail(what: impl Into<String>) -> TrialResult {
     Err(Stop::Failed(Failure::Fail(what.into())))
 }
 
-/// `Err(Stop::Blocked)` shorthand.
-pub(crate) fn blocked(why: impl Into<String>) -> TrialResult {
-    Err(Stop::Blocked(why.into()))
+/// `Err(Stop::NotJudged)` shorthand: the vector cannot be carried to this target.
+pub(crate) fn not_judged(why: impl Into<String>) -> TrialResult {
+    Err(Stop::NotJudged(format!("not judged: {}", why.into())))
 }

@@ -75,10 +75,13 @@ async fn delivery(
         );
     let resp = wire::route(ctx, &from, &body).await?;
     if !resp.is_success() {
-        return Err(super::verdict::Stop::Blocked(format!(
-            "a message to the webhook recipient was refused ({})",
-            wire::answer(&resp)
-        )));
+        return Err(super::verdict::Stop::Blocked(
+            amp_runner::Prereq::RouteAccepted,
+            format!(
+                "a message to the webhook recipient was refused ({})",
+                wire::answer(&resp)
+            ),
+        ));
     }
     let deadline = Instant::now() + WEBHOOK_WAIT;
     loop {
@@ -92,10 +95,13 @@ async fn delivery(
             return Ok((r, received, sink.secret.clone()));
         }
         if Instant::now() >= deadline {
-            return Err(super::verdict::Stop::Blocked(format!(
-                "no webhook delivery of the message reached the receiver within {} s",
-                WEBHOOK_WAIT.as_secs()
-            )));
+            return Err(super::verdict::Stop::Blocked(
+                amp_runner::Prereq::DeliveryObservable,
+                format!(
+                    "no webhook delivery of the message reached the receiver within {} s",
+                    WEBHOOK_WAIT.as_secs()
+                ),
+            ));
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

@@ -133,11 +133,14 @@ pub(crate) async fn send(
         .await?
     {
         Some(entry) => Ok(Sent::Delivered(entry)),
-        None => Err(Stop::Blocked(format!(
-            "the provider accepted message {id} but it did not appear in the recipient's \
-             pickup within {} s, so what was delivered cannot be checked",
-            DELIVERY_WAIT.as_secs()
-        ))),
+        None => Err(Stop::Blocked(
+            amp_runner::Prereq::DeliveryObservable,
+            format!(
+                "the provider accepted message {id} but it did not appear in the recipient's \
+                 pickup within {} s, so what was delivered cannot be checked",
+                DELIVERY_WAIT.as_secs()
+            ),
+        )),
     }
 }
 
@@ -229,19 +232,19 @@ pub(crate) fn follows_other_profile(
     other: PayloadProfile,
     what: &str,
 ) -> amp_runner::Outcome {
-    ctx.run_warning(
-        "payload-profile",
+    ctx.finding(
+        format!("payload-profile:{other}"),
+        "SIG-008",
         format!(
             "the provider verifies payload hashes under the `{other}` payload profile, not the \
              run's `{profile}` (C-01..C-04): run with --profile {other} to judge it under its own \
              reading; the trials whose hash differs between the two warn"
         ),
-        Some("C-01"),
     );
     amp_runner::Outcome::Warn {
         reason: format!(
             "{what} was refused with the `{profile}` payload hash but accepted with the `{other}` \
-             one: the provider follows `{other}` (reported once in the run warnings)"
+             one: the provider follows `{other}` (one root cause for the run)"
         ),
         contradiction: None,
     }
