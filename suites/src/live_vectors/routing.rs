@@ -16,7 +16,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use amp_core::routing::{RouteDecision, RoutingContext, decide};
 use amp_core::{Address, payload_hash};
@@ -268,6 +268,13 @@ async fn receivers(
     {
         pool.mailbox(a).find(ctx, matches, DELIVERY_WAIT).await?;
     }
+    // Wait once for the slowest mailbox's next pickup, so the pickups below are sent together
+    // (and shared with the trials waiting meanwhile) instead of one wait per agent.
+    let mut wait = Duration::ZERO;
+    for (_, a) in &m.agents {
+        wait = wait.max(pool.mailbox(a).pickup_wait(since).await);
+    }
+    tokio::time::sleep(wait).await;
     let mut got = Vec::new();
     for (addr, a) in &m.agents {
         if !pool
