@@ -40,6 +40,24 @@ pub fn run(args: &VectorsArgs) -> Result<ExitCode, CliError> {
             println!("{:<60} {:?}", r.name, r.outcome);
         }
     }
+    let core_only = amp_suites::live_vectors::core_only(&corpus);
+    if args.verbose {
+        for (what, why) in &core_only {
+            println!("core-only {what}: {why}");
+        }
+    }
+    let total: usize = corpus.iter().map(|f| f.cases.len()).sum();
+    let live = corpus
+        .iter()
+        .filter(|f| f.kind.runs_live())
+        .flat_map(|f| f.cases.iter().map(move |c| f.case_live(c)))
+        .filter(|l| *l == amp_vectors::Live::Runs)
+        .count();
+    println!(
+        "live: {live} of {total} cases also run against providers (`run`, trials \
+         vector.<kind>.<case-id>); the other {} are core-only (reasons: -v)",
+        total - live
+    );
     println!("profile: {}", summary.profile);
     println!("{summary}");
     Ok(if summary.is_success() && problems.is_empty() {
