@@ -226,8 +226,9 @@ pub fn missed_cases(listed: &[&str], verdicts: &[CaseVerdict]) -> Vec<String> {
         .collect()
 }
 
-/// Start a mock with `defects`, run `cases` against it, stop the mock.
-async fn run_against(defects: DefectSet, cases: &[Case]) -> Result<RunReport, String> {
+/// Start an embedded mock with `defects`, run `cases` against it (seed 7, no progress bar),
+/// stop the mock. With no defects and the whole suite this is one embedded run.
+pub async fn run_against(defects: DefectSet, cases: &[Case]) -> Result<RunReport, String> {
     let profile = amp_core::PayloadProfile::default();
     let mock = amp_mock::spawn(crate::embedded::mock_config(defects, profile))
         .await
