@@ -12,25 +12,22 @@ use amp_mock::{Defect, DefectSet};
 
 const RUNS: usize = 3;
 
-fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+#[tokio::main]
+async fn main() {
     let cases = amp_suites::all();
     let mut runs: Vec<Duration> = Vec::with_capacity(RUNS);
     let mut selftests: Vec<Duration> = Vec::with_capacity(RUNS);
     for _ in 0..RUNS {
         let start = Instant::now();
-        let report = rt
-            .block_on(run_against(DefectSet::none(), &cases))
+        let report = run_against(DefectSet::none(), &cases)
+            .await
             .expect("embedded run completes");
         runs.push(start.elapsed());
         assert_eq!(report.cases.len(), cases.len());
 
         let start = Instant::now();
-        let report = rt
-            .block_on(selftest(Defect::ALL, DEFAULT_JOBS))
+        let report = selftest(Defect::ALL, DEFAULT_JOBS)
+            .await
             .expect("selftest completes");
         selftests.push(start.elapsed());
         assert!(
