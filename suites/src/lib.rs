@@ -9,14 +9,17 @@ use amp_runner::Case;
 pub mod admin;
 pub mod agents;
 pub mod attachments;
+pub mod authority;
 pub mod card;
 pub mod discovery;
 pub mod errors;
 pub mod extras;
 pub mod federation;
 pub mod keys;
+pub mod provider_key;
 pub mod ratelimit;
 pub mod receipts;
+pub mod refusal;
 pub mod registration;
 pub mod relay;
 pub mod routing;
@@ -42,8 +45,10 @@ pub fn all() -> Vec<Case> {
         admin::CASES,
         card::CASES,
         receipts::CASES,
+        authority::CASES,
     ];
     let mut cases: Vec<Case> = tables.iter().flat_map(|t| t.iter().copied()).collect();
+    cases.extend(refusal::cases());
     cases.sort_by(|a, b| a.id.cmp(b.id));
     cases
 }

@@ -80,16 +80,21 @@ fn a_listed_case_that_lets_its_defect_through_is_reported() {
         case: case.to_string(),
         verdict,
         reason: None,
+        finding: None,
     };
+    let mut spelled = verdict("route.payload.missing-type", Verdict::Pass);
+    spelled.finding = Some("error-code:missing_field->invalid_request".to_string());
     let ran = [
         verdict("route.unsigned", Verdict::Fail),
         verdict("route.signature.invalid", Verdict::Pass),
         verdict("ws.route", Verdict::Warn),
+        spelled,
     ];
     let listed = [
         "route.unsigned",
         "route.signature.invalid",
         "ws.route",
+        "route.payload.missing-type",
         "relay.fifo",
     ];
     assert_eq!(

@@ -184,6 +184,16 @@ impl Redactor {
 
     /// Redact free text (a body, a reason, a frame).
     pub fn redact(&self, text: &str) -> String {
+        self.redact_prefix(text, usize::MAX)
+    }
+
+    /// [`Redactor::redact`] for a text of which only the first `keep` bytes will be kept:
+    /// JSON-field and PEM redaction see the whole text, the registered secrets only the part
+    /// that can reach into the first `keep` bytes (every secret starting there ends within
+    /// `keep` + the longest secret). The first `keep` bytes of the result are those `redact`
+    /// gives; scanning hundreds of secrets over a megabyte body takes seconds in a debug
+    /// build, time the async workers (and an embedded mock beside them) cannot spare.
+    pub fn redact_prefix(&self, text: &str, keep: usize) -> String {
         let mut out = text.to_string();
         if let Ok(v) = serde_json::from_str::<Value>(text) {
             let mut hits = Vec::new();
@@ -195,6 +205,16 @@ impl Redactor {
         out = redact_pem_blocks(&out);
         let needles = self.secrets.read().map(|s| Arc::clone(&s)).ok();
         if let Some(needles) = needles {
+            // One byte more than any secret starting in the kept part can reach, so a cut text
+            // stays longer than `keep` and its reader still sees that it was cut.
+            let longest = needles.pairs.first().map_or(0, |e| e.0.len());
+            let mut window = keep.saturating_add(longest).saturating_add(1);
+            if window < out.len() {
+                while !out.is_char_boundary(window) {
+                    window += 1;
+                }
+                out.truncate(window);
+            }
             for (needle, repl) in needles.present_in(&out) {
                 if out.contains(needle.as_str()) {
                     out = out.replace(needle.as_str(), repl);
@@ -705,5 +725,27 @@ mod tests {
             r.redact("token=abc123456&next=%2Fhome"),
             "token=[REDACTED]&next=%2Fhome"
         );
+    }
+
+    #[test]
+    fn a_prefix_is_redacted_like_the_whole_text() {
+        let r = Redactor::new();
+        r.add("api_key", "amp_live_sk_0123456789abcdef0123");
+        let secret = "amp_live_sk_0123456789abcdef0123";
+        // The secret straddles the cut at 40; more of it far beyond the cut.
+        let text = format!("{}{secret}{}{secret}", "x".repeat(30), "y".repeat(100_000));
+        let whole = r.redact(&text);
+        let prefix = r.redact_prefix(&text, 40);
+        assert!(
+            prefix.len() < 200,
+            "the tail is not scanned: {}",
+            prefix.len()
+        );
+        assert_eq!(&prefix[..40], &whole[..40]);
+        assert!(!prefix.contains("0123456789abcdef"));
+        let pem =
+            "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----";
+        let text = format!("{}{pem}", "z".repeat(10));
+        assert!(!r.redact_prefix(&text, 20).contains("MC4CAQ"));
     }
 }

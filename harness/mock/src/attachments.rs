@@ -878,6 +878,23 @@ fn provider_attachments(payload: &Value) -> Vec<&Map<String, Value>> {
 /// Route-time attachment checks (ATT-006, RTE-006..009, ATT-011), all under one lock so two
 /// concurrent routes cannot both take the same attachment. On success the attachments are
 /// reserved for this route; bind or release the [`Claim`].
+/// The scan status a route is judged by: the provider's own record, or under
+/// `attachment-scan-status-trusted` whatever the sender wrote into the payload.
+fn scan_status_for_route(
+    state: &AppState,
+    recorded: ScanStatus,
+    o: &Map<String, Value>,
+) -> ScanStatus {
+    if !state.has(Defect::AttachmentScanStatusTrusted) {
+        return recorded;
+    }
+    match o.get("scan_status").and_then(Value::as_str) {
+        Some("clean") => ScanStatus::Clean,
+        Some("suspicious") => ScanStatus::Suspicious,
+        _ => recorded,
+    }
+}
+
 pub fn claim_for_route(
     state: &AppState,
     sender: &AgentRef,
@@ -927,7 +944,7 @@ pub fn claim_for_route(
             )
             .with_field(field("id")));
         }
-        match a.status {
+        match scan_status_for_route(state, a.status, o) {
             ScanStatus::Pending if !state.has(Defect::AttachmentPendingRouted) => {
                 return Err(ApiError::new(
                     409,

@@ -66,6 +66,12 @@ defects! {
         description: "a short `to` (`name@tenant`) is delivered as sent instead of the full address",
         killed_by: ["route.to.short-address"],
     }
+    MixedCaseToRefused {
+        name: "mixed-case-to-refused",
+        clause: "ADDR-005",
+        description: "a route whose `to` has upper-case letters is refused with 400 instead of matched case-insensitively",
+        killed_by: ["route.to.case-insensitive"],
+    }
     // REG: registration and API keys
     AcceptSmallOrderKey {
         name: "accept-small-order-key",
@@ -115,6 +121,24 @@ defects! {
         description: "after DELETE /v1/agents/me the API key still works",
         killed_by: ["keys.deregister"],
     }
+    ReregisterOwnKeyIssuesKey {
+        name: "reregister-own-key-issues-key",
+        clause: "REG-007",
+        description: "registering a taken name with that agent's own public key answers 201 with a new API key for it",
+        killed_by: ["register.name-taken.own-key"],
+    }
+    RotateProofHexText {
+        name: "rotate-proof-hex-text",
+        clause: "REG-022",
+        description: "rotate-keys verifies the proof over the lowercase hex text of the new raw key instead of its PEM text (a C-21 reading)",
+        killed_by: ["keys.rotate-keys.bad-proof", "keys.rotate-keys.old-key-revoked"],
+    }
+    RotateKeysBodylessRegenerates {
+        name: "rotate-keys-bodyless-regenerates",
+        clause: "REG-022",
+        description: "POST /auth/rotate-keys with an empty, `{}` or malformed body generates a key pair on the server and replaces the agent's key",
+        killed_by: ["keys.rotate-keys.malformed"],
+    }
     // REV: key revocation
     OldKeyValidAfterRotate {
         name: "old-key-valid-after-rotate",
@@ -128,6 +152,12 @@ defects! {
         clause: "SIG-002",
         description: "route without `signature` is accepted and delivered",
         killed_by: ["route.unsigned"],
+    }
+    UnsignedForeignQueued {
+        name: "unsigned-foreign-queued",
+        clause: "SIG-002",
+        description: "a route without signature to an address on another provider is answered 200 queued (signatures are demanded for local recipients only)",
+        killed_by: ["route.unsigned.other-provider"],
     }
     AcceptBadSignature {
         name: "accept-bad-signature",
@@ -164,6 +194,12 @@ defects! {
         clause: "SIG-006",
         description: "a client-supplied `id`/`timestamp` in the route body is kept in the envelope",
         killed_by: ["route.client-id"],
+    }
+    FromOverwritten {
+        name: "from-overwritten",
+        clause: "SIG-013",
+        description: "a client-supplied `from` is replaced by the authenticated sender and the signature verified over that (the overwrite reading of C-11)",
+        killed_by: ["route.from.spoofed"],
     }
     // SEC: security error codes
     SignatureFailure400 {
@@ -234,11 +270,16 @@ defects! {
         description: "GET /agents ignores `cursor`: every page starts at the first agent",
         killed_by: ["agents.list.pagination"],
     }
-    // AGT: agent directory
     UnknownRecipientAccepted {
         name: "unknown-recipient-accepted",
-        clause: "AGT-003",
+        clause: "API-008",
         description: "route to an unregistered address answers 200 queued instead of 404",
+        killed_by: ["route.unknown-recipient"],
+    }
+    UnknownRecipient400 {
+        name: "unknown-recipient-400",
+        clause: "API-008",
+        description: "a route to an unregistered address answers 400 invalid_recipient (the reading of another spec section, C-37)",
         killed_by: ["route.unknown-recipient"],
     }
     // MSG: message fields
@@ -272,6 +313,12 @@ defects! {
         description: "a reply's thread_id is its parent's id instead of the thread root",
         killed_by: ["route.thread.reply"],
     }
+    ShortFromInEnvelope {
+        name: "short-from-in-envelope",
+        clause: "MSG-001",
+        description: "delivered envelopes carry the sender's short address `name@tenant` as `from` (a C-11 reading)",
+        killed_by: ["route.envelope.shape", "ws.push.message-new", "ws.route"],
+    }
     // RTE: routing and the relay queue
     LifoQueue {
         name: "lifo-queue",
@@ -297,10 +344,10 @@ defects! {
         description: "queue entries expire 1 day after queueing instead of 7 days",
         killed_by: ["relay.expires-at"],
     }
-    OptionsUnvalidated {
-        name: "options-unvalidated",
+    OptionsReceiptRefused {
+        name: "options-receipt-refused",
         clause: "RTE-024",
-        description: "route `options` is ignored unvalidated (non-boolean receipt, unknown options accepted)",
+        description: "a route body with the documented `options: {receipt: true}` is refused with 400",
         killed_by: ["route.options.receipt"],
     }
     AttachmentForeignAccepted {
@@ -314,6 +361,12 @@ defects! {
         clause: "RTE-007",
         description: "attachments still `pending` (upload not confirmed/scanned) are routed",
         killed_by: ["attachments.route.pending"],
+    }
+    AttachmentScanStatusTrusted {
+        name: "attachment-scan-status-trusted",
+        clause: "RTE-007",
+        description: "a route is judged by the `scan_status` the sender wrote into the payload, not the provider's scan record",
+        killed_by: ["attachments.route.pending", "attachments.route.rejected"],
     }
     AttachmentRejectedRouted {
         name: "attachment-rejected-routed",
@@ -332,6 +385,36 @@ defects! {
         clause: "RTE-004",
         description: "a quarantined message is answered 202 quarantined but delivered anyway",
         killed_by: ["admin.quarantine.held"],
+    }
+    ForeignProviderDeliveredLocally {
+        name: "foreign-provider-delivered-locally",
+        clause: "RTE-023",
+        description: "a `to` on another provider whose name and tenant match a local agent is delivered to the local agent",
+        killed_by: ["route.to.other-provider"],
+    }
+    CrossAgentBatchAck {
+        name: "cross-agent-batch-ack",
+        clause: "RTE-018",
+        description: "POST /messages/pending/ack removes ids queued for other agents",
+        killed_by: ["relay.ack.foreign-batch"],
+    }
+    BatchAckEmptyAcksAll {
+        name: "batch-ack-empty-acks-all",
+        clause: "RTE-018",
+        description: "POST /messages/pending/ack with an empty `ids` array acknowledges the caller's whole queue",
+        killed_by: ["relay.ack.foreign-batch"],
+    }
+    CrossAgentRead {
+        name: "cross-agent-read",
+        clause: "RTE-022",
+        description: "POST /messages/{id}/read marks another agent's message read and sends its sender a receipt",
+        killed_by: ["relay.read.foreign"],
+    }
+    PendingAgentParam {
+        name: "pending-agent-param",
+        clause: "RTE-015",
+        description: "GET /messages/pending?agent=<address> lists that agent's queue to any authenticated caller",
+        killed_by: ["relay.pending.foreign"],
     }
     // IDEM: idempotency
     IdempotencyIgnored {
@@ -408,6 +491,18 @@ defects! {
         description: "receipts retained for an offline sender are discarded when it connects instead of delivered",
         killed_by: ["ws.receipt.retained"],
     }
+    CrossAgentWsAck {
+        name: "cross-agent-ws-ack",
+        clause: "NOTIFY-009",
+        description: "a WS `message.ack` removes a message queued for another agent",
+        killed_by: ["ws.ack.foreign"],
+    }
+    ReadReceiptRetainedAsDelivered {
+        name: "read-receipt-retained-as-delivered",
+        clause: "NOTIFY-003",
+        description: "for an offline sender only a `message.delivered` receipt is retained; the `message.read` that `read_receipt_sent: true` promised is lost",
+        killed_by: ["ws.receipt.retained"],
+    }
     // TRUST: trust levels and content wrapping
     NoExternalWrapping {
         name: "no-external-wrapping",
@@ -433,12 +528,24 @@ defects! {
         description: "a federated message whose sender signature fails is delivered unwrapped",
         killed_by: ["federation.untrusted-wrapped"],
     }
+    WrappedMarkerOnly {
+        name: "wrapped-marker-only",
+        clause: "TRUST-002",
+        description: "external content is delivered unwrapped with `wrapped: true` security metadata",
+        killed_by: ["route.trust.cross-tenant", "federation.external-wrapped"],
+    }
     // MESH: mesh forwarding
     MeshHeaderTrusted {
         name: "mesh-header-trusted",
         clause: "MESH-012",
         description: "a normal API client sending X-Forwarded-From gets its forged `from` honoured",
         killed_by: ["route.from.mesh-header"],
+    }
+    MeshHeaderSkipsAuth {
+        name: "mesh-header-skips-auth",
+        clause: "MESH-012",
+        description: "POST /route without Authorization but with X-Forwarded-From is routed as the `from` it names",
+        killed_by: ["route.from.mesh-header.unauthenticated"],
     }
     // RL: rate limits
     NoRateLimitHeaders {
@@ -556,7 +663,7 @@ defects! {
         name: "federation-any-provider",
         clause: "FED-017",
         description: "deliveries from providers outside the trust list are accepted unauthenticated",
-        killed_by: ["federation.unknown-provider"],
+        killed_by: ["federation.unknown-provider", "federation.deliver.no-peer"],
     }
     // ATT: attachments
     AttachmentReuseAccepted {
@@ -845,7 +952,7 @@ mod tests {
             assert!(seen.insert(d.name()), "duplicate name {}", d.name());
             assert_eq!(d.name().parse::<Defect>(), Ok(*d));
         }
-        assert_eq!(Defect::ALL.len(), 107);
+        assert_eq!(Defect::ALL.len(), 125);
         assert!("no-such-defect".parse::<Defect>().is_err());
     }
 

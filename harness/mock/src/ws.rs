@@ -391,7 +391,7 @@ async fn handle_text(state: &AppState, agent: &AgentRef, text: &str) -> Option<V
             let Some(id) = obj.get("id").and_then(Value::as_str) else {
                 return Some(api_error_frame(&ApiError::missing_field("id")));
             };
-            match state.ack(agent, id) {
+            match state.ack(agent, id, crate::state::AckVia::WebSocket) {
                 Ok(_) => None,
                 Err(e) => Some(api_error_frame(&e)),
             }

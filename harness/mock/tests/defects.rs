@@ -399,6 +399,11 @@ defect_test!(
     Defect::UnknownRecipientAccepted,
     unknown_recipient_404
 );
+defect_test!(
+    unknown_recipient_400,
+    Defect::UnknownRecipient400,
+    unknown_recipient_404
+);
 
 async fn single_delivery(m: &Mock) -> bool {
     let (a, b) = pair(m).await;

@@ -19,7 +19,8 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use amp_mock::{Defect, DefectSet};
-use amp_runner::{Case, CaseReport, RunOptions, RunReport, Verdict};
+use amp_runner::report::RootCauseKind;
+use amp_runner::{Case, RunOptions, RunReport, Verdict};
 use futures_util::StreamExt;
 use serde::Serialize;
 
@@ -32,14 +33,41 @@ pub struct CaseVerdict {
     pub case: String,
     pub verdict: Verdict,
     pub reason: Option<String>,
+    /// A run-wide finding the case reported (`error-code:missing_field->invalid_request`): a
+    /// deviation judged as a root cause instead of a verdict still catches a defect.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finding: Option<String>,
 }
 
 impl CaseVerdict {
-    fn of(c: &CaseReport) -> CaseVerdict {
-        CaseVerdict {
-            case: c.id.clone(),
-            verdict: c.verdict,
-            reason: c.reason.clone(),
+    /// Every case of `report`, with the first finding each one reported.
+    fn all_of(report: &RunReport) -> Vec<CaseVerdict> {
+        report
+            .cases
+            .iter()
+            .map(|c| CaseVerdict {
+                case: c.id.clone(),
+                verdict: c.verdict,
+                reason: c.reason.clone(),
+                finding: report
+                    .root_causes
+                    .iter()
+                    .find(|r| r.kind == RootCauseKind::Finding && r.cases.contains(&c.id))
+                    .map(|r| r.key.clone()),
+            })
+            .collect()
+    }
+
+    /// The case noticed something: it failed, warned or reported a finding.
+    pub fn caught(&self) -> bool {
+        matches!(self.verdict, Verdict::Fail | Verdict::Warn) || self.finding.is_some()
+    }
+
+    /// The verdict, or `finding` for a passing case that reported one.
+    fn label(&self) -> &str {
+        match (&self.finding, self.verdict) {
+            (Some(_), Verdict::Pass | Verdict::Info | Verdict::Skip) => "finding",
+            _ => self.verdict.as_str(),
         }
     }
 }
@@ -152,11 +180,12 @@ pub async fn selftest(defects: &[Defect], jobs: usize) -> Result<SelftestReport,
     let rows: Vec<DefectRow> = passes.into_iter().map(|(_, row)| row).collect();
     let clean =
         clean.map_err(|e| CliError::broken(format!("clean run failed to complete: {e}")))?;
-    let false_alarms: Vec<CaseVerdict> = clean
-        .cases
-        .iter()
-        .filter(|c| !matches!(c.verdict, Verdict::Pass | Verdict::Info | Verdict::Skip))
-        .map(CaseVerdict::of)
+    let false_alarms: Vec<CaseVerdict> = CaseVerdict::all_of(&clean)
+        .into_iter()
+        .filter(|c| {
+            !matches!(c.verdict, Verdict::Pass | Verdict::Info | Verdict::Skip)
+                || c.finding.is_some()
+        })
         .collect();
     let killed = rows.iter().filter(|r| r.killed).count();
     Ok(SelftestReport {
@@ -183,7 +212,8 @@ pub fn unknown_kill_cases<'a>(
         .collect()
 }
 
-/// Plant `defect` and run the cases its row lists; every one of them must fail or warn.
+/// Plant `defect` and run the cases its row lists; every one of them must fail, warn or report
+/// a finding.
 async fn defect_row(defect: Defect, cases: &[Case]) -> DefectRow {
     let listed = defect.killed_by();
     let selected: Vec<Case> = cases
@@ -199,11 +229,8 @@ async fn defect_row(defect: Defect, cases: &[Case]) -> DefectRow {
     let started = Instant::now();
     match run_against(DefectSet::single(defect), &selected).await {
         Ok(report) => {
-            row.cases = report.cases.iter().map(CaseVerdict::of).collect();
-            row.killed = row
-                .cases
-                .iter()
-                .any(|c| matches!(c.verdict, Verdict::Fail | Verdict::Warn));
+            row.cases = CaseVerdict::all_of(&report);
+            row.killed = row.cases.iter().any(CaseVerdict::caught);
             row.missed = missed_cases(listed, &row.cases);
         }
         Err(e) => row.error = Some(e),
@@ -212,16 +239,12 @@ async fn defect_row(defect: Defect, cases: &[Case]) -> DefectRow {
     row
 }
 
-/// The listed cases that did not fail or warn (passed, skipped, errored or did not run): each
-/// one lets the defect it is listed for through.
+/// The listed cases that did not fail, warn or report a finding (passed, skipped, errored or did
+/// not run): each one lets the defect it is listed for through.
 pub fn missed_cases(listed: &[&str], verdicts: &[CaseVerdict]) -> Vec<String> {
     listed
         .iter()
-        .filter(|id| {
-            !verdicts
-                .iter()
-                .any(|c| c.case == **id && matches!(c.verdict, Verdict::Fail | Verdict::Warn))
-        })
+        .filter(|id| !verdicts.iter().any(|c| c.case == **id && c.caught()))
         .map(|id| id.to_string())
         .collect()
 }
@@ -259,8 +282,8 @@ pub fn render(report: &SelftestReport) -> String {
             out,
             "  FALSE ALARM {} [{}] {}",
             fa.case,
-            fa.verdict.as_str(),
-            fa.reason.as_deref().unwrap_or("")
+            fa.label(),
+            fa.finding.as_deref().or(fa.reason.as_deref()).unwrap_or("")
         );
     }
     let _ = writeln!(out);
@@ -273,8 +296,8 @@ pub fn render(report: &SelftestReport) -> String {
         let by: BTreeMap<&str, &str> = row
             .cases
             .iter()
-            .filter(|c| matches!(c.verdict, Verdict::Fail | Verdict::Warn))
-            .map(|c| (c.case.as_str(), c.verdict.as_str()))
+            .filter(|c| c.caught())
+            .map(|c| (c.case.as_str(), c.label()))
             .collect();
         let caught = if let Some(e) = &row.error {
             format!("ERROR: {e}")
