@@ -16,13 +16,14 @@
 //! its own mock, and the whole selftest takes about as long as one embedded run.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use amp_mock::{Defect, DefectSet};
 use amp_runner::report::RootCauseKind;
 use amp_runner::{Case, RunOptions, RunReport, Verdict};
-use futures_util::StreamExt;
 use serde::Serialize;
+use tokio::sync::Semaphore;
 
 use crate::args::SelftestArgs;
 use crate::exit::{CliError, ExitCode};
@@ -167,19 +168,34 @@ pub async fn selftest(defects: &[Defect], jobs: usize) -> Result<SelftestReport,
             unknown.join(", ")
         )));
     }
-    let clean = run_against(DefectSet::none(), &cases);
-    let passes = futures_util::stream::iter(defects.iter().copied().enumerate())
-        .map(|(at, d)| {
-            let cases = &cases;
-            async move { (at, defect_row(d, cases).await) }
+    let cases: Arc<[Case]> = cases.into();
+    let clean = tokio::spawn({
+        let cases = cases.clone();
+        async move { run_against(DefectSet::none(), &cases).await }
+    });
+    let permits = Arc::new(Semaphore::new(jobs.max(1)));
+    let passes: Vec<_> = defects
+        .iter()
+        .map(|&d| {
+            let (cases, permits) = (cases.clone(), permits.clone());
+            tokio::spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                defect_row(d, &cases).await
+            })
         })
-        .buffer_unordered(jobs.max(1))
-        .collect::<Vec<(usize, DefectRow)>>();
-    let (clean, mut passes) = tokio::join!(clean, passes);
-    passes.sort_by_key(|(at, _)| *at);
-    let rows: Vec<DefectRow> = passes.into_iter().map(|(_, row)| row).collect();
-    let clean =
-        clean.map_err(|e| CliError::broken(format!("clean run failed to complete: {e}")))?;
+        .collect();
+    let mut rows = Vec::with_capacity(passes.len());
+    for (pass, &d) in passes.into_iter().zip(defects) {
+        rows.push(pass.await.unwrap_or_else(|e| DefectRow {
+            error: Some(format!("the pass stopped: {e}")),
+            ..DefectRow::new(d)
+        }));
+    }
+    let clean = clean
+        .await
+        .map_err(|e| format!("the clean pass stopped: {e}"))
+        .and_then(|r| r)
+        .map_err(|e| CliError::broken(format!("clean run failed to complete: {e}")))?;
     let false_alarms: Vec<CaseVerdict> = CaseVerdict::all_of(&clean)
         .into_iter()
         .filter(|c| {
