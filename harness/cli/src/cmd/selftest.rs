@@ -156,9 +156,9 @@ pub fn run(args: &SelftestArgs) -> Result<ExitCode, CliError> {
 pub const DEFAULT_JOBS: usize = 16;
 
 /// Run the clean pass and every defect pass, `jobs` defect passes at a time alongside the
-/// clean one. Each pass has its own mock; the passes spend nearly all their time waiting
-/// (observe windows, timeouts), so overlapping them is what makes the selftest fast. Rows come
-/// back in the order of `defects` whatever order they finish in.
+/// clean one. Each pass has its own mock and its own task; the passes spend nearly all their
+/// time waiting (observe windows, timeouts), so overlapping them is what makes the selftest
+/// fast. Rows come back in the order of `defects` whatever order they finish in.
 pub async fn selftest(defects: &[Defect], jobs: usize) -> Result<SelftestReport, CliError> {
     let cases = amp_suites::all();
     let unknown = unknown_kill_cases(defects.iter().map(|d| (d.name(), d.killed_by())), &cases);
