@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""Render a published interop report (Markdown) from one run's JSON report and the hand triage.
+
+The hand triage is data (`reports/interop/<impl>.triage.toml`): root causes, each with a kind
+(deviation of the provider, false verdict of the tool, harness problem, or correct as reported),
+and every triaged case pointing at one cause. The run decides which causes are live: a cause is
+listed only with the non-pass cases of *this* run that point at it, a non-pass case without a
+triage entry is listed as UNTRIAGED, and a triaged case that now passes is listed as stale, so
+the published page cannot claim more than the run shows.
+
+usage: render-report.py REPORT.json TRIAGE.toml OUT.md [--peer-version V] [--peer-commit C]
+                        [--inventory-before FILE --inventory-after FILE] [--command TEXT]
+"""
+import argparse
+import collections
+import json
+import tomllib
+
+NON_PASS = ("fail", "error", "warn", "info", "blocked", "xpass", "xfail")
+KIND_LABEL = {
+    "deviation": "true deviation of the provider",
+    "tool": "false verdict of the tool",
+    "harness": "harness problem",
+    "ok": "correct as reported",
+}
+
+
+def one_line(text, limit=220):
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def cell(text):
+    return one_line(text, 400).replace("|", "\\|")
+
+
+def load_inventory(path):
+    if not path:
+        return None
+    with open(path, encoding="utf-8") as f:
+        return sorted({line.strip() for line in f if line.strip()})
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("report")
+    ap.add_argument("triage")
+    ap.add_argument("out")
+    ap.add_argument("--peer-version", default="?")
+    ap.add_argument("--peer-commit", default="?")
+    ap.add_argument("--tool-commit", default="?")
+    ap.add_argument("--inventory-before")
+    ap.add_argument("--inventory-after")
+    ap.add_argument("--command", default="")
+    a = ap.parse_args()
+
+    with open(a.report, encoding="utf-8") as f:
+        report = json.load(f)
+    with open(a.triage, "rb") as f:
+        triage = tomllib.load(f)
+    causes = triage.get("cause", {})
+    case_triage = triage.get("case", {})
+    provider = triage.get("provider", {})
+    for cid, entry in case_triage.items():
+        if entry["cause"] not in causes:
+            raise SystemExit(f"triage: case {cid} names unknown cause {entry['cause']}")
+
+    cases = report["cases"]
+    summary = report["summary"]
+    counts = summary["by_verdict"]
+    non_pass = [c for c in cases if c["verdict"] in NON_PASS]
+    by_cause = collections.defaultdict(list)
+    untriaged = []
+    for c in non_pass:
+        entry = case_triage.get(c["id"])
+        if entry:
+            by_cause[entry["cause"]].append(c)
+        else:
+            untriaged.append(c)
+    stale = sorted(cid for cid in case_triage
+                   if not any(c["id"] == cid and c["verdict"] in NON_PASS for c in cases))
+
+    def kind_of(c):
+        entry = case_triage.get(c["id"])
+        return causes[entry["cause"]]["kind"] if entry else "untriaged"
+
+    kinds = collections.Counter(kind_of(c) for c in non_pass)
+    tool_open = sum(1 for c in non_pass if kind_of(c) == "tool"
+                    and causes[case_triage[c["id"]]["cause"]].get("status", "open") == "open")
+
+    out = []
+    w = out.append
+    name = provider.get("name", "provider")
+    w(f"# Interop run: amp-conformance against {name} {a.peer_version}\n")
+    w(f"- Provider: `{provider.get('repo', '?')}` v{a.peer_version}, commit `{a.peer_commit}`, "
+      f"{provider.get('deployment', '')}".rstrip(", ") + "")
+    tgt = report.get("target", {})
+    w(f"- Target: `{tgt.get('base_url')}`, WebSocket `{tgt.get('ws_url')}`; `/info` version "
+      f"`{tgt.get('version')}`, capabilities `{', '.join(tgt.get('capabilities') or [])}`")
+    tool = report.get("tool", {})
+    w(f"- Tool: {tool.get('name')} {tool.get('version')} (commit `{a.tool_commit}`), run `{report['run']['id']}` "
+      f"started {report['run']['started_at']}, {report['run']['duration_ms'] / 1000:.1f} s")
+    if a.command:
+        w(f"- Command: `{a.command}`")
+    w("- Not part of CI: `scripts/interop/ai-maestro.sh` reproduces it (needs Node 20 and the npm registry).\n")
+
+    w("## Summary\n")
+    order = ["pass", "fail", "warn", "skip", "blocked", "info", "error", "xfail", "xpass"]
+    w("| " + " | ".join(order) + " | total |")
+    w("|" + "---|" * (len(order) + 1))
+    w("| " + " | ".join(str(counts.get(v, 0)) for v in order) + f" | {summary['total']} |\n")
+    w(f"Hand triage of the {len(non_pass)} non-pass verdicts (every fail, warn, info, blocked, error): "
+      f"**{kinds['deviation']} true deviations** of the provider, **{kinds['tool']} false verdicts of the "
+      f"tool** ({tool_open} still open), {kinds['harness']} harness problems, {kinds['ok']} correct as "
+      f"reported (informational or a cited spec contradiction), **{kinds['untriaged']} untriaged**.\n")
+
+    runner_roots = report.get("root_causes")
+    if runner_roots:
+        w("### Root causes as the tool reported them\n")
+        for r in runner_roots:
+            w(f"- {cell(json.dumps(r, ensure_ascii=False))}")
+        w("")
+
+    w("## Root causes (hand triage)\n")
+    ordered = sorted(by_cause, key=lambda k: (list(KIND_LABEL).index(causes[k]["kind"]), -len(by_cause[k]), k))
+    for key in ordered:
+        cause = causes[key]
+        hit = by_cause[key]
+        status = f", {cause.get('status', 'open')}" if cause["kind"] == "tool" else ""
+        clause = f" — {cause['clause']}" if cause.get("clause") else ""
+        w(f"### {key}: {cause['title']}\n")
+        w(f"*{KIND_LABEL[cause['kind']]}{status}{clause}; {len(hit)} verdict(s): "
+          + ", ".join(f"`{c['id']}` ({c['verdict']})" for c in hit) + "*\n")
+        w(cause["text"].strip() + "\n")
+
+    w("## Every non-pass verdict\n")
+    w("| case | verdict | clauses | triage | note | tool's reason |")
+    w("|---|---|---|---|---|---|")
+    for c in sorted(non_pass, key=lambda c: c["id"]):
+        entry = case_triage.get(c["id"])
+        if entry:
+            cause = causes[entry["cause"]]
+            tri = f"{cause['kind']}: {entry['cause']}"
+            note = entry.get("note", "")
+        else:
+            tri, note = "**UNTRIAGED**", ""
+        w(f"| `{c['id']}` | {c['verdict']} | {', '.join(c['clauses'])} | {tri} | {cell(note)} | "
+          f"{cell(one_line(c.get('reason'), 260))} |")
+    w("")
+    if untriaged:
+        w("**Untriaged** (no hand judgment yet): " + ", ".join(f"`{c['id']}`" for c in untriaged) + "\n")
+    if stale:
+        w("Triaged in earlier runs but not non-pass in this one (fixed in the tool or no longer reached): "
+          + ", ".join(f"`{s}`" for s in stale) + "\n")
+
+    findings = triage.get("finding", [])
+    if findings:
+        w("## Found outside the suite's verdicts\n")
+        w("Checked by hand against the provider on loopback or in its source; the suite does not (yet) "
+          "report them as failures.\n")
+        for f_ in findings:
+            w(f"- **{f_['title']}** ({f_.get('clause', '')}; {f_.get('status', 'open')}). {one_line(f_['text'], 2000)}")
+        w("")
+
+    w("## Skips\n")
+    skips = collections.defaultdict(list)
+    for c in cases:
+        if c["verdict"] == "skip":
+            skips[one_line(c.get("reason"), 140)].append(c["id"])
+    w("| n | reason | cases |")
+    w("|---|---|---|")
+    for reason, ids in sorted(skips.items(), key=lambda kv: -len(kv[1])):
+        w(f"| {len(ids)} | {cell(reason)} | {', '.join(ids)} |")
+    w("")
+
+    w("## Leftovers\n")
+    w(f"- The run's own account (`leftovers` in the JSON): {len(report.get('leftovers', []))} "
+      + ("" if not report.get("leftovers") else
+         "— " + ", ".join(cell(json.dumps(l)) for l in report["leftovers"])))
+    before, after = load_inventory(a.inventory_before), load_inventory(a.inventory_after)
+    if before is not None and after is not None:
+        added = sorted(set(after) - set(before))
+        gone = sorted(set(before) - set(after))
+        w(f"- The provider's own agent list (`GET /agents`, same tenant) before the run: {len(before)}, "
+          f"after: {len(after)}; registered by the run and still there: {len(added)}"
+          + (": " + ", ".join(f"`{x}`" for x in added) if added else "")
+          + (f"; present before and gone after: {len(gone)}" if gone else ""))
+    w("")
+    with open(a.out, "w", encoding="utf-8") as f:
+        f.write("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()
