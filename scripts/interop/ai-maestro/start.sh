@@ -99,12 +99,14 @@ until curl -fsS -m 5 -o /dev/null "$origin/api/v1/health" 2>/dev/null; do
 done
 
 # Next.js dev mode compiles a route on its first request (seconds each on 2 cores). Touch every
-# AMP route once so those compilations do not eat the suite's per-request timeout.
+# AMP route once so those compilations do not eat the suite's per-request timeout. The last two
+# paths do not exist: they compile the HTML not-found page, the slowest compilation of all.
 for route in /.well-known/agent-messaging.json /api/v1/info /api/v1/agents /api/v1/agents/me \
   /api/v1/agents/me/card "/api/v1/agents/resolve/warmup@$tenant.aimaestro.local" /api/v1/messages \
   /api/v1/messages/pending /api/v1/messages/pending/warmup /api/v1/messages/warmup/read \
   /api/v1/messages/pending/ack /api/v1/route /api/v1/register /api/v1/auth/rotate-key \
-  /api/v1/auth/rotate-keys /api/v1/auth/revoke-key /api/v1/federation/deliver; do
+  /api/v1/auth/rotate-keys /api/v1/auth/revoke-key /api/v1/federation/deliver \
+  /api/v1/agents/warmup/risk /api/v1/no-such-route; do
   curl -sS -m 180 -o /dev/null "$origin$route" || true
 done
 # The /v1/ws handler is imported on the first connection; open one (a bogus auth frame after a
