@@ -131,6 +131,8 @@ def main():
         w(f"### {key}: {cause['title']}\n")
         w(f"*{KIND_LABEL[cause['kind']]}{status}{clause}; {len(hit)} verdict(s): "
           + ", ".join(f"`{c['id']}` ({c['verdict']})" for c in hit) + "*\n")
+        if cause.get("basis"):
+            w(f"Basis in the spec: {cause['basis']}.\n")
         w(cause["text"].strip() + "\n")
 
     w("## Every non-pass verdict\n")
