@@ -118,7 +118,13 @@ def main():
     if runner_roots:
         w("### Root causes as the tool reported them\n")
         for r in runner_roots:
-            w(f"- {cell(json.dumps(r, ensure_ascii=False))}")
+            if isinstance(r, dict) and "summary" in r:
+                ids = r.get("cases") or []
+                w(f"- **{r.get('key', '?')}** ({r.get('kind', '?')}, {r.get('clause', '')}): "
+                  f"{one_line(r['summary'], 600)} — {len(ids)} case(s)"
+                  + (": " + ", ".join(f"`{i}`" for i in ids) if ids else ""))
+            else:
+                w(f"- {cell(json.dumps(r, ensure_ascii=False))}")
         w("")
 
     w("## Root causes (hand triage)\n")
@@ -146,8 +152,11 @@ def main():
             note = entry.get("note", "")
         else:
             tri, note = "**UNTRIAGED**", ""
+        reason = c.get("reason")
+        if c.get("blocked_by"):
+            reason = f"blocked by `{c['blocked_by']}`: {reason or ''}"
         w(f"| `{c['id']}` | {c['verdict']} | {', '.join(c['clauses'])} | {tri} | {cell(note)} | "
-          f"{cell(one_line(c.get('reason'), 260))} |")
+          f"{cell(one_line(reason, 260))} |")
     w("")
     if untriaged:
         w("**Untriaged** (no hand judgment yet): " + ", ".join(f"`{c['id']}`" for c in untriaged) + "\n")
