@@ -55,9 +55,11 @@ tail -3 "$work/terminal.txt"
 ((status <= 1)) || { echo "amp-conformance exited $status (harness or usage problem); see $work/terminal.txt" >&2; exit "$status"; }
 bash "$repo/scripts/interop/agent-inventory.sh" "$base" "$tenant" "$work/agents-after.txt"
 
+"$bin" list >"$work/cases.txt"
 python3 "$repo/scripts/interop/render-report.py" "$json" "$repo/reports/interop/ai-maestro.triage.toml" "$md" \
   --peer-version "$version" --peer-commit "$commit" \
   --tool-commit "$(git -C "$repo" rev-parse --short=8 HEAD)" \
   --inventory-before "$work/agents-before.txt" --inventory-after "$work/agents-after.txt" \
+  --known-cases "$work/cases.txt" \
   --command "amp-conformance run --config scripts/interop/ai-maestro/config.toml --timeout 30 $*"
 echo "wrote $json and $md (terminal output: $work/terminal.txt)"

@@ -10,6 +10,8 @@ the published page cannot claim more than the run shows.
 
 usage: render-report.py REPORT.json TRIAGE.toml OUT.md [--peer-version V] [--peer-commit C]
                         [--inventory-before FILE --inventory-after FILE] [--command TEXT]
+                        [--known-cases FILE]   (`amp-conformance list` output: refuse a triage
+                                                that names a case the tool no longer has)
 """
 import argparse
 import collections
@@ -52,6 +54,7 @@ def main():
     ap.add_argument("--inventory-before")
     ap.add_argument("--inventory-after")
     ap.add_argument("--command", default="")
+    ap.add_argument("--known-cases")
     a = ap.parse_args()
 
     with open(a.report, encoding="utf-8") as f:
@@ -64,6 +67,13 @@ def main():
     for cid, entry in case_triage.items():
         if entry["cause"] not in causes:
             raise SystemExit(f"triage: case {cid} names unknown cause {entry['cause']}")
+    if a.known_cases:
+        with open(a.known_cases, encoding="utf-8") as f:
+            known = {line.split()[0] for line in f if line.strip()}
+        unknown = sorted(set(case_triage) - known)
+        if unknown:
+            raise SystemExit("triage names cases the tool does not have (renamed or removed?): "
+                             + ", ".join(unknown))
 
     cases = report["cases"]
     summary = report["summary"]
