@@ -84,12 +84,14 @@ struct Closed {
 /// provider treated the socket as authenticated: a failure naming `clause`.
 /// The close is awaited for `due` ([`close_wait`]) plus [`Timing::margin`].
 async fn expect_close(
+    ctx: &Ctx,
     conn: &mut WsConn,
     due: Duration,
     clause: &str,
     what: &str,
 ) -> Result<Closed, Failure> {
     let wait = Timing::with_margin(due);
+    ctx.need_time(wait);
     let deadline = Instant::now() + wait;
     let mut out = Closed::default();
     loop {
@@ -198,6 +200,7 @@ async fn connect_session(ctx: &mut Ctx, agent: &Agent) -> Result<Session, Failur
          after the upgrade",
         SETTLE_PAUSE.as_millis()
     ));
+    ctx.need_time(SETTLE_PAUSE + ctx.request_timeout());
     let (conn, ev) = auth_attempt(ctx, agent, SETTLE_PAUSE).await?;
     match connected_frame(&ev) {
         Some(connected) => {
@@ -381,6 +384,7 @@ async fn ws_auth_token_in_url(ctx: &mut Ctx) -> CaseResult {
             Err(e) => return Err(e.into()),
         };
         expect_close(
+            ctx,
             &mut conn,
             close_wait(ctx),
             "WS-001",
@@ -418,6 +422,7 @@ async fn ws_auth_first_frame(ctx: &mut Ctx) -> CaseResult {
             ctx.note("the auth frame could not be sent: the socket is already closed");
         }
         let closed = expect_close(
+            ctx,
             &mut conn,
             close_wait(ctx),
             "WS-006",
@@ -451,6 +456,7 @@ async fn ws_auth_timeout(ctx: &mut Ctx) -> CaseResult {
         Timing::margin(declared).as_secs_f64()
     ));
     expect_close(
+        ctx,
         &mut conn,
         close_wait(ctx),
         "WS-004",
@@ -475,6 +481,7 @@ async fn ws_auth_invalid_token(ctx: &mut Ctx) -> CaseResult {
     conn.send_json(&json!({"type": "auth", "token": bogus}))
         .await?;
     let closed = expect_close(
+        ctx,
         &mut conn,
         close_wait(ctx),
         "WS-005",
@@ -781,18 +788,9 @@ async fn ws_route(ctx: &mut Ctx) -> CaseResult {
 
 async fn ws_subprotocol(ctx: &mut Ctx) -> CaseResult {
     let a = ctx.agent().await?;
-    let mut conn = open(ctx).await?;
-    let proto = conn.subprotocol().map(str::to_string);
-    conn.send_json(&json!({"type": "auth", "token": a.api_key.expose()}))
-        .await?;
-    let ev = conn.recv(ctx.request_timeout()).await;
-    conn.close().await;
-    if ev.frame_type() != Some("connected") {
-        return fail(format!(
-            "baseline: authentication on a socket offering `{SUBPROTOCOL}` got {} (WS-003)",
-            describe(&ev)
-        ));
-    }
+    let mut session = connect_session(ctx, &a).await?;
+    let proto = session.conn.subprotocol().map(str::to_string);
+    session.conn.close().await;
     match proto.as_deref() {
         Some(SUBPROTOCOL) => pass(),
         Some(other) => fail(format!(
