@@ -65,8 +65,9 @@ def main():
     case_triage = triage.get("case", {})
     provider = triage.get("provider", {})
     for cid, entry in case_triage.items():
-        if entry["cause"] not in causes:
-            raise SystemExit(f"triage: case {cid} names unknown cause {entry['cause']}")
+        for key in [entry["cause"], *entry.get("by_verdict", {}).values()]:
+            if key not in causes:
+                raise SystemExit(f"triage: case {cid} names unknown cause {key}")
     if a.known_cases:
         with open(a.known_cases, encoding="utf-8") as f:
             known = {line.split()[0] for line in f if line.strip()}
@@ -75,6 +76,15 @@ def main():
             raise SystemExit("triage names cases the tool does not have (renamed or removed?): "
                              + ", ".join(unknown))
 
+    def judged(c):
+        """The triage entry for case `c` as (cause key, note), or None. `by_verdict` picks another
+        cause for a given verdict: the same case can be a false failure in one tool version and
+        rightly blocked or a warning in the next."""
+        entry = case_triage.get(c["id"])
+        if not entry:
+            return None
+        return entry.get("by_verdict", {}).get(c["verdict"], entry["cause"]), entry.get("note", "")
+
     cases = report["cases"]
     summary = report["summary"]
     counts = summary["by_verdict"]
@@ -82,21 +92,21 @@ def main():
     by_cause = collections.defaultdict(list)
     untriaged = []
     for c in non_pass:
-        entry = case_triage.get(c["id"])
-        if entry:
-            by_cause[entry["cause"]].append(c)
+        j = judged(c)
+        if j:
+            by_cause[j[0]].append(c)
         else:
             untriaged.append(c)
     stale = sorted(cid for cid in case_triage
                    if not any(c["id"] == cid and c["verdict"] in NON_PASS for c in cases))
 
     def kind_of(c):
-        entry = case_triage.get(c["id"])
-        return causes[entry["cause"]]["kind"] if entry else "untriaged"
+        j = judged(c)
+        return causes[j[0]]["kind"] if j else "untriaged"
 
     kinds = collections.Counter(kind_of(c) for c in non_pass)
     tool_open = sum(1 for c in non_pass if kind_of(c) == "tool"
-                    and causes[case_triage[c["id"]]["cause"]].get("status", "open") == "open")
+                    and causes[judged(c)[0]].get("status", "open") == "open")
 
     out = []
     w = out.append
@@ -122,7 +132,8 @@ def main():
     w(f"Hand triage of the {len(non_pass)} non-pass verdicts (every fail, warn, info, blocked, error): "
       f"**{kinds['deviation']} true deviations** of the provider, **{kinds['tool']} false verdicts of the "
       f"tool** ({tool_open} still open), {kinds['harness']} harness problems, {kinds['ok']} correct as "
-      f"reported (informational or a cited spec contradiction), **{kinds['untriaged']} untriaged**.\n")
+      f"reported (blocked by a probe that names its reason, informational, or a warning citing a spec "
+      f"contradiction), **{kinds['untriaged']} untriaged**.\n")
 
     runner_roots = report.get("root_causes")
     if runner_roots:
@@ -155,11 +166,9 @@ def main():
     w("| case | verdict | clauses | triage | note | tool's reason |")
     w("|---|---|---|---|---|---|")
     for c in sorted(non_pass, key=lambda c: c["id"]):
-        entry = case_triage.get(c["id"])
-        if entry:
-            cause = causes[entry["cause"]]
-            tri = f"{cause['kind']}: {entry['cause']}"
-            note = entry.get("note", "")
+        j = judged(c)
+        if j:
+            tri, note = f"{causes[j[0]]['kind']}: {j[0]}", j[1]
         else:
             tri, note = "**UNTRIAGED**", ""
         reason = c.get("reason")
@@ -195,10 +204,17 @@ def main():
     w("")
 
     w("## Leftovers\n")
-    w(f"- The run's own account (`leftovers` in the JSON): {len(report.get('leftovers', []))} "
-      + ("" if not report.get("leftovers") else
-         "— " + ", ".join(cell(json.dumps(l)) for l in report["leftovers"])))
     before, after = load_inventory(a.inventory_before), load_inventory(a.inventory_after)
+    claimed = report.get("leftovers", [])
+    w(f"- The run's own account (`leftovers` in the JSON): {len(claimed)} entr"
+      + ("y" if len(claimed) == 1 else "ies"))
+    for entry in claimed:
+        addr = entry.get("address", "?")
+        there = ""
+        if after is not None:
+            there = (" — still in the provider's list" if addr.lower() in {x.lower() for x in after}
+                     else " — **not** in the provider's list after the run (gone)")
+        w(f"  - `{addr}` ({entry.get('case', '?')}): {one_line(entry.get('reason'), 300)}{there}")
     if before is not None and after is not None:
         added = sorted(set(after) - set(before))
         gone = sorted(set(before) - set(after))
