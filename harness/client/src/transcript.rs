@@ -107,10 +107,12 @@ impl Transcript {
         }
     }
 
-    /// Redact and cap a body for storage. Redaction runs on the whole body before the cut,
-    /// so a secret straddling the cap is never half-kept.
+    /// Redact and cap a body for storage. Redaction covers every secret that starts before the
+    /// cut, so a secret straddling the cap is never half-kept.
     pub fn body_text(&self, body: &[u8]) -> String {
-        let full = self.redactor.redact(&String::from_utf8_lossy(body));
+        let full = self
+            .redactor
+            .redact_prefix(&String::from_utf8_lossy(body), self.body_cap);
         if full.len() <= self.body_cap {
             return full;
         }
