@@ -162,6 +162,33 @@ def main():
             w(f"Basis in the spec: {cause['basis']}.\n")
         w(cause["text"].strip() + "\n")
 
+    earlier = [k for k, c in causes.items() if c["kind"] == "tool" and k not in by_cause]
+    if earlier:
+        w("## False verdicts of the tool found by earlier runs\n")
+        w("Judged against this provider in earlier runs (see Runs below); none of them shows in this run.\n")
+        for key in sorted(earlier):
+            cause = causes[key]
+            ids = sorted(cid for cid, e in case_triage.items()
+                         if key in (e["cause"], *e.get("by_verdict", {}).values()))
+            w(f"- **{key}** ({cause.get('status', 'open')}; {cause.get('clause', '')}): {cause['title']}. "
+              f"{one_line(cause['text'], 900)} Cases: " + ", ".join(f"`{i}`" for i in ids) + ".")
+        w("")
+
+    runs = triage.get("run", [])
+    if runs:
+        w("## Runs\n")
+        w("| when | tool | pass | fail | warn | skip | blocked | info | error | wall time | note |")
+        w("|---|---|---|---|---|---|---|---|---|---|---|")
+        for r in runs:
+            c = r["counts"]
+            w(f"| {r['when']} | `{r['tool']}` | " + " | ".join(str(c.get(v, 0)) for v in
+              ("pass", "fail", "warn", "skip", "blocked", "info", "error"))
+              + f" | {r['seconds']} s | {cell(r.get('note', ''))} |")
+        w(f"| this run | `{a.tool_commit}` | " + " | ".join(str(counts.get(v, 0)) for v in
+          ("pass", "fail", "warn", "skip", "blocked", "info", "error"))
+          + f" | {report['run']['duration_ms'] / 1000:.1f} s | |")
+        w("")
+
     w("## Every non-pass verdict\n")
     w("| case | verdict | clauses | triage | note | tool's reason |")
     w("|---|---|---|---|---|---|")
