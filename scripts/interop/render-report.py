@@ -213,8 +213,8 @@ def main():
     findings = triage.get("finding", [])
     if findings:
         w("## Found outside the suite's verdicts\n")
-        w("Checked by hand against the provider on loopback or in its source; the suite does not (yet) "
-          "report them as failures.\n")
+        w("Checked by hand against the provider on loopback or in its source, each with whether the "
+          "suite judges it now.\n")
         for f_ in findings:
             w(f"- **{f_['title']}** ({f_.get('clause', '')}; {f_.get('status', 'open')}). {one_line(f_['text'], 2000)}")
         w("")
