@@ -61,5 +61,5 @@ python3 "$repo/scripts/interop/render-report.py" "$json" "$repo/reports/interop/
   --tool-commit "$(git -C "$repo" rev-parse --short=8 HEAD)" \
   --inventory-before "$work/agents-before.txt" --inventory-after "$work/agents-after.txt" \
   --known-cases "$work/cases.txt" \
-  --command "amp-conformance run --config scripts/interop/ai-maestro/config.toml --timeout 30 $*"
+  --command "amp-conformance run --config scripts/interop/ai-maestro/config.toml --timeout 30${*:+ $*}"
 echo "wrote $json and $md (terminal output: $work/terminal.txt)"
