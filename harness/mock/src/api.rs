@@ -41,13 +41,18 @@ pub(crate) async fn body_limit_mw(
     next: Next,
 ) -> Response {
     let cap = state.policy().body_cap_bytes;
+    // The unread rest of the body leaves the connection unusable, so the answer says it closes
+    // (RFC 9112 9.6): a client must not send its next request on it while the close is racing.
     let too_large = || {
-        ApiError::new(
+        let mut resp = ApiError::new(
             413,
             "request_too_large",
             format!("request body exceeds {cap} bytes (API-009): send a smaller message"),
         )
-        .into_response()
+        .into_response();
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        resp
     };
     if let Some(len) = req
         .headers()
