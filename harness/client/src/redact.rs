@@ -139,13 +139,27 @@ impl Redactor {
 
     /// Redact free text (a body, a reason, a frame).
     pub fn redact(&self, text: &str) -> String {
+        self.redact_with(text, &json_field_hits(text))
+    }
+
+    /// Redact the head of `text`: its first `cap` bytes, or fewer when the cut would split a
+    /// secret (which then is left out whole). Secret JSON fields are found in the whole
+    /// text, so a truncated document loses none. Recording a megabyte body this way costs
+    /// about as much as recording `cap` bytes, instead of stalling the caller for seconds.
+    pub fn redact_head(&self, text: &str, cap: usize) -> String {
+        let hits = json_field_hits(text);
+        let cut = match self.secrets.read() {
+            Ok(s) => secret_safe_cut(text, cap, hits.iter().chain(s.iter()).map(|(n, _)| n)),
+            Err(_) => 0,
+        };
+        self.redact_with(&text[..cut], &hits)
+    }
+
+    /// Layers 1, 3 and 4 on `text`, and layer 2 with the secret JSON fields `hits`.
+    fn redact_with(&self, text: &str, hits: &[(String, String)]) -> String {
         let mut out = text.to_string();
-        if let Ok(v) = serde_json::from_str::<Value>(text) {
-            let mut hits = Vec::new();
-            collect_fields(&v, &mut hits);
-            for (needle, repl) in hits {
-                out = out.replace(&needle, &repl);
-            }
+        for (needle, repl) in hits {
+            out = out.replace(needle.as_str(), repl);
         }
         out = redact_pem_blocks(&out);
         if let Ok(s) = self.secrets.read() {
@@ -339,6 +353,46 @@ fn query_value_end(b: &[u8], start: usize, encoded: bool) -> usize {
 }
 
 /// Collect (quoted needle, quoted replacement) pairs for secret and signature fields.
+/// (quoted value, quoted replacement) of every secret or signature JSON field in `text`, if
+/// it is JSON.
+fn json_field_hits(text: &str) -> Vec<(String, String)> {
+    let mut hits = Vec::new();
+    if let Ok(v) = serde_json::from_str::<Value>(text) {
+        collect_fields(&v, &mut hits);
+    }
+    hits
+}
+
+/// The largest char boundary `<= cap` that does not fall inside an occurrence of any of
+/// `needles` in `text`.
+fn secret_safe_cut<'a>(text: &str, cap: usize, needles: impl Iterator<Item = &'a String>) -> usize {
+    let floor = |mut i: usize| {
+        i = i.min(text.len());
+        while !text.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    };
+    let needles: Vec<&String> = needles.collect();
+    let mut cut = floor(cap);
+    loop {
+        let before = cut;
+        for n in &needles {
+            // An occurrence that straddles `cut` starts in (cut - len, cut).
+            let from = floor(cut.saturating_sub(n.len().saturating_sub(1)));
+            let to = floor(cut + n.len().saturating_sub(1));
+            if let Some(at) = text[from..to].find(n.as_str())
+                && from + at < cut
+            {
+                cut = from + at;
+            }
+        }
+        if cut == before {
+            return cut;
+        }
+    }
+}
+
 fn collect_fields(v: &Value, out: &mut Vec<(String, String)>) {
     match v {
         Value::Object(m) => {
@@ -640,5 +694,49 @@ mod tests {
             r.redact("token=abc123456&next=%2Fhome"),
             "token=[REDACTED]&next=%2Fhome"
         );
+    }
+
+    #[test]
+    fn the_head_of_a_long_text_never_keeps_half_a_secret() {
+        let r = Redactor::new();
+        let key = "amp_live_sk_0123456789abcdef";
+        r.add("api_key", key);
+        let pad = "x".repeat(100);
+        let text = format!("{pad}{key}{pad}");
+        // Every cut from before the key to after it: no prefix of the key survives.
+        for cap in 95..135 {
+            let head = r.redact_head(&text, cap);
+            assert!(!head.contains("amp_live"), "cap {cap}: {head}");
+            assert!(
+                head.len() <= cap.max(100 + "[REDACTED:api_key]".len()),
+                "cap {cap}"
+            );
+        }
+        assert!(
+            r.redact_head(&text, 135)
+                .ends_with("[REDACTED:api_key]xxxxxxx")
+        );
+    }
+
+    #[test]
+    fn the_head_of_a_long_json_document_redacts_its_secret_fields() {
+        let r = Redactor::new();
+        let doc = format!(
+            "{{\"api_key\":\"unregistered_secret_value\",\"pad\":\"{}\"}}",
+            "p".repeat(10_000)
+        );
+        // The head is not JSON on its own; the field is still found in the whole document.
+        let head = r.redact_head(&doc, 200);
+        assert!(
+            head.starts_with("{\"api_key\":\"[REDACTED:api_key]\""),
+            "{head}"
+        );
+        // A cut inside the field's value leaves the value out whole.
+        let head = r.redact_head(&doc, 20);
+        assert_eq!(head, "{\"api_key\":");
+        // A private key block cut in the middle is hidden to the end.
+        let pem = format!("-----BEGIN PRIVATE KEY-----\nMC4CAQAw{}", "A".repeat(500));
+        let head = r.redact_head(&pem, 60);
+        assert_eq!(head, "[REDACTED:private_key]");
     }
 }

@@ -107,20 +107,17 @@ impl Transcript {
         }
     }
 
-    /// Redact and cap a body for storage. Redaction runs on the whole body before the cut,
-    /// so a secret straddling the cap is never half-kept.
+    /// Redact and cap a body for storage. Only the head that is kept is redacted (a megabyte
+    /// body would otherwise hold up the caller for seconds), and the cut never splits a
+    /// secret: one straddling the cap is left out whole, never half-kept.
     pub fn body_text(&self, body: &[u8]) -> String {
-        let full = self.redactor.redact(&String::from_utf8_lossy(body));
-        if full.len() <= self.body_cap {
-            return full;
-        }
-        let mut end = self.body_cap;
-        while !full.is_char_boundary(end) {
-            end -= 1;
+        let text = String::from_utf8_lossy(body);
+        if text.len() <= self.body_cap {
+            return self.redactor.redact(&text);
         }
         format!(
             "{}\n[… body cut in transcript: {} bytes total]",
-            &full[..end],
+            self.redactor.redact_head(&text, self.body_cap),
             body.len()
         )
     }
