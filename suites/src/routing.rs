@@ -967,7 +967,7 @@ async fn route_message_too_large(ctx: &mut Ctx) -> CaseResult {
         .subject(s.clone())
         .payload(json!({"type": "notification", "message": over}))
         .signed()?;
-    let resp = ctx.route(&a, &body).await?;
+    let resp = ctx.route_oversized(&a, &body, "MSG-014").await?;
     // C-44: the error code for an over-limit message is unspecified; any refusal passes.
     expect::rejected(&resp)?;
     not_delivered(ctx, &b, &s, "MSG-014").await?;
