@@ -29,6 +29,7 @@ pub mod ops;
 pub mod oracle;
 pub mod report;
 pub mod shrink;
+pub mod ws_session;
 
 pub use exec::{ExecError, Lane, LaneConfig};
 pub use ops::Op;

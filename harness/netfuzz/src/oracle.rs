@@ -2,7 +2,8 @@
 //!
 //! Invariants (clause ids from the requirement catalogue):
 //! * no 5xx, ever (JSON-008 for malformed bodies, API-008 otherwise);
-//! * no hang (request timeout) and no connection reset (no clause: transport robustness);
+//! * no hang (request timeout) and no connection reset (no clause: transport robustness;
+//!   API-009 when a body over the 1 MiB limit got no answer at all before the hang-up);
 //! * every 4xx body is `{error: string, message: string, ...}` (API-007);
 //! * a route body whose signature does not verify over what was actually sent, or that has none,
 //!   is never accepted (SIG-015; SIG-002 unsigned; SIG-016 when it only verifies with another
