@@ -106,6 +106,18 @@ struct AgentCtx {
     key: SecretKey,
 }
 
+/// The HTTP client of a run's lanes (bounded bodies, bounded 429 retries).
+pub fn lane_http(request_timeout: Duration) -> Result<Http, ExecError> {
+    Http::new(HttpConfig {
+        timeout: request_timeout,
+        body_cap: RESPONSE_CAP,
+        max_429_retries: 3,
+        max_retry_wait: Duration::from_secs(10),
+        ..HttpConfig::default()
+    })
+    .map_err(|e| ExecError::Client(e.to_string()))
+}
+
 /// One lane: agents, client, oracle model.
 pub struct Lane {
     cfg: LaneConfig,
@@ -150,15 +162,9 @@ fn pct(s: &str) -> String {
 
 impl Lane {
     /// Register the lane's agents (keys derived from seed and lane, names fresh per run).
-    pub async fn setup(cfg: LaneConfig) -> Result<Lane, ExecError> {
-        let http_config = HttpConfig {
-            timeout: cfg.request_timeout,
-            body_cap: RESPONSE_CAP,
-            max_429_retries: 3,
-            max_retry_wait: Duration::from_secs(10),
-            ..HttpConfig::default()
-        };
-        let http = Http::new(http_config).map_err(|e| ExecError::Client(e.to_string()))?;
+    /// `http` is shared by the lanes of a run: a client is costly to build (it loads the
+    /// platform's trust store) and lanes gain nothing from separate connection pools.
+    pub async fn setup(cfg: LaneConfig, http: Http) -> Result<Lane, ExecError> {
         let nonce = run_nonce(cfg.lane);
         let mut agents = Vec::new();
         for i in 0..cfg.agents {
@@ -432,9 +438,10 @@ impl Lane {
                     None => Vec::new(),
                 }
             }
-            Op::Pending { agent } => {
+            Op::Pending { agent, limit } => {
                 let a = self.idx(*agent);
-                let req = Req::get(format!("{}/messages/pending?limit=100", self.cfg.base_url))
+                let query = limit.map(|n| format!("?limit={n}")).unwrap_or_default();
+                let req = Req::get(format!("{}/messages/pending{query}", self.cfg.base_url))
                     .bearer(&self.agents[a].api_key);
                 match self.send(req, "GET /messages/pending").await {
                     Err(e) => vec![e],
@@ -577,9 +584,6 @@ impl Lane {
             }
         );
         self.last_body[sender] = Some(bytes.clone());
-        let sent_payload = serde_json::from_slice::<Value>(&bytes)
-            .ok()
-            .and_then(|v| v.get("payload").cloned());
         let req = Req::new(Method::POST, format!("{}/route", self.cfg.base_url))
             .body(bytes, "application/json")
             .bearer(&self.agents[sender].api_key);
@@ -588,13 +592,10 @@ impl Lane {
             Ok(resp) => {
                 let mut out = check_http(resp.status, &resp.body, malformed, "POST /route");
                 if resp.status != 429 {
-                    out.extend(self.model.route_answer(
-                        sender,
-                        &exp,
-                        resp.status,
-                        &resp.body,
-                        sent_payload,
-                    ));
+                    out.extend(
+                        self.model
+                            .route_answer(sender, &exp, resp.status, &resp.body),
+                    );
                 }
                 out
             }
@@ -964,8 +965,12 @@ fn merge(into: &mut BTreeMap<u16, u64>, from: BTreeMap<u16, u64>) {
 }
 
 /// Run one lane until its budget is spent.
-pub async fn run_lane(cfg: LaneConfig, budget: LaneBudget) -> Result<LaneOutcome, ExecError> {
-    let mut lane = Lane::setup(cfg.clone()).await?;
+pub async fn run_lane(
+    cfg: LaneConfig,
+    http: Http,
+    budget: LaneBudget,
+) -> Result<LaneOutcome, ExecError> {
+    let mut lane = Lane::setup(cfg.clone(), http.clone()).await?;
     let mut generator = Generator::new(cfg.seed, cfg.lane, cfg.agents);
     let mut history: Vec<Op> = Vec::new();
     let mut out = LaneOutcome {
@@ -991,7 +996,8 @@ pub async fn run_lane(cfg: LaneConfig, budget: LaneBudget) -> Result<LaneOutcome
             out.rate_limited += lane.rate_limited;
             out.operations += history.len() as u64;
             history.clear();
-            let old = std::mem::replace(&mut lane, Lane::setup(cfg.clone()).await?);
+            let fresh = Lane::setup(cfg.clone(), http.clone()).await?;
+            let old = std::mem::replace(&mut lane, fresh);
             old.teardown().await;
         }
         let op = generator.next_op();
@@ -1021,8 +1027,12 @@ pub async fn run_lane(cfg: LaneConfig, budget: LaneBudget) -> Result<LaneOutcome
 }
 
 /// Execute a fixed operation list in a fresh lane (replays and shrinking).
-pub async fn run_ops(cfg: LaneConfig, ops: &[Op]) -> Result<(Vec<Violation>, u64), ExecError> {
-    let mut lane = Lane::setup(cfg).await?;
+pub async fn run_ops(
+    cfg: LaneConfig,
+    http: Http,
+    ops: &[Op],
+) -> Result<(Vec<Violation>, u64), ExecError> {
+    let mut lane = Lane::setup(cfg, http).await?;
     let mut all = Vec::new();
     for (i, op) in ops.iter().enumerate() {
         for mut viol in lane.exec(op).await {
