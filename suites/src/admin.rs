@@ -14,6 +14,7 @@
 //! Every suspension case lifts its suspension before it returns (also on failure paths where
 //! the target still answers), so agents are left usable for cleanup.
 
+use crate::refusal::refused;
 use crate::routing::{entry_id, pending_list, route_ok, subject};
 use amp_client::{Method, Receiver, Req, Resp, WsEvent};
 use amp_runner::{Agent, Case, CaseResult, Ctx, Failure, Level, Need, Outcome, Section};
@@ -249,7 +250,7 @@ async fn agent_key_refused(ctx: &mut Ctx) -> CaseResult {
         ));
     }
     let list = ctx.get("/quarantine", Some(&a)).await?;
-    refused_as_non_admin(&list, "GET /quarantine")?;
+    refused_as_non_admin(ctx, &list, "GET /quarantine")?;
     let bid = agent_id(&b)?;
     let s = ctx
         .post_json(
@@ -262,17 +263,26 @@ async fn agent_key_refused(ctx: &mut Ctx) -> CaseResult {
         // Never leave the victim suspended.
         let _ = unsuspend(ctx, &b).await;
     }
-    refused_as_non_admin(&s, "POST /agents/{id}/suspend")?;
+    refused_as_non_admin(ctx, &s, "POST /agents/{id}/suspend")?;
     pass()
 }
 
-/// ADM-001: 401 `unauthorized` or 403 `forbidden` (API-008's codes for those statuses).
-fn refused_as_non_admin(r: &Resp, what: &str) -> Result<(), Failure> {
-    match (r.status, r.error_code()) {
-        (401, Some("unauthorized")) | (403, Some("forbidden")) => Ok(()),
-        (s, c) => fail(format!(
-            "{what} with an ordinary agent API key answered HTTP {s} {}; an admin endpoint must              refuse it with 401 unauthorized or 403 forbidden (ADM-001)",
-            c.unwrap_or("")
+/// ADM-001: refused with 401 or 403; the code API-008 names for the status (`unauthorized`,
+/// `forbidden`) is compared as a run-wide finding, not a verdict.
+fn refused_as_non_admin(ctx: &Ctx, r: &Resp, what: &str) -> Result<(), Failure> {
+    match r.status {
+        401 => {
+            crate::refusal::code_matches(ctx, r, "unauthorized", "ADM-001");
+            Ok(())
+        }
+        403 => {
+            crate::refusal::code_matches(ctx, r, "forbidden", "ADM-001");
+            Ok(())
+        }
+        s => fail(format!(
+            "{what} with an ordinary agent API key answered HTTP {s} {}; an admin endpoint must \
+             refuse it with 401 unauthorized or 403 forbidden (ADM-001)",
+            r.error_code().unwrap_or("")
         )),
     }
 }
@@ -616,7 +626,7 @@ async fn suspend_sender(ctx: &mut Ctx) -> CaseResult {
     })();
     let (m2, _) = message(ctx, &a, &b, "while suspended", "hello again")?;
     let r = ctx.route(&a, &m2).await?;
-    let checked = shape.and_then(|_| expect::error(&r, 403, "agent_suspended"));
+    let checked = shape.and_then(|_| refused(ctx, &r, 403, "agent_suspended", "SUS-001"));
     let result = lift_after(ctx, &a, checked.map(|_| Outcome::Pass)).await?;
     let (m3, _) = message(ctx, &a, &b, "after unsuspension", "back")?;
     route_ok(ctx, &a, &m3, "a message after unsuspension").await?;
@@ -631,7 +641,7 @@ async fn suspend_recipient(ctx: &mut Ctx) -> CaseResult {
     suspend_ok(ctx, &b).await?;
     let (m2, _) = message(ctx, &a, &b, "to a suspended agent", "hello again")?;
     let r = ctx.route(&a, &m2).await;
-    let checked = r.and_then(|r| expect::error(&r, 403, "recipient_suspended"));
+    let checked = r.and_then(|r| refused(ctx, &r, 403, "recipient_suspended", "SUS-002"));
     lift_after(ctx, &b, checked.map(|_| Outcome::Pass)).await
 }
 
@@ -647,7 +657,7 @@ async fn suspend_pickup_keeps_queue(ctx: &mut Ctx) -> CaseResult {
     }
     suspend_ok(ctx, &b).await?;
     let p = ctx.get("/messages/pending", Some(&b)).await;
-    let checked = p.and_then(|p| expect::error(&p, 403, "agent_suspended"));
+    let checked = p.and_then(|p| refused(ctx, &p, 403, "agent_suspended", "SUS-003"));
     lift_after(ctx, &b, checked.map(|_| Outcome::Pass)).await?;
     if !queued(ctx, &b, &id).await? {
         return fail(format!(
@@ -727,7 +737,8 @@ async fn webhook_suspended_skipped(ctx: &mut Ctx) -> CaseResult {
     .await;
     let checked: Result<Outcome, Failure> = async {
         let ap = ap?;
-        if ap.status == 403 && ap.error_code() == Some("recipient_suspended") {
+        if ap.status == 403 {
+            crate::refusal::code_matches(ctx, &ap, "recipient_suspended", "WH-016");
             return Ok(Outcome::Skip(
                 "the target refuses to approve a message for a suspended recipient, so no \
                  message can be queued for it while suspended"
@@ -879,7 +890,7 @@ async fn risk_own_only(ctx: &mut Ctx) -> CaseResult {
     let own = ctx.get(&format!("/agents/{aid}/risk"), Some(&a)).await?;
     expect::status(&own, 200)?;
     let other = ctx.get(&format!("/agents/{bid}/risk"), Some(&a)).await?;
-    expect::error(&other, 403, "forbidden")?;
+    refused(ctx, &other, 403, "forbidden", "ADM-007")?;
     pass()
 }
 
@@ -1023,7 +1034,7 @@ pub static CASES: &[Case] = &[
         id: "admin.risk.formula",
         title: "The risk score follows the weighted formula",
         clauses: &["RISK-001", "RISK-002", "ADM-007"],
-        level: Level::Must,
+        level: Level::Should,
         section: Section::Security,
         needs: &[],
         expectation: "After 3 plain, 1 flag-worthy and 1 quarantine-worthy message, the agent's \
@@ -1036,7 +1047,7 @@ pub static CASES: &[Case] = &[
         id: "admin.risk.own-only",
         title: "An agent reads only its own risk score",
         clauses: &["ADM-007"],
-        level: Level::Must,
+        level: Level::Should,
         section: Section::Security,
         needs: &[],
         expectation: "GET /agents/{own id}/risk answers 200; another agent's answers 403 \

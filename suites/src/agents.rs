@@ -4,9 +4,12 @@
 //! Agents are registered fresh per case; what the provider returns is compared with what the
 //! case registered (address, key, alias), never with provider-specific values.
 
+use crate::refusal::refused;
 use crate::registration::{PUBLIC_HOOK, me_ok};
 use amp_core::{PublicKey, parse_rfc3339};
-use amp_runner::{Agent, Case, CaseResult, Ctx, Failure, Level, Section, expect, fail, pass};
+use amp_runner::{
+    Agent, Case, CaseResult, Ctx, Failure, Level, Outcome, Section, expect, fail, pass,
+};
 use serde_json::{Value, json};
 
 /// Percent-encode a path or query component (addresses carry `@`, cursors may carry `+/=`).
@@ -53,6 +56,7 @@ async fn me_shape(ctx: &mut Ctx) -> CaseResult {
         return fail("GET /agents/me did not answer a JSON object (AGT-001)");
     };
     let mut problems = Vec::new();
+    let mut notes: Vec<&str> = Vec::new();
     let s = |k: &str| obj.get(k).and_then(Value::as_str);
     match s("address") {
         Some(x) if x.eq_ignore_ascii_case(&a.address) => {}
@@ -75,8 +79,13 @@ async fn me_shape(ctx: &mut Ctx) -> CaseResult {
                     d.get("webhook_url")
                 ));
             }
-            if !d.get("prefer_websocket").is_some_and(Value::is_boolean) {
-                problems.push("`delivery.prefer_websocket` is missing or not a boolean".into());
+            // AGT-001 lists the field in an example shape: absent is a note, wrong type is not.
+            match d.get("prefer_websocket") {
+                None => {
+                    notes.push("`delivery.prefer_websocket` is missing (the agent never set it)")
+                }
+                Some(v) if v.is_boolean() => {}
+                Some(_) => problems.push("`delivery.prefer_websocket` is not a boolean".into()),
             }
         }
         None => problems.push("`delivery` is missing or not an object".to_string()),
@@ -105,7 +114,17 @@ async fn me_shape(ctx: &mut Ctx) -> CaseResult {
     {
         problems.push("the response contains the webhook secret".to_string());
     }
-    expect::no_problems(&problems, "GET /agents/me (AGT-001)")
+    expect::no_problems(&problems, "GET /agents/me (AGT-001)")?;
+    if notes.is_empty() {
+        return pass();
+    }
+    Ok(Outcome::Warn {
+        reason: format!(
+            "GET /agents/me: {} (AGT-001 shows the field in its example response)",
+            notes.join("; ")
+        ),
+        contradiction: None,
+    })
 }
 
 async fn resolve_known(ctx: &mut Ctx) -> CaseResult {
@@ -162,7 +181,7 @@ async fn resolve_unknown(ctx: &mut Ctx) -> CaseResult {
     let domain = b.address.split_once('@').map(|x| x.1).unwrap_or("");
     let nobody = format!("{}@{domain}", ctx.unique_name("nobody"));
     let resp = resolve(ctx, &a, &nobody).await?;
-    expect::error(&resp, 404, "not_found")?;
+    refused(ctx, &resp, 404, "not_found", "AGT-003")?;
     pass()
 }
 

@@ -11,6 +11,7 @@
 //! baseline AND a refusal on the same attachment routes the refused variant first (a refused
 //! route must not consume the attachment) and the correct one after it.
 
+use crate::refusal::refused;
 use crate::routing::{not_delivered, route_ok, subject};
 use amp_runner::{
     Agent, Case, CaseResult, Ctx, Failure, Level, Method, Need, Outcome, Resp, Section, expect,
@@ -526,7 +527,7 @@ async fn digest_algorithm(ctx: &mut Ctx) -> CaseResult {
         "sha1:a9993e364706816aba3e25717850c26c9cd0d89d",
     ] {
         let r = request_upload(ctx, &a, "notes.txt", "text/plain", 3, other).await?;
-        expect::error(&r, 422, "invalid_digest_algorithm").map_err(|e| match e {
+        refused(ctx, &r, 422, "invalid_digest_algorithm", "UPL-002").map_err(|e| match e {
             Failure::Fail(m) => Failure::Fail(format!(
                 "upload with digest `{}` (UPL-002/ATT-017): {m}",
                 other.split(':').next().unwrap_or("")
@@ -561,7 +562,7 @@ async fn upload_too_large(ctx: &mut Ctx) -> CaseResult {
         &digest_of(b"x"),
     )
     .await?;
-    expect::error(&r, 413, "attachment_too_large").map_err(|e| match e {
+    refused(ctx, &r, 413, "attachment_too_large", "ATT-006").map_err(|e| match e {
         Failure::Fail(m) => Failure::Fail(format!(
             "upload request declaring {} bytes (limit {max}, ATT-006): {m}",
             max + 1
@@ -828,6 +829,8 @@ async fn route_pending(ctx: &mut Ctx) -> CaseResult {
     obj["content_type"] = json!("text/plain");
     obj["size"] = json!(TEXT.len());
     obj["digest"] = json!(digest_of(TEXT));
+    // The sender's claim is `clean`: only a provider that checks its own scan record refuses.
+    obj["scan_status"] = json!("clean");
     let (resp, subj) = route_with(ctx, &a, &b.address, vec![obj], "pending").await?;
     if resp.is_success() {
         return fail(format!(
@@ -837,16 +840,7 @@ async fn route_pending(ctx: &mut Ctx) -> CaseResult {
         ));
     }
     not_delivered(ctx, &b, &subj, "RTE-007").await?;
-    let outcome = if resp.status == 409 && resp.error_code() == Some("attachment_pending") {
-        None
-    } else {
-        Some(format!(
-            "an unconfirmed attachment was refused with HTTP {} {}; RTE-007 names 409 \
-             attachment_pending for attachments whose scan has not finished",
-            resp.status,
-            resp.error_code().unwrap_or("")
-        ))
-    };
+    refused(ctx, &resp, 409, "attachment_pending", "RTE-007")?;
     // Positive: once confirmed and scanned the same attachment routes.
     let c = confirm(ctx, &a, &up.id).await?;
     expect::status(&c, 200)?;
@@ -859,13 +853,7 @@ async fn route_pending(ctx: &mut Ctx) -> CaseResult {
         "scanned",
     )
     .await?;
-    match outcome {
-        None => pass(),
-        Some(reason) => Ok(Outcome::Warn {
-            reason,
-            contradiction: None,
-        }),
-    }
+    pass()
 }
 
 async fn route_rejected(ctx: &mut Ctx) -> CaseResult {
@@ -914,15 +902,11 @@ async fn route_rejected(ctx: &mut Ctx) -> CaseResult {
              requires `rejected`"
         ));
     }
-    let (resp, subj) = route_with(
-        ctx,
-        &a,
-        &b.address,
-        vec![payload_object(&up.id, &meta)],
-        "rejected",
-    )
-    .await?;
-    expect::error(&resp, 422, "attachment_rejected")?;
+    // The sender's claim is `clean`: only a provider that checks its own scan record refuses.
+    let mut obj = payload_object(&up.id, &meta);
+    obj["scan_status"] = json!("clean");
+    let (resp, subj) = route_with(ctx, &a, &b.address, vec![obj], "rejected").await?;
+    refused(ctx, &resp, 422, "attachment_rejected", "RTE-008")?;
     not_delivered(ctx, &b, &subj, "RTE-008/RTE-010").await?;
     pass()
 }
@@ -966,7 +950,7 @@ async fn route_too_many(ctx: &mut Ctx) -> CaseResult {
         atts.push(clean_attachment(ctx, &a, &format!("part-{i}.txt")).await?);
     }
     let (resp, subj) = route_with(ctx, &a, &b.address, atts.clone(), "too many").await?;
-    expect::error(&resp, 400, "too_many_attachments").map_err(|e| match e {
+    refused(ctx, &resp, 400, "too_many_attachments", "ATT-006").map_err(|e| match e {
         Failure::Fail(m) => Failure::Fail(format!(
             "a message with {} attachments (ATT-006 allows {max}): {m}",
             max + 1
@@ -985,7 +969,7 @@ async fn route_reuse(ctx: &mut Ctx) -> CaseResult {
     let obj = clean_attachment(ctx, &a, "notes.txt").await?;
     route_with_ok(ctx, &a, &b.address, vec![obj.clone()], "first use").await?;
     let (resp, subj) = route_with(ctx, &a, &b.address, vec![obj], "second use").await?;
-    expect::error(&resp, 409, "attachment_already_used")?;
+    refused(ctx, &resp, 409, "attachment_already_used", "ATT-011")?;
     not_delivered(ctx, &b, &subj, "ATT-011").await?;
     pass()
 }

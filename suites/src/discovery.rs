@@ -5,6 +5,7 @@
 //! `/info` is not recorded in a case transcript) and judge the shapes field by field: a missing
 //! field is named, a field of the wrong JSON type is named, and nothing else is assumed.
 
+use crate::provider_key::ProviderKey;
 use amp_core::signing::FingerprintProfile;
 use amp_core::{PROTOCOL_VERSION, PublicKey};
 use amp_runner::{
@@ -74,11 +75,19 @@ fn key_and_fingerprint(
 ) -> Option<String> {
     let pem = obj.get("public_key").and_then(Value::as_str)?;
     let fp = obj.get("fingerprint").and_then(Value::as_str)?;
-    let pk = match PublicKey::from_spki_pem(pem) {
-        Ok(pk) => pk,
+    // 07: Ed25519, RSA-2048+ or ECDSA P-256; only Ed25519 fingerprints have known forms.
+    let pk = match crate::provider_key::parse(pem) {
+        Ok(ProviderKey::Ed25519(pk)) => pk,
+        Ok(ProviderKey::Rsa { bits }) if bits < 2048 => {
+            problems.push(format!(
+                "{what} `public_key` is an RSA key of {bits} bits; 07 requires at least 2048"
+            ));
+            return None;
+        }
+        Ok(ProviderKey::Rsa { .. } | ProviderKey::P256) => return None,
         Err(e) => {
             problems.push(format!(
-                "{what} `public_key` is not an Ed25519 SPKI public key PEM ({e})"
+                "{what} `public_key` is not a provider key 07 allows: {e}"
             ));
             return None;
         }
@@ -151,9 +160,13 @@ async fn info_shape(ctx: &mut Ctx) -> CaseResult {
             ("capabilities", Ty::Arr),
             ("registration_modes", Ty::Arr),
             ("rate_limits", Ty::Obj),
-            ("attachment_limits", Ty::Obj),
         ],
     );
+    // `attachment_limits` is a SHOULD, and only for a provider that advertises attachments.
+    let mut should = Vec::new();
+    if ctx.has_capability("attachments") && obj.get("attachment_limits").is_none() {
+        should.push("`attachments` is advertised but `attachment_limits` is missing".to_string());
+    }
     if let Some(rl) = obj.get("rate_limits").and_then(Value::as_object) {
         problems.extend(shape_problems(
             rl,
@@ -165,7 +178,7 @@ async fn info_shape(ctx: &mut Ctx) -> CaseResult {
         ));
     }
     if let Some(al) = obj.get("attachment_limits").and_then(Value::as_object) {
-        problems.extend(shape_problems(
+        should.extend(shape_problems(
             al,
             "attachment_limits.",
             &[
@@ -185,6 +198,15 @@ async fn info_shape(ctx: &mut Ctx) -> CaseResult {
     let note = key_and_fingerprint(obj, "/info", &mut problems);
     if !problems.is_empty() {
         return fail(format!("GET /info (API-004): {}", problems.join("; ")));
+    }
+    if !should.is_empty() {
+        return Ok(Outcome::Warn {
+            reason: format!(
+                "GET /info attachment limits (a SHOULD of API-005): {}",
+                should.join("; ")
+            ),
+            contradiction: None,
+        });
     }
     match note {
         Some(reason) => Ok(Outcome::Warn {
@@ -336,7 +358,9 @@ async fn capabilities_notify(ctx: &mut Ctx) -> CaseResult {
         let stale = ctx
             .get("/messages/pending?after=ampc-no-such-cursor", Some(&b))
             .await?;
-        if stale.status != 410 || stale.error_code() != Some("cursor_expired") {
+        if stale.status == 410 {
+            crate::refusal::code_matches(ctx, &stale, "cursor_expired", "NOTIFY-007");
+        } else {
             problems.push(format!(
                 "notify:v1 is advertised but an unknown `after` cursor answered HTTP {} {} \
                  instead of 410 cursor_expired (NOTIFY-007)",
@@ -394,9 +418,10 @@ pub static CASES: &[Case] = &[
         level: Level::Must,
         section: Section::Discovery,
         needs: &[],
-        expectation: "GET /info without Authorization answers 200 with provider, version, an \
-                      Ed25519 public_key and its fingerprint, capabilities, registration_modes, \
-                      rate_limits and attachment_limits.",
+        expectation: "GET /info without Authorization answers 200 with provider, version, a \
+                      public_key (Ed25519, RSA-2048+ or ECDSA P-256) and its fingerprint, \
+                      capabilities, registration_modes, rate_limits, and attachment_limits when \
+                      attachments are advertised (a SHOULD).",
         run: |ctx| Box::pin(info_shape(ctx)),
     },
     Case {

@@ -4,7 +4,8 @@
 //! Each case first sends the well-formed, authenticated request of the same shape and requires
 //! it to succeed, then breaks exactly one thing and checks status and error code.
 
-use crate::registration::{Refusal, refused_400, verdict};
+use crate::refusal::refused;
+use crate::registration::refused_400;
 use crate::routing::{not_delivered, route_ok, subject};
 use amp_runner::{
     Agent, Case, CaseResult, Ctx, Failure, Level, Method, Resp, Section, expect, fail, pass,
@@ -12,15 +13,8 @@ use amp_runner::{
 use serde_json::{Value, json};
 
 /// API-002: a request without valid credentials answers `401 unauthorized`.
-fn unauthorized(resp: &Resp, what: &str) -> Result<(), Failure> {
-    if resp.status == 401 && resp.error_code() == Some("unauthorized") {
-        return Ok(());
-    }
-    fail(format!(
-        "{what} must answer 401 unauthorized (API-002), got HTTP {} {}",
-        resp.status,
-        resp.error_code().unwrap_or("")
-    ))
+fn unauthorized(ctx: &Ctx, resp: &Resp, what: &str) -> Result<(), Failure> {
+    crate::refusal::expect_refusal(ctx, resp, 401, "unauthorized", "API-002", what)
 }
 
 /// `GET path` with exactly this Authorization header value (or none).
@@ -63,13 +57,13 @@ async fn auth_missing(ctx: &mut Ctx) -> CaseResult {
     let ok = ctx.pending(&a).await?;
     expect::status(&ok, 200)?;
     let resp = get_with_auth(ctx, "/messages/pending", None).await?;
-    unauthorized(&resp, "GET /messages/pending without Authorization")?;
+    unauthorized(ctx, &resp, "GET /messages/pending without Authorization")?;
     let resp = get_with_auth(ctx, "/agents/me", None).await?;
-    unauthorized(&resp, "GET /agents/me without Authorization")?;
+    unauthorized(ctx, &resp, "GET /agents/me without Authorization")?;
     let s = subject(ctx, "unauthenticated");
     let body = ctx.message(&a, &b.address).subject(s.clone()).signed()?;
     let resp = ctx.post_json("/route", &body, None).await?;
-    unauthorized(&resp, "POST /route without Authorization")?;
+    unauthorized(ctx, &resp, "POST /route without Authorization")?;
     not_delivered(ctx, &b, &s, "API-002").await?;
     pass()
 }
@@ -103,7 +97,7 @@ async fn auth_invalid(ctx: &mut Ctx) -> CaseResult {
     ];
     for (header, what) in &cases {
         let resp = get_with_auth(ctx, "/messages/pending", Some(header)).await?;
-        unauthorized(&resp, &format!("GET /messages/pending with {what}"))?;
+        unauthorized(ctx, &resp, &format!("GET /messages/pending with {what}"))?;
     }
     pass()
 }
@@ -141,7 +135,9 @@ async fn malformed_json(ctx: &mut Ctx) -> CaseResult {
                 "{method} {path} answered HTTP {} to malformed JSON (never a 5xx)",
                 resp.status
             ));
-        } else if let Err(Failure::Fail(m)) = expect::error(&resp, 400, "invalid_request") {
+        } else if let Err(Failure::Fail(m)) =
+            refused(ctx, &resp, 400, "invalid_request", "JSON-008")
+        {
             problems.push(format!("{method} {path}: {m}"));
         } else if let Err(Failure::Fail(m)) = expect::error_format(&resp) {
             problems.push(format!("{method} {path}: {m}"));
@@ -241,13 +237,9 @@ async fn duplicate_keys(ctx: &mut Ctx) -> CaseResult {
     let resp = ctx
         .post_raw("/route", text.into_bytes(), "application/json", Some(&a))
         .await?;
-    let mut warnings = Vec::new();
-    match refused_400(&resp, "JSON-003", "a payload with a repeated key")? {
-        Refusal::Expected => {}
-        Refusal::OtherCode(w) => warnings.push(w),
-    }
+    refused_400(ctx, &resp, "JSON-003", "a payload with a repeated key")?;
     not_delivered(ctx, &b, &s1, "JSON-003").await?;
-    verdict(warnings)
+    pass()
 }
 
 async fn body_too_large(ctx: &mut Ctx) -> CaseResult {
@@ -271,7 +263,7 @@ async fn body_too_large(ctx: &mut Ctx) -> CaseResult {
         }))
         .signed()?;
     let resp = ctx.route_oversized(&a, &big, "API-009").await?;
-    expect::error(&resp, 413, "request_too_large")?;
+    refused(ctx, &resp, 413, "request_too_large", "API-009")?;
     not_delivered(ctx, &b, &s, "API-009").await?;
     pass()
 }
@@ -284,7 +276,6 @@ async fn payload_not_object(ctx: &mut Ctx) -> CaseResult {
         .subject(subject(ctx, "object payload"))
         .signed()?;
     route_ok(ctx, &a, &body, "a message with an object payload").await?;
-    let mut warnings = Vec::new();
     for (payload, what) in [
         (json!(["notification", "hello"]), "an array payload"),
         (json!("hello"), "a string payload"),
@@ -307,13 +298,10 @@ async fn payload_not_object(ctx: &mut Ctx) -> CaseResult {
             }
         };
         let resp = ctx.route(&a, &body).await?;
-        match refused_400(&resp, "JSON-004", what)? {
-            Refusal::Expected => {}
-            Refusal::OtherCode(w) => warnings.push(w),
-        }
+        refused_400(ctx, &resp, "JSON-004", what)?;
         not_delivered(ctx, &b, &s, "JSON-004").await?;
     }
-    verdict(warnings)
+    pass()
 }
 
 async fn non_finite_number(ctx: &mut Ctx) -> CaseResult {
@@ -338,7 +326,6 @@ async fn non_finite_number(ctx: &mut Ctx) -> CaseResult {
             resp.error_code().unwrap_or("")
         ));
     }
-    let mut warnings = Vec::new();
     for token in ["NaN", "Infinity", "-Infinity"] {
         let s = subject(ctx, "non-finite number");
         // No signature can cover a non-finite number; signed over the finite variant, so a
@@ -354,13 +341,15 @@ async fn non_finite_number(ctx: &mut Ctx) -> CaseResult {
         let resp = ctx
             .post_raw("/route", text.into_bytes(), "application/json", Some(&a))
             .await?;
-        match refused_400(&resp, "JSON-005", &format!("a payload number `{token}`"))? {
-            Refusal::Expected => {}
-            Refusal::OtherCode(w) => warnings.push(w),
-        }
+        refused_400(
+            ctx,
+            &resp,
+            "JSON-005",
+            &format!("a payload number `{token}`"),
+        )?;
         not_delivered(ctx, &b, &s, "JSON-005").await?;
     }
-    verdict(warnings)
+    pass()
 }
 
 // ------------------------------------------------------------------------------------------

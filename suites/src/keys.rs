@@ -5,6 +5,7 @@
 //! cleanup in step (`update_cleanup_key`, `forget_agent`), so that rotated or revoked agents
 //! are neither left behind needlessly nor cleaned up with a dead key.
 
+use crate::refusal::refused;
 use crate::registration::{me_ok, reg_body};
 use crate::routing::{route_ok, subject};
 use amp_core::parse_rfc3339;
@@ -13,6 +14,7 @@ use amp_runner::{
     Agent, Case, CaseResult, Ctx, Failure, Level, Method, Outcome, Resp, Secret, Section, expect,
     fail, pass,
 };
+use base64::Engine as _;
 use serde_json::{Value, json};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -35,19 +37,24 @@ async fn me_with_key(ctx: &mut Ctx, key: &Secret) -> Result<Resp, Failure> {
 }
 
 /// The byte layouts a rotation proof may sign (C-21): the new key's PEM text (our default
-/// reading), its raw 32 bytes, its 44-byte SPKI DER.
+/// reading), its raw 32 bytes, its 44-byte SPKI DER, and the text forms known providers use:
+/// the lowercase hex of the raw key (AI Maestro) and its standard Base64.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum ProofLayout {
     PemText,
     Raw32,
     SpkiDer,
+    HexText,
+    Base64Text,
 }
 
 impl ProofLayout {
-    const ALL: [ProofLayout; 3] = [
+    const ALL: [ProofLayout; 5] = [
         ProofLayout::PemText,
         ProofLayout::Raw32,
         ProofLayout::SpkiDer,
+        ProofLayout::HexText,
+        ProofLayout::Base64Text,
     ];
 
     fn name(self) -> &'static str {
@@ -55,6 +62,19 @@ impl ProofLayout {
             ProofLayout::PemText => "the new key's SPKI PEM text",
             ProofLayout::Raw32 => "the new key's raw 32 bytes",
             ProofLayout::SpkiDer => "the new key's 44-byte SPKI DER",
+            ProofLayout::HexText => "the lowercase hex text of the new key's raw 32 bytes",
+            ProofLayout::Base64Text => "the Base64 text of the new key's raw 32 bytes",
+        }
+    }
+
+    /// Short name for a finding key.
+    fn slug(self) -> &'static str {
+        match self {
+            ProofLayout::PemText => "pem-text",
+            ProofLayout::Raw32 => "raw32",
+            ProofLayout::SpkiDer => "spki-der",
+            ProofLayout::HexText => "hex-text",
+            ProofLayout::Base64Text => "base64-text",
         }
     }
 
@@ -64,8 +84,26 @@ impl ProofLayout {
             ProofLayout::PemText => pk.to_spki_pem().into_bytes(),
             ProofLayout::Raw32 => pk.as_bytes().to_vec(),
             ProofLayout::SpkiDer => pk.to_spki_der().to_vec(),
+            ProofLayout::HexText => hex::encode(pk.as_bytes()).into_bytes(),
+            ProofLayout::Base64Text => base64::engine::general_purpose::STANDARD
+                .encode(pk.as_bytes())
+                .into_bytes(),
         }
     }
+}
+
+/// The provider verifies rotation proofs over another layout than the PEM text: one run-wide
+/// finding (C-21 leaves the layout open), not a verdict of the case.
+fn proof_layout_finding(ctx: &Ctx, layout: ProofLayout) {
+    ctx.finding(
+        format!("rotate-proof-layout:{}", layout.slug()),
+        "REG-022",
+        format!(
+            "the provider verifies key-rotation proofs over {}, not over the new key's PEM text \
+             (the layout is unspecified, C-21)",
+            layout.name()
+        ),
+    );
 }
 
 /// `POST /auth/rotate-keys` as `agent` to `new`, the proof signed by `signer` over `layout`.
@@ -179,7 +217,7 @@ async fn revoke_key(ctx: &mut Ctx) -> CaseResult {
         // The key is dead: the runner cannot deregister the agent with it any more.
         ctx.forget_agent(&a);
     }
-    expect::error(&after, 401, "unauthorized").map_err(|e| match e {
+    refused(ctx, &after, 401, "unauthorized", "REG-020").map_err(|e| match e {
         Failure::Fail(m) => Failure::Fail(format!(
             "after DELETE /auth/revoke-key the key must be refused at once (REG-020, C-20): {m}"
         )),
@@ -198,21 +236,28 @@ async fn rotate_keys_bad_proof(ctx: &mut Ctx) -> CaseResult {
     let a = ctx.agent().await?;
     let new = ctx.new_key();
     let stranger = ctx.new_key();
-    // A proof in the expected layout but made by an unrelated key.
-    let bad = rotate_keys(ctx, &a, &new, &stranger, ProofLayout::PemText).await?;
-    if bad.is_success() {
-        return fail(
-            "rotate-keys accepted a proof signed by a key other than the agent's current key \
-             (REG-022: the new key must be signed by the old private key)",
-        );
+    // Proofs in every layout, each made by an unrelated key: all must be refused.
+    let mut bad = None;
+    for layout in ProofLayout::ALL {
+        let resp = rotate_keys(ctx, &a, &new, &stranger, layout).await?;
+        if resp.is_success() {
+            return fail(format!(
+                "rotate-keys accepted a proof over {} signed by a key other than the agent's \
+                 current key (REG-022: the new key must be signed by the old private key)",
+                layout.name()
+            ));
+        }
+        if !(400..500).contains(&resp.status) {
+            return fail(format!(
+                "a wrong rotation proof must be refused with a 4xx, got HTTP {} (REG-022)",
+                resp.status
+            ));
+        }
+        bad.get_or_insert(resp);
     }
-    if !(400..500).contains(&bad.status) {
-        return fail(format!(
-            "a wrong rotation proof must be refused with a 4xx, got HTTP {} (REG-022)",
-            bad.status
-        ));
-    }
-    let bad_code = bad.error_code().unwrap_or("<none>").to_string();
+    let Some(bad) = bad else {
+        return Err(Failure::Error("no proof layout was tried".to_string()));
+    };
     // The correct proof must then be accepted, or the refusal above proves nothing.
     match rotate_correctly(ctx, &a, &new).await? {
         Ok((layout, resp)) => {
@@ -231,18 +276,17 @@ async fn rotate_keys_bad_proof(ctx: &mut Ctx) -> CaseResult {
                 ));
             }
             let mut notes = Vec::new();
-            if bad.status != 403 || bad_code != "signature_invalid" {
+            if bad.status == 403 {
+                crate::refusal::code_matches(ctx, &bad, "signature_invalid", "REG-022");
+            } else {
                 notes.push(format!(
-                    "the wrong proof was refused with HTTP {} `{bad_code}` (the spec names no \
-                     code; 403 signature_invalid is what API-008 uses for failed signatures)",
+                    "the wrong proof was refused with HTTP {} (the spec names no status; 403 \
+                     signature_invalid is what API-008 uses for failed signatures)",
                     bad.status
                 ));
             }
             if layout != ProofLayout::PemText {
-                notes.push(format!(
-                    "the provider accepts proofs over {}, not over the PEM text (C-21)",
-                    layout.name()
-                ));
+                proof_layout_finding(ctx, layout);
             }
             if notes.is_empty() {
                 pass()
@@ -253,8 +297,8 @@ async fn rotate_keys_bad_proof(ctx: &mut Ctx) -> CaseResult {
         Err(last) => Ok(Outcome::Warn {
             reason: format!(
                 "rotate-keys refused a correct proof by the old key in every layout tried (PEM \
-                 text, raw 32 bytes, SPKI DER; last answer HTTP {} {}), so refusing the wrong \
-                 proof shows nothing",
+                 text, raw 32 bytes, SPKI DER, hex text, Base64 text; last answer HTTP {} {}), \
+                 so refusing the wrong proof shows nothing",
                 last.status,
                 last.error_code().unwrap_or("")
             ),
@@ -284,6 +328,9 @@ async fn rotate_keys_old_key_revoked(ctx: &mut Ctx) -> CaseResult {
         }
     };
     ctx.note(format!("rotated with a proof over {}", layout.name()));
+    if layout != ProofLayout::PemText {
+        proof_layout_finding(ctx, layout);
+    }
     let with_new = ctx
         .message(&a, &b.address)
         .subject(subject(ctx, "signed with the new key"))
@@ -305,21 +352,9 @@ async fn rotate_keys_old_key_revoked(ctx: &mut Ctx) -> CaseResult {
         );
     }
     crate::routing::not_delivered(ctx, &b, &s, "REV-002").await?;
-    match (resp.status, resp.error_code()) {
-        (403, Some("key_revoked")) => pass(),
-        (403, Some("signature_invalid")) => Ok(Outcome::Warn {
-            reason: "a message signed with the superseded key was refused as \
-                     signature_invalid; REV-002 names key_revoked so the sender learns the key \
-                     was rotated out"
-                .to_string(),
-            contradiction: None,
-        }),
-        (s, code) => fail(format!(
-            "a message signed with the superseded key must answer 403 key_revoked (REV-002), got \
-             HTTP {s} {}",
-            code.unwrap_or("")
-        )),
-    }
+    // The refusal is the behaviour; another code than key_revoked is one run-wide finding.
+    refused(ctx, &resp, 403, "key_revoked", "REV-002")?;
+    pass()
 }
 
 async fn deregister(ctx: &mut Ctx) -> CaseResult {
@@ -356,7 +391,7 @@ async fn deregister(ctx: &mut Ctx) -> CaseResult {
              (REG-023: not reusable for 30 days, 409 expected)",
         );
     }
-    expect::error(&again, 409, "name_taken")?;
+    refused(ctx, &again, 409, "name_taken", "REG-023")?;
     pass()
 }
 
@@ -427,7 +462,6 @@ pub static CASES: &[Case] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
-    use base64::Engine as _;
 
     #[test]
     fn proof_layouts_sign_different_bytes() {

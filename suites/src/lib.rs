@@ -9,35 +9,22 @@ use amp_runner::Case;
 pub mod admin;
 pub mod agents;
 pub mod attachments;
+pub mod authority;
 pub mod card;
 pub mod discovery;
 pub mod errors;
 pub mod extras;
 pub mod federation;
 pub mod keys;
+pub mod provider_key;
 pub mod ratelimit;
 pub mod receipts;
+pub mod refusal;
 pub mod registration;
 pub mod relay;
 pub mod routing;
 pub mod webhooks;
 pub mod websocket;
-
-/// Which case must catch which planted defect of the mock (`suites/kills.toml`): checked by
-/// `amp-conformance selftest`.
-pub const KILLS_TOML: &str = include_str!("../kills.toml");
-
-/// `KILLS_TOML` parsed: defect name → the case ids that must catch it.
-pub fn kills() -> Result<std::collections::BTreeMap<String, Vec<String>>, String> {
-    #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct File {
-        kills: std::collections::BTreeMap<String, Vec<String>>,
-    }
-    toml::from_str::<File>(KILLS_TOML)
-        .map(|f| f.kills)
-        .map_err(|e| format!("suites/kills.toml is not valid: {e}"))
-}
 
 /// Every case of the suite, sorted by id.
 pub fn all() -> Vec<Case> {
@@ -58,8 +45,10 @@ pub fn all() -> Vec<Case> {
         admin::CASES,
         card::CASES,
         receipts::CASES,
+        authority::CASES,
     ];
     let mut cases: Vec<Case> = tables.iter().flat_map(|t| t.iter().copied()).collect();
+    cases.extend(refusal::cases());
     cases.sort_by(|a, b| a.id.cmp(b.id));
     cases
 }
@@ -86,22 +75,6 @@ mod tests {
                 "case id `{}` must be lowercase `section.topic.name`",
                 c.id
             );
-        }
-    }
-
-    #[test]
-    fn kills_file_names_existing_cases() {
-        let ids: BTreeSet<&str> = all().iter().map(|c| c.id).collect();
-        let kills = kills().expect("kills.toml parses");
-        assert!(!kills.is_empty());
-        for (defect, cases) in &kills {
-            assert!(!cases.is_empty(), "{defect} lists no case");
-            for c in cases {
-                assert!(
-                    ids.contains(c.as_str()),
-                    "kills.toml: {defect} names unknown case {c}"
-                );
-            }
         }
     }
 

@@ -73,11 +73,22 @@ async fn headers(ctx: &mut Ctx) -> CaseResult {
     expect::success(&me)?;
     let pending = ctx.pending(&a).await?;
     expect::success(&pending)?;
+    let b = ctx.agent().await?;
+    let body = ctx
+        .message(&a, &b.address)
+        .subject(crate::routing::subject(ctx, "rate limit headers"))
+        .signed()?;
+    let route = ctx.route(&a, &body).await?;
+    expect::success(&route)?;
     let mut problems = header_problems(&me, "GET /agents/me");
     problems.extend(header_problems(&pending, "GET /messages/pending"));
+    problems.extend(header_problems(&route, "POST /route"));
+    // A SHOULD: only the spec's example shows the headers on every success response (RL-003
+    // itself fixes them for 429 answers, RL-002).
     expect::no_problems(
         &problems,
-        "successful responses carry X-RateLimit-Limit/Remaining/Reset (RL-003)",
+        "successful responses carry X-RateLimit-Limit/Remaining/Reset (RL-003; the spec shows \
+         them on success responses in an example only)",
     )
 }
 
@@ -139,12 +150,8 @@ async fn retry_after(ctx: &mut Ctx) -> CaseResult {
         Some(_) => {}
     }
     problems.extend(header_problems(&resp, "the 429 response"));
-    if resp.error_code() != Some("rate_limited") {
-        problems.push(format!(
-            "the 429 body's error is {:?}, not `rate_limited` (API-008)",
-            resp.error_code()
-        ));
-    }
+    // The status is right; another code is one run-wide finding, not this case's failure.
+    crate::refusal::code_matches(ctx, &resp, "rate_limited", "RL-002");
     if problems.is_empty() {
         ctx.note(format!("rate limited at request {n}"));
         pass()
@@ -165,11 +172,12 @@ pub static CASES: &[Case] = &[
         id: "ratelimit.headers",
         title: "Successful responses carry X-RateLimit-* headers",
         clauses: &["RL-003"],
-        level: Level::Must,
+        level: Level::Should,
         section: Section::RateLimits,
         needs: &[],
-        expectation: "GET /agents/me and GET /messages/pending carry integer \
-                      X-RateLimit-Limit, X-RateLimit-Remaining (<= limit) and X-RateLimit-Reset.",
+        expectation: "GET /agents/me, GET /messages/pending and POST /route carry integer \
+                      X-RateLimit-Limit, X-RateLimit-Remaining (<= limit) and X-RateLimit-Reset \
+                      (a SHOULD: only an example shows them on success responses).",
         run: |ctx| Box::pin(headers(ctx)),
     },
     Case {

@@ -132,6 +132,13 @@ async fn receipt_retained(ctx: &mut Ctx) -> CaseResult {
     if saw_read {
         return pass();
     }
+    if saw_delivered && receipt_sent == Some(Value::Bool(true)) {
+        return fail(format!(
+            "the read endpoint answered `read_receipt_sent: true` for {id} while the sender was \
+             offline, but on connecting the sender got only `message.delivered`, never \
+             `message.read` (RTE-022, NOTIFY-003: a sent receipt is retained, not dropped)"
+        ));
+    }
     if saw_delivered {
         return Ok(Outcome::Info(format!(
             "on connect the sender got the retained `message.delivered` receipt for {id} but \

@@ -6,6 +6,7 @@
 //! checks the status and the error code of the refusal. Keys are generated per case
 //! (`Ctx::new_key`, whose private half the runner's redactor already knows), names are run-unique.
 
+use crate::refusal::refused;
 use amp_core::signing::{FingerprintProfile, SecretKey};
 use amp_core::{PublicKey, parse_rfc3339};
 use amp_runner::{
@@ -66,44 +67,28 @@ pub(crate) async fn register_ok(ctx: &mut Ctx, body: &Value, what: &str) -> Resu
     Ok(resp)
 }
 
-/// How a field-validation refusal came back.
-pub(crate) enum Refusal {
-    /// 400 with `invalid_request` or `invalid_field` (API-008): the expected refusal.
-    Expected,
-    /// 400 with another code: refused, but the code does not say why (a warning).
-    OtherCode(String),
-}
-
-/// A request with one invalid value must be refused with `400 invalid_request|invalid_field`.
+/// A request with one invalid value must be refused with 400 (API-008 names
+/// `invalid_request` / `invalid_field`; another code is a run-wide finding, not a verdict).
 /// Anything but a 400 is a failure naming `what` and `clause`.
-pub(crate) fn refused_400(resp: &Resp, clause: &str, what: &str) -> Result<Refusal, Failure> {
-    match (resp.status, resp.error_code()) {
-        (400, Some("invalid_request" | "invalid_field")) => Ok(Refusal::Expected),
-        (400, code) => Ok(Refusal::OtherCode(format!(
-            "{what} was refused with 400 but error `{}`; API-008 uses invalid_request / \
-             invalid_field for this ({clause})",
-            code.unwrap_or("<none>")
-        ))),
-        (s, _) if (200..300).contains(&s) => fail(format!(
+pub(crate) fn refused_400(
+    ctx: &Ctx,
+    resp: &Resp,
+    clause: &'static str,
+    what: &str,
+) -> Result<(), Failure> {
+    match resp.status {
+        400 => {
+            crate::refusal::code_among(ctx, resp, &["invalid_request", "invalid_field"], clause);
+            Ok(())
+        }
+        s if (200..300).contains(&s) => fail(format!(
             "{what} was accepted (HTTP {s}); it must be refused with 400 ({clause})"
         )),
-        (s, code) => fail(format!(
+        s => fail(format!(
             "{what} must be refused with 400 invalid_request/invalid_field ({clause}), got HTTP \
              {s} {}",
-            code.unwrap_or("")
+            resp.error_code().unwrap_or("")
         )),
-    }
-}
-
-/// Collect warnings from several refusals; pass when there are none.
-pub(crate) fn verdict(warnings: Vec<String>) -> CaseResult {
-    if warnings.is_empty() {
-        pass()
-    } else {
-        Ok(Outcome::Warn {
-            reason: warnings.join("; "),
-            contradiction: None,
-        })
     }
 }
 
@@ -229,7 +214,6 @@ async fn success_shape(ctx: &mut Ctx) -> CaseResult {
 
 async fn missing_field(ctx: &mut Ctx) -> CaseResult {
     ctx.agent().await?;
-    let mut warnings = Vec::new();
     for field in ["name", "public_key", "key_algorithm"] {
         let key = ctx.new_key();
         let name = ctx.unique_name("reg");
@@ -238,22 +222,17 @@ async fn missing_field(ctx: &mut Ctx) -> CaseResult {
             o.remove(field);
         }
         let resp = ctx.register_raw(&body).await?;
-        match (resp.status, resp.error_code()) {
-            (400, Some("missing_field")) => {}
-            (400, Some("invalid_request")) => warnings.push(format!(
-                "a registration without `{field}` answered 400 invalid_request; API-008 names \
-                 missing_field for an absent required field"
-            )),
-            (s, code) => {
-                return fail(format!(
-                    "a registration without the required `{field}` must be refused with 400 \
-                     missing_field (REG-001, API-008), got HTTP {s} {}",
-                    code.unwrap_or("")
-                ));
-            }
+        if resp.status != 400 {
+            return fail(format!(
+                "a registration without the required `{field}` must be refused with 400 \
+                 missing_field (REG-001, API-008), got HTTP {} {}",
+                resp.status,
+                resp.error_code().unwrap_or("")
+            ));
         }
+        crate::refusal::code_matches(ctx, &resp, "missing_field", "REG-001");
     }
-    verdict(warnings)
+    pass()
 }
 
 async fn bad_pem(ctx: &mut Ctx) -> CaseResult {
@@ -268,16 +247,12 @@ async fn bad_pem(ctx: &mut Ctx) -> CaseResult {
         "key_algorithm": "Ed25519",
     });
     let resp = ctx.register_raw(&body).await?;
-    key_refusal(&resp, "a public_key PEM whose body is not Base64")
+    key_refusal(ctx, &resp, "a public_key PEM whose body is not Base64")
 }
 
 /// REG-006: a bad `public_key` is refused with `400 invalid_request` and `field: public_key`.
-fn key_refusal(resp: &Resp, what: &str) -> CaseResult {
-    let mut warnings = Vec::new();
-    match refused_400(resp, "REG-006", what)? {
-        Refusal::Expected => {}
-        Refusal::OtherCode(w) => warnings.push(w),
-    }
+fn key_refusal(ctx: &Ctx, resp: &Resp, what: &str) -> CaseResult {
+    refused_400(ctx, resp, "REG-006", what)?;
     if let Some(f) = resp.pointer("/field").and_then(Value::as_str) {
         if f != "public_key" {
             return fail(format!(
@@ -286,7 +261,7 @@ fn key_refusal(resp: &Resp, what: &str) -> CaseResult {
             ));
         }
     }
-    verdict(warnings)
+    pass()
 }
 
 async fn private_key_pem(ctx: &mut Ctx) -> CaseResult {
@@ -301,7 +276,7 @@ async fn private_key_pem(ctx: &mut Ctx) -> CaseResult {
         "key_algorithm": "Ed25519",
     });
     let resp = ctx.register_raw(&body).await?;
-    key_refusal(&resp, "a PRIVATE KEY PEM sent as public_key")
+    key_refusal(ctx, &resp, "a PRIVATE KEY PEM sent as public_key")
 }
 
 async fn small_order_key(ctx: &mut Ctx) -> CaseResult {
@@ -314,7 +289,19 @@ async fn small_order_key(ctx: &mut Ctx) -> CaseResult {
         "key_algorithm": "Ed25519",
     });
     let resp = ctx.register_raw(&body).await?;
-    key_refusal(&resp, "the small-order identity key 01 00..00")
+    if resp.is_success() {
+        // No spec sentence refuses small-order keys; strict-Ed25519 hardening is a SHOULD.
+        return Ok(Outcome::Warn {
+            reason: format!(
+                "the small-order identity key 01 00..00 was accepted (HTTP {}); signatures \
+                 under it verify for many messages, so a provider should refuse it with 400 \
+                 (REG-006)",
+                resp.status
+            ),
+            contradiction: Some("C-56"),
+        });
+    }
+    key_refusal(ctx, &resp, "the small-order identity key 01 00..00")
 }
 
 async fn name_taken(ctx: &mut Ctx) -> CaseResult {
@@ -322,7 +309,7 @@ async fn name_taken(ctx: &mut Ctx) -> CaseResult {
     let rival = ctx.new_key();
     let body = reg_body(ctx, &a.name, &rival);
     let resp = ctx.register_raw(&body).await?;
-    expect::error(&resp, 409, "name_taken")?;
+    refused(ctx, &resp, 409, "name_taken", "REG-007")?;
     expect::error_format(&resp)?;
     pass()
 }
@@ -370,7 +357,7 @@ async fn name_taken_keeps_key(ctx: &mut Ctx) -> CaseResult {
         .subject(crate::routing::subject(ctx, "rival key"))
         .signed_by(&rival)?;
     let resp = ctx.route(&a, &forged).await?;
-    expect::error(&resp, 403, "signature_invalid")?;
+    refused(ctx, &resp, 403, "signature_invalid", "REG-007")?;
     pass()
 }
 
@@ -396,7 +383,7 @@ async fn suggestions(ctx: &mut Ctx) -> CaseResult {
     let rival = ctx.new_key();
     let body = reg_body(ctx, &a.name, &rival);
     let resp = ctx.register_raw(&body).await?;
-    expect::error(&resp, 409, "name_taken")?;
+    refused(ctx, &resp, 409, "name_taken", "ADDR-007")?;
     let Some(list) = resp.pointer("/suggestions").and_then(Value::as_array) else {
         return fail("the 409 name_taken body has no `suggestions` array (ADDR-007, REG-007)");
     };
@@ -460,10 +447,8 @@ async fn name_too_long(ctx: &mut Ctx) -> CaseResult {
     let n64 = padded(&ctx.unique_name("long"), 64);
     let body = reg_body(ctx, &n64, &k2);
     let resp = ctx.register_raw(&body).await?;
-    match refused_400(&resp, "ADDR-002", "a 64-character name")? {
-        Refusal::Expected => pass(),
-        Refusal::OtherCode(w) => verdict(vec![w]),
-    }
+    refused_400(ctx, &resp, "ADDR-002", "a 64-character name")?;
+    pass()
 }
 
 async fn address_too_long(ctx: &mut Ctx) -> CaseResult {
@@ -524,14 +509,13 @@ async fn address_too_long(ctx: &mut Ctx) -> CaseResult {
     let mut body = reg_body(ctx, &n2, &k2);
     body["tenant"] = json!(t255);
     let resp = ctx.register_raw(&body).await?;
-    match refused_400(
+    refused_400(
+        ctx,
         &resp,
         "ADDR-004",
         "a registration producing a 255-character address",
-    )? {
-        Refusal::Expected => pass(),
-        Refusal::OtherCode(w) => verdict(vec![w]),
-    }
+    )?;
+    pass()
 }
 
 async fn api_key_shown_once(ctx: &mut Ctx) -> CaseResult {
@@ -593,25 +577,18 @@ async fn api_key_format(ctx: &mut Ctx) -> CaseResult {
 
 /// Register with `delivery.webhook_url = url` and require a 400; returns a warning if the code
 /// is not the expected one.
-async fn webhook_refused(
-    ctx: &mut Ctx,
-    url: &str,
-    clause: &str,
-    warnings: &mut Vec<String>,
-) -> Result<(), Failure> {
+async fn webhook_refused(ctx: &mut Ctx, url: &str, clause: &'static str) -> Result<(), Failure> {
     let key = ctx.new_key();
     let name = ctx.unique_name("hook");
     let mut body = reg_body(ctx, &name, &key);
     body["delivery"] = json!({"webhook_url": url});
     let resp = ctx.register_raw(&body).await?;
-    match refused_400(
+    refused_400(
+        ctx,
         &resp,
         clause,
         &format!("webhook_url `{url}` at registration"),
-    )? {
-        Refusal::Expected => {}
-        Refusal::OtherCode(w) => warnings.push(w),
-    }
+    )?;
     Ok(())
 }
 
@@ -627,6 +604,7 @@ async fn hook_baseline(ctx: &mut Ctx) -> Result<Agent, Failure> {
             "baseline: registration with the public HTTPS webhook_url {PUBLIC_HOOK} \
                  failed, so the refusals below could not be attributed to the URL: {m}"
         )),
+        blocked @ Failure::Blocked { .. } => blocked,
     })
 }
 
@@ -643,9 +621,8 @@ async fn webhook_private_url(ctx: &mut Ctx) -> CaseResult {
         urls.push("https://127.0.0.1/hook");
         urls.push("https://[::1]/hook");
     }
-    let mut warnings = Vec::new();
     for url in &urls {
-        webhook_refused(ctx, url, "WH-012", &mut warnings).await?;
+        webhook_refused(ctx, url, "WH-012").await?;
     }
     // The same check applies to PATCH /agents/me.
     let url = "https://169.254.169.254/latest/meta-data/";
@@ -656,28 +633,19 @@ async fn webhook_private_url(ctx: &mut Ctx) -> CaseResult {
             Some(&a),
         )
         .await?;
-    match refused_400(
+    refused_400(
+        ctx,
         &resp,
         "WH-012",
         &format!("PATCH /agents/me to webhook_url `{url}`"),
-    )? {
-        Refusal::Expected => {}
-        Refusal::OtherCode(w) => warnings.push(w),
-    }
-    verdict(warnings)
+    )?;
+    pass()
 }
 
 async fn webhook_plain_http(ctx: &mut Ctx) -> CaseResult {
     hook_baseline(ctx).await?;
-    let mut warnings = Vec::new();
-    webhook_refused(
-        ctx,
-        "http://example.com/amp-conformance-hook",
-        "WH-015",
-        &mut warnings,
-    )
-    .await?;
-    verdict(warnings)
+    webhook_refused(ctx, "http://example.com/amp-conformance-hook", "WH-015").await?;
+    pass()
 }
 
 async fn webhook_alt_ip(ctx: &mut Ctx) -> CaseResult {
@@ -693,11 +661,10 @@ async fn webhook_alt_ip(ctx: &mut Ctx) -> CaseResult {
         urls.push("https://0177.0.0.1/hook");
         urls.push("https://2130706433/hook");
     }
-    let mut warnings = Vec::new();
     for url in &urls {
-        webhook_refused(ctx, url, "WH-014", &mut warnings).await?;
+        webhook_refused(ctx, url, "WH-014").await?;
     }
-    verdict(warnings)
+    pass()
 }
 
 async fn fingerprint(ctx: &mut Ctx) -> CaseResult {
@@ -782,10 +749,11 @@ pub static CASES: &[Case] = &[
         id: "register.small-order-key",
         title: "A small-order (identity) Ed25519 key is refused",
         clauses: &["REG-006"],
-        level: Level::Must,
+        level: Level::Should,
         section: Section::Registration,
         needs: &[],
-        expectation: "The identity point 01 00..00 as SPKI PEM answers 400 invalid_request.",
+        expectation: "The identity point 01 00..00 as SPKI PEM answers 400 invalid_request \
+                      (hardening, a SHOULD: C-56).",
         run: |ctx| Box::pin(small_order_key(ctx)),
     },
     Case {

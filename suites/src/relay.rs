@@ -5,6 +5,7 @@
 //! case routed; notify cases are gated on the capability tokens the target advertises in
 //! `/v1/info` (NOTIFY-017) and never assumed.
 
+use crate::refusal::refused;
 use crate::routing::{delivered, entry_id, pending_list, route_ok, subject};
 use amp_runner::{
     Agent, Case, CaseResult, Ctx, Failure, Level, Need, Outcome, Resp, Section, expect, fail, pass,
@@ -13,7 +14,12 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 /// Route one signed message from `a` to `b`, wait until it is queued, return its id.
-async fn queued(ctx: &mut Ctx, a: &Agent, b: &Agent, what: &str) -> Result<String, Failure> {
+pub(crate) async fn queued(
+    ctx: &mut Ctx,
+    a: &Agent,
+    b: &Agent,
+    what: &str,
+) -> Result<String, Failure> {
     let body = ctx
         .message(a, &b.address)
         .subject(subject(ctx, what))
@@ -426,7 +432,7 @@ async fn cursor_expired(ctx: &mut Ctx) -> CaseResult {
             Some(&b),
         )
         .await?;
-    expect::error(&resp, 410, "cursor_expired")?;
+    refused(ctx, &resp, 410, "cursor_expired", "NOTIFY-007")?;
     pass()
 }
 

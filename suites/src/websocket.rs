@@ -3,7 +3,9 @@
 //! Every case opens its own sockets at `{base}/ws`. Positive cases authenticate with the
 //! first-frame `auth` message (WS-002) and check the frames the provider sends; negative cases
 //! first show that the same agent authenticates normally, so a target whose WebSocket endpoint is
-//! simply broken cannot pass them.
+//! simply broken cannot pass them. An auth frame sent right after the upgrade that gets no
+//! `connected` is tried once more on a new socket half a second later: a provider that loses
+//! such frames fails `ws.auth.connected` for it, and the other cases still judge their own clause.
 //!
 //! Timing: the spec gives the provider 10 s to close an unauthenticated socket (WS-004). Cases
 //! wait the run's declared auth timeout (`ctx.timing().ws_auth_timeout`: the spec's 10 s, the
@@ -14,7 +16,9 @@
 
 use crate::routing::{entry_id, pending_list, route_ok, subject};
 use amp_client::{ClientError, WsConn};
-use amp_runner::{Agent, Case, CaseResult, Ctx, Failure, Level, Need, Outcome, Section, WsEvent};
+use amp_runner::{
+    Agent, Case, CaseResult, Ctx, Failure, Level, Need, Outcome, Prereq, Section, WsEvent,
+};
 use amp_runner::{Timing, expect, fail, pass};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -60,6 +64,15 @@ async fn open(ctx: &mut Ctx) -> Result<WsConn, Failure> {
     ctx.ws_raw(&[SUBPROTOCOL]).await
 }
 
+/// Open a socket and wait `pause` before handing it back (see [`SETTLE_PAUSE`]).
+async fn open_settled(ctx: &mut Ctx, pause: Duration) -> Result<WsConn, Failure> {
+    let conn = open(ctx).await?;
+    if !pause.is_zero() {
+        tokio::time::sleep(pause).await;
+    }
+    Ok(conn)
+}
+
 /// What the provider sent before closing a socket it had to close.
 #[derive(Debug, Default)]
 struct Closed {
@@ -73,12 +86,14 @@ struct Closed {
 /// provider treated the socket as authenticated: a failure naming `clause`.
 /// The close is awaited for `due` ([`close_wait`]) plus [`Timing::margin`].
 async fn expect_close(
+    ctx: &Ctx,
     conn: &mut WsConn,
     due: Duration,
     clause: &str,
     what: &str,
 ) -> Result<Closed, Failure> {
     let wait = Timing::with_margin(due);
+    ctx.need_time(wait);
     let deadline = Instant::now() + wait;
     let mut out = Closed::default();
     loop {
@@ -126,23 +141,100 @@ async fn expect_close(
     }
 }
 
-/// Authenticate as `agent` on a fresh socket and return it with the `connected` frame.
-async fn connect_as(ctx: &mut Ctx, agent: &Agent) -> Result<(WsConn, Value), Failure> {
-    let mut conn = open(ctx).await?;
+/// Pause before the second `auth` attempt when the first one, sent right after the upgrade, got
+/// no `connected`. It tells a provider that loses frames arriving before its handler is ready
+/// from one that never authenticates, so the cases behind the baseline still judge their own
+/// clause (issue #9 item 6). Cases that judge what the provider does with a wrong first frame
+/// also wait this long before sending it: a frame the provider never saw proves nothing, and
+/// `ws.auth.connected` reports the lost frames on their own.
+const SETTLE_PAUSE: Duration = Duration::from_millis(500);
+
+/// An authenticated socket, its `connected` frame, and how it was obtained.
+struct Session {
+    conn: WsConn,
+    connected: Value,
+    /// Set when the auth frame sent right after the upgrade was lost and the same frame sent
+    /// [`SETTLE_PAUSE`] later was answered: what happened, for `ws.auth.connected` to report.
+    early_frame_lost: Option<String>,
+}
+
+/// Immediate auth attempts `ws.auth.connected` makes: the loss is a race on some providers, so
+/// one lucky socket does not clear it. Each attempt that is answered at once costs milliseconds.
+const EARLY_FRAME_TRIES: usize = 3;
+
+/// Open a socket, wait `pause`, send `agent`'s auth frame and return the first answer.
+async fn auth_attempt(
+    ctx: &mut Ctx,
+    agent: &Agent,
+    pause: Duration,
+) -> Result<(WsConn, WsEvent), Failure> {
+    let mut conn = open_settled(ctx, pause).await?;
     conn.send_json(&json!({"type": "auth", "token": agent.api_key.expose()}))
         .await?;
     let ev = conn.recv(ctx.request_timeout()).await;
-    match (ev.frame_type(), ev.json()) {
-        (Some("connected"), Some(v)) => {
-            let v = v.clone();
-            Ok((conn, v))
+    Ok((conn, ev))
+}
+
+/// The frame when `ev` is a `connected` frame.
+fn connected_frame(ev: &WsEvent) -> Option<Value> {
+    (ev.frame_type() == Some("connected"))
+        .then(|| ev.json().cloned())
+        .flatten()
+}
+
+/// Authenticate as `agent` on a fresh socket. When the auth frame sent right after the upgrade
+/// gets no `connected`, try once more on a new socket after [`SETTLE_PAUSE`]: only if that
+/// fails too is the WebSocket endpoint broken for this case.
+async fn connect_session(ctx: &mut Ctx, agent: &Agent) -> Result<Session, Failure> {
+    let (conn, ev) = auth_attempt(ctx, agent, Duration::ZERO).await?;
+    if let Some(connected) = connected_frame(&ev) {
+        return Ok(Session {
+            conn,
+            connected,
+            early_frame_lost: None,
+        });
+    }
+    let first = describe(&ev);
+    let mut stale = conn;
+    stale.close().await;
+    ctx.note(format!(
+        "the auth frame sent right after the upgrade got {first}; trying once more, {} ms \
+         after the upgrade",
+        SETTLE_PAUSE.as_millis()
+    ));
+    ctx.need_time(SETTLE_PAUSE + ctx.request_timeout());
+    let (conn, ev) = auth_attempt(ctx, agent, SETTLE_PAUSE).await?;
+    match connected_frame(&ev) {
+        Some(connected) => {
+            let lost = format!(
+                "the auth frame sent right after the upgrade got {first}, while the same frame \
+                 sent {} ms after the upgrade was answered `connected`: the provider loses \
+                 frames that arrive right after the upgrade (WS-002, WS-003)",
+                SETTLE_PAUSE.as_millis()
+            );
+            ctx.note(format!(
+                "{lost}; this case goes on with the second session and waits as long before \
+                 the first frame of any later socket"
+            ));
+            Ok(Session {
+                conn,
+                connected,
+                early_frame_lost: Some(lost),
+            })
         }
-        _ => fail(format!(
-            "baseline: after a valid auth frame the provider sent {} instead of a `connected` \
-             frame (WS-003)",
-            describe(&ev)
+        None => fail(format!(
+            "baseline: after a valid auth frame the provider sent {first} instead of a \
+             `connected` frame, and {} when the frame was sent {} ms after the upgrade (WS-003)",
+            describe(&ev),
+            SETTLE_PAUSE.as_millis()
         )),
     }
+}
+
+/// Authenticate as `agent` on a fresh socket and return it with the `connected` frame.
+async fn connect_as(ctx: &mut Ctx, agent: &Agent) -> Result<(WsConn, Value), Failure> {
+    let s = connect_session(ctx, agent).await?;
+    Ok((s.conn, s.connected))
 }
 
 /// The message id of a `message.new` frame: `data.id` (08) or `data.envelope.id` (05), C-25.
@@ -208,32 +300,64 @@ async fn gone_from_pending(
 // Cases
 // ------------------------------------------------------------------------------------------
 
+/// Where a `connected` frame put `field`, in words, when it is not under `data` (WS-003).
+fn misplaced(frame: &Value, field: &str) -> String {
+    if frame.get(field).is_some() {
+        format!("`{field}` is at the top level of the frame; spec 05 puts it under `data`")
+    } else if frame.get("data").is_some_and(Value::is_object) {
+        format!("`data` has no `{field}`")
+    } else {
+        format!("the frame has no `data` object and no `{field}`")
+    }
+}
+
 async fn ws_auth_connected(ctx: &mut Ctx) -> CaseResult {
     let a = ctx.agent().await?;
-    let (mut conn, frame) = connect_as(ctx, &a).await?;
-    let addr = frame.pointer("/data/address").and_then(Value::as_str);
-    expect::that(
-        addr.is_some_and(|x| x.eq_ignore_ascii_case(&a.address)),
-        format!(
-            "the `connected` frame names address {addr:?}, not the authenticated agent {} \
-             (WS-003)",
-            a.address
-        ),
-    )?;
-    let count = frame.pointer("/data/pending_count");
-    expect::that(
-        count.is_some_and(Value::is_u64),
-        format!(
-            "the `connected` frame's data.pending_count is {count:?}, not a non-negative \
-             integer (WS-003)"
-        ),
-    )?;
-    expect::that(
-        count.and_then(Value::as_u64) == Some(0),
-        format!("a fresh agent with an empty queue was told pending_count {count:?} (WS-003)"),
-    )?;
+    let mut problems = Vec::new();
+    let mut session = connect_session(ctx, &a).await?;
+    for _ in 1..EARLY_FRAME_TRIES {
+        if session.early_frame_lost.is_some() {
+            break;
+        }
+        session.conn.close().await;
+        session = connect_session(ctx, &a).await?;
+    }
+    let (mut conn, frame) = (session.conn, session.connected);
+    problems.extend(session.early_frame_lost);
+    match frame.pointer("/data/address") {
+        None => problems.push(format!(
+            "the `connected` frame does not name the agent: {} (WS-003)",
+            misplaced(&frame, "address")
+        )),
+        Some(addr)
+            if !addr
+                .as_str()
+                .is_some_and(|x| x.eq_ignore_ascii_case(&a.address)) =>
+        {
+            problems.push(format!(
+                "the `connected` frame names address {addr}, not the authenticated agent {} \
+                 (WS-003)",
+                a.address
+            ))
+        }
+        Some(_) => {}
+    }
+    match frame.pointer("/data/pending_count") {
+        None => problems.push(format!(
+            "the `connected` frame has no pending count: {} (WS-003)",
+            misplaced(&frame, "pending_count")
+        )),
+        Some(count) if !count.is_u64() => problems.push(format!(
+            "the `connected` frame's data.pending_count is {count}, not a non-negative integer \
+             (WS-003)"
+        )),
+        Some(count) if count.as_u64() != Some(0) => problems.push(format!(
+            "a fresh agent with an empty queue was told pending_count {count} (WS-003)"
+        )),
+        Some(_) => {}
+    }
     conn.close().await;
-    pass()
+    expect::no_problems(&problems, "WS-003")
 }
 
 async fn ws_auth_token_in_url(ctx: &mut Ctx) -> CaseResult {
@@ -262,6 +386,7 @@ async fn ws_auth_token_in_url(ctx: &mut Ctx) -> CaseResult {
             Err(e) => return Err(e.into()),
         };
         expect_close(
+            ctx,
             &mut conn,
             close_wait(ctx),
             "WS-001",
@@ -286,7 +411,7 @@ async fn ws_auth_first_frame(ctx: &mut Ctx) -> CaseResult {
         ("route", json!({"type": "route", "data": route})),
     ];
     for (name, first) in firsts {
-        let mut conn = open(ctx).await?;
+        let mut conn = open_settled(ctx, SETTLE_PAUSE).await?;
         conn.send_json(&first).await?;
         // A valid auth frame right behind it: a provider that ignored the first frame
         // authenticates here and shows it with `connected`. A correct one has closed, so
@@ -299,6 +424,7 @@ async fn ws_auth_first_frame(ctx: &mut Ctx) -> CaseResult {
             ctx.note("the auth frame could not be sent: the socket is already closed");
         }
         let closed = expect_close(
+            ctx,
             &mut conn,
             close_wait(ctx),
             "WS-006",
@@ -332,6 +458,7 @@ async fn ws_auth_timeout(ctx: &mut Ctx) -> CaseResult {
         Timing::margin(declared).as_secs_f64()
     ));
     expect_close(
+        ctx,
         &mut conn,
         close_wait(ctx),
         "WS-004",
@@ -345,7 +472,7 @@ async fn ws_auth_invalid_token(ctx: &mut Ctx) -> CaseResult {
     let a = ctx.agent().await?;
     let (mut ok, _) = connect_as(ctx, &a).await?;
     ok.close().await;
-    let mut conn = open(ctx).await?;
+    let mut conn = open_settled(ctx, SETTLE_PAUSE).await?;
     // Same shape as a real key, one character changed at the end.
     let real = a.api_key.expose();
     let mut bogus: String = real
@@ -356,6 +483,7 @@ async fn ws_auth_invalid_token(ctx: &mut Ctx) -> CaseResult {
     conn.send_json(&json!({"type": "auth", "token": bogus}))
         .await?;
     let closed = expect_close(
+        ctx,
         &mut conn,
         close_wait(ctx),
         "WS-005",
@@ -364,10 +492,18 @@ async fn ws_auth_invalid_token(ctx: &mut Ctx) -> CaseResult {
     .await?;
     match closed.error_code.as_deref() {
         Some("unauthorized") => pass(),
-        Some(other) => fail(format!(
-            "the socket was closed, but the error frame says `{other}` instead of \
-             `unauthorized` (WS-003)"
-        )),
+        // Refused and closed: the behaviour holds; the spelling is one run-wide finding.
+        Some(other) => {
+            ctx.finding(
+                format!("error-code:unauthorized->{other}"),
+                "WS-003",
+                format!(
+                    "the WebSocket error frame for a refused token says `{other}` where the \
+                     spec names `unauthorized` (API-008)"
+                ),
+            );
+            pass()
+        }
         None if closed.error_frame => {
             fail("the error frame before the close has no `error` code (WS-003)")
         }
@@ -428,9 +564,14 @@ async fn ws_push_message_new(ctx: &mut Ctx) -> CaseResult {
     if get("id") != Some(id.as_str()) {
         problems.push(format!("data.envelope.id is {:?}, not {id}", get("id")));
     }
-    if get("from") != Some(a.address.as_str()) {
-        problems.push(format!("data.envelope.from is {:?}", get("from")));
-    }
+    let short_from = match crate::routing::sender_form(get("from"), &a) {
+        Some(crate::routing::SenderForm::Full) => false,
+        Some(crate::routing::SenderForm::Short) => true,
+        None => {
+            problems.push(format!("data.envelope.from is {:?}", get("from")));
+            false
+        }
+    };
     if env.get("signature") != sig.as_ref() {
         problems.push("data.envelope.signature is not the submitted signature".to_string());
     }
@@ -444,6 +585,12 @@ async fn ws_push_message_new(ctx: &mut Ctx) -> CaseResult {
         return fail(format!(
             "the pushed `message.new` frame is wrong: {} (WS-007)",
             problems.join("; ")
+        ));
+    }
+    if short_from {
+        return Ok(crate::routing::short_from_warning(
+            get("from").unwrap_or_default(),
+            &a,
         ));
     }
     match frame.pointer("/data/id").and_then(Value::as_str) {
@@ -624,10 +771,17 @@ async fn ws_route(ctx: &mut Ctx) -> CaseResult {
             PUSH_WAIT.as_secs()
         ));
     };
-    expect::that(
-        m.pointer("/envelope/from").and_then(Value::as_str) == Some(a.address.as_str()),
-        "the message routed over the socket was delivered with another `from` (WS-011)",
-    )?;
+    let from = m.pointer("/envelope/from").and_then(Value::as_str);
+    let short_from = match crate::routing::sender_form(from, &a) {
+        Some(form) => form == crate::routing::SenderForm::Short,
+        None => {
+            return fail(format!(
+                "the message routed over the socket was delivered with `from` {from:?}, not \
+                 the sender `{}` (WS-011)",
+                a.address
+            ));
+        }
+    };
 
     // The same path must verify signatures: a tampered subject is an error, not a delivery.
     let bad_subject = subject(ctx, "ws route tampered");
@@ -635,20 +789,38 @@ async fn ws_route(ctx: &mut Ctx) -> CaseResult {
     tampered["subject"] = json!(bad_subject.clone());
     conn.send_json(&json!({"type": "route", "data": tampered}))
         .await?;
-    let err = conn.recv_type("error", ctx.request_timeout()).await;
+    let mut err = conn.recv_type("error", quiet_window(ctx)).await;
+    if err.frame_type() != Some("error") {
+        // No refusal yet: a delivery already made fails now; otherwise keep waiting for one.
+        crate::routing::not_delivered(ctx, &b, &bad_subject, "WS-011, SIG-016").await?;
+        err = conn.recv_type("error", ctx.request_timeout()).await;
+    }
     conn.close().await;
     crate::routing::not_delivered(ctx, &b, &bad_subject, "WS-011, SIG-016").await?;
-    match err
+    let code = err
         .json()
         .filter(|_| err.frame_type() == Some("error"))
         .and_then(|v| v.get("error"))
-        .and_then(Value::as_str)
-    {
-        Some("signature_invalid") => pass(),
-        Some(other) => fail(format!(
-            "a tampered `route` frame was refused with error `{other}`; the REST route \
-             answers signature_invalid (WS-011)"
-        )),
+        .and_then(Value::as_str);
+    match code {
+        // The refusal is the behaviour; its spelling is one run-wide finding.
+        Some(code) => {
+            if code != "signature_invalid" {
+                ctx.finding(
+                    format!("error-code:signature_invalid->{code}"),
+                    "WS-011",
+                    format!(
+                        "a refused `route` frame names error `{code}` where the REST route \
+                         answers signature_invalid (API-008)"
+                    ),
+                );
+            }
+            if short_from {
+                let from = from.unwrap_or_default().to_string();
+                return Ok(crate::routing::short_from_warning(&from, &a));
+            }
+            pass()
+        }
         None => Ok(Outcome::Warn {
             reason: format!(
                 "a tampered `route` frame was not delivered but no error frame arrived \
@@ -662,18 +834,9 @@ async fn ws_route(ctx: &mut Ctx) -> CaseResult {
 
 async fn ws_subprotocol(ctx: &mut Ctx) -> CaseResult {
     let a = ctx.agent().await?;
-    let mut conn = open(ctx).await?;
-    let proto = conn.subprotocol().map(str::to_string);
-    conn.send_json(&json!({"type": "auth", "token": a.api_key.expose()}))
-        .await?;
-    let ev = conn.recv(ctx.request_timeout()).await;
-    conn.close().await;
-    if ev.frame_type() != Some("connected") {
-        return fail(format!(
-            "baseline: authentication on a socket offering `{SUBPROTOCOL}` got {} (WS-003)",
-            describe(&ev)
-        ));
-    }
+    let mut session = connect_session(ctx, &a).await?;
+    let proto = session.conn.subprotocol().map(str::to_string);
+    session.conn.close().await;
     match proto.as_deref() {
         Some(SUBPROTOCOL) => pass(),
         Some(other) => fail(format!(
@@ -762,7 +925,7 @@ pub static CASES: &[Case] = &[
         clauses: &["WS-007"],
         level: Level::Must,
         section: Section::WebSocket,
-        needs: &[],
+        needs: &[Need::Prereq(Prereq::DeliveryObservable)],
         expectation: "A message routed to an agent with a live socket arrives as \
                       `message.new` with the envelope and payload as sent (data.id optional, \
                       C-25).",
@@ -786,7 +949,7 @@ pub static CASES: &[Case] = &[
         clauses: &["WS-008"],
         level: Level::Should,
         section: Section::WebSocket,
-        needs: &[],
+        needs: &[Need::Prereq(Prereq::DeliveryObservable)],
         expectation: "`{type:message.ack, id}` removes a pushed message from \
                       /messages/pending (only `{type:ack}` working is a C-24 warning).",
         run: |ctx| Box::pin(ws_ack(ctx)),

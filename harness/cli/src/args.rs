@@ -102,6 +102,24 @@ impl From<UnknownRecipientArg> for amp_runner::UnknownRecipient {
     }
 }
 
+/// `--signing`: the declared reading of contradiction C-40 (unsigned messages between local agents).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SigningArg {
+    /// Every route request must be signed (422 signature_missing otherwise; the default reading).
+    Required,
+    /// Unsigned messages from the provider's own local agents are accepted (SIG-003).
+    LocalRelaxed,
+}
+
+impl From<SigningArg> for amp_runner::SigningPolicy {
+    fn from(a: SigningArg) -> Self {
+        match a {
+            SigningArg::Required => amp_runner::SigningPolicy::Required,
+            SigningArg::LocalRelaxed => amp_runner::SigningPolicy::LocalRelaxed,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LevelArg {
     Must,
@@ -187,6 +205,16 @@ pub struct RunArgs {
         help_heading = "Contradiction profiles"
     )]
     pub unknown_recipient: Option<UnknownRecipientArg>,
+    /// Declare whether the target accepts unsigned messages between its own local agents
+    /// (contradiction C-40, SIG-003). The declared reading passes and the other fails;
+    /// undeclared, `required` passes and `local-relaxed` warns.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "READING",
+        help_heading = "Contradiction profiles"
+    )]
+    pub signing: Option<SigningArg>,
     /// Message ids must be lowercase hex after `msg_<unix>_` (contradiction C-12).
     #[arg(long, help_heading = "Contradiction profiles")]
     pub strict_ids: bool,
@@ -265,8 +293,8 @@ pub struct SelftestArgs {
     /// Only these defects (default: all).
     #[arg(long = "defect", value_name = "NAME")]
     pub defects: Vec<String>,
-    /// Defects checked concurrently.
-    #[arg(long, default_value_t = 4)]
+    /// Defects checked concurrently (each against its own mock, alongside the clean run).
+    #[arg(long, default_value_t = crate::cmd::selftest::DEFAULT_JOBS)]
     pub jobs: usize,
     /// Write the matrix as JSON here.
     #[arg(long, value_name = "FILE")]

@@ -18,8 +18,9 @@
 //! value after it is shortened, so the header reads like a message signature).
 
 use crate::secret::Secret;
+use aho_corasick::AhoCorasick;
 use serde_json::Value;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 /// JSON fields whose string values are always redacted, with the label used.
 const SECRET_FIELDS: &[(&str, &str)] = &[
@@ -77,11 +78,50 @@ const MIN_SECRET_LEN: usize = 6;
 /// Marker appended to shortened signatures.
 pub const SIG_MARK: &str = "…[sig]";
 
+/// Texts at least this long are searched for all needles in one pass before replacing: a
+/// run registers hundreds of secrets, and testing each one against a megabyte body took
+/// seconds (in a debug build) on a runtime thread.
+const ONE_PASS_FROM: usize = 16 * 1024;
+
 /// Shared, cheaply clonable set of known secrets.
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
-    // (needle, replacement), longest needle first so overlapping secrets are fully replaced.
-    secrets: Arc<RwLock<Vec<(String, String)>>>,
+    /// The current needles. [`Redactor::redact`] takes a snapshot and releases the lock before
+    /// scanning, so a long text never holds up registration or other redactions.
+    secrets: Arc<RwLock<Arc<Needles>>>,
+}
+
+/// One version of the registered secrets.
+#[derive(Debug, Default)]
+struct Needles {
+    /// (needle, replacement), longest needle first so overlapping secrets are fully replaced.
+    pairs: Vec<(String, String)>,
+    /// Finds which needles occur in a long text in one pass; built on first use.
+    finder: OnceLock<Option<AhoCorasick>>,
+}
+
+impl Needles {
+    /// The pairs whose needle occurs in `text` (all of them when no finder can be built).
+    fn present_in(&self, text: &str) -> Vec<&(String, String)> {
+        if text.len() < ONE_PASS_FROM {
+            return self.pairs.iter().collect();
+        }
+        let finder = self
+            .finder
+            .get_or_init(|| AhoCorasick::new(self.pairs.iter().map(|(n, _)| n)).ok());
+        let Some(finder) = finder else {
+            return self.pairs.iter().collect();
+        };
+        let mut hit = vec![false; self.pairs.len()];
+        for m in finder.find_overlapping_iter(text) {
+            hit[m.pattern().as_usize()] = true;
+        }
+        self.pairs
+            .iter()
+            .zip(hit)
+            .filter_map(|(p, h)| h.then_some(p))
+            .collect()
+    }
 }
 
 impl Redactor {
@@ -113,15 +153,20 @@ impl Redactor {
                 }
             }
         }
-        let Ok(mut s) = self.secrets.write() else {
+        let Ok(mut current) = self.secrets.write() else {
             return;
         };
+        let mut pairs = current.pairs.clone();
         for n in needles {
-            if !s.iter().any(|(k, _)| *k == n) {
-                s.push((n, repl.clone()));
+            if !pairs.iter().any(|(k, _)| *k == n) {
+                pairs.push((n, repl.clone()));
             }
         }
-        s.sort_by_key(|e| std::cmp::Reverse(e.0.len()));
+        pairs.sort_by_key(|e| std::cmp::Reverse(e.0.len()));
+        *current = Arc::new(Needles {
+            pairs,
+            finder: OnceLock::new(),
+        });
     }
 
     pub fn add_secret(&self, label: &str, secret: &Secret) {
@@ -130,7 +175,7 @@ impl Redactor {
 
     /// Number of registered needles (for tests and diagnostics).
     pub fn len(&self) -> usize {
-        self.secrets.read().map(|s| s.len()).unwrap_or(0)
+        self.secrets.read().map(|s| s.pairs.len()).unwrap_or(0)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -139,31 +184,38 @@ impl Redactor {
 
     /// Redact free text (a body, a reason, a frame).
     pub fn redact(&self, text: &str) -> String {
-        self.redact_with(text, &json_field_hits(text))
+        self.redact_prefix(text, usize::MAX)
     }
 
-    /// Redact the head of `text`: its first `cap` bytes, or fewer when the cut would split a
-    /// secret (which then is left out whole). Secret JSON fields are found in the whole
-    /// text, so a truncated document loses none. Recording a megabyte body this way costs
-    /// about as much as recording `cap` bytes, instead of stalling the caller for seconds.
-    pub fn redact_head(&self, text: &str, cap: usize) -> String {
-        let hits = json_field_hits(text);
-        let cut = match self.secrets.read() {
-            Ok(s) => secret_safe_cut(text, cap, hits.iter().chain(s.iter()).map(|(n, _)| n)),
-            Err(_) => 0,
-        };
-        self.redact_with(&text[..cut], &hits)
-    }
-
-    /// Layers 1, 3 and 4 on `text`, and layer 2 with the secret JSON fields `hits`.
-    fn redact_with(&self, text: &str, hits: &[(String, String)]) -> String {
+    /// [`Redactor::redact`] for a text of which only the first `keep` bytes will be kept:
+    /// JSON-field and PEM redaction see the whole text, the registered secrets only the part
+    /// that can reach into the first `keep` bytes (every secret starting there ends within
+    /// `keep` + the longest secret). The first `keep` bytes of the result are those `redact`
+    /// gives; scanning hundreds of secrets over a megabyte body takes seconds in a debug
+    /// build, time the async workers (and an embedded mock beside them) cannot spare.
+    pub fn redact_prefix(&self, text: &str, keep: usize) -> String {
         let mut out = text.to_string();
-        for (needle, repl) in hits {
-            out = out.replace(needle.as_str(), repl);
+        if let Ok(v) = serde_json::from_str::<Value>(text) {
+            let mut hits = Vec::new();
+            collect_fields(&v, &mut hits);
+            for (needle, repl) in hits {
+                out = out.replace(&needle, &repl);
+            }
         }
         out = redact_pem_blocks(&out);
-        if let Ok(s) = self.secrets.read() {
-            for (needle, repl) in s.iter() {
+        let needles = self.secrets.read().map(|s| Arc::clone(&s)).ok();
+        if let Some(needles) = needles {
+            // One byte more than any secret starting in the kept part can reach, so a cut text
+            // stays longer than `keep` and its reader still sees that it was cut.
+            let longest = needles.pairs.first().map_or(0, |e| e.0.len());
+            let mut window = keep.saturating_add(longest).saturating_add(1);
+            if window < out.len() {
+                while !out.is_char_boundary(window) {
+                    window += 1;
+                }
+                out.truncate(window);
+            }
+            for (needle, repl) in needles.present_in(&out) {
                 if out.contains(needle.as_str()) {
                     out = out.replace(needle.as_str(), repl);
                 }
@@ -353,46 +405,6 @@ fn query_value_end(b: &[u8], start: usize, encoded: bool) -> usize {
 }
 
 /// Collect (quoted needle, quoted replacement) pairs for secret and signature fields.
-/// (quoted value, quoted replacement) of every secret or signature JSON field in `text`, if
-/// it is JSON.
-fn json_field_hits(text: &str) -> Vec<(String, String)> {
-    let mut hits = Vec::new();
-    if let Ok(v) = serde_json::from_str::<Value>(text) {
-        collect_fields(&v, &mut hits);
-    }
-    hits
-}
-
-/// The largest char boundary `<= cap` that does not fall inside an occurrence of any of
-/// `needles` in `text`.
-fn secret_safe_cut<'a>(text: &str, cap: usize, needles: impl Iterator<Item = &'a String>) -> usize {
-    let floor = |mut i: usize| {
-        i = i.min(text.len());
-        while !text.is_char_boundary(i) {
-            i -= 1;
-        }
-        i
-    };
-    let needles: Vec<&String> = needles.collect();
-    let mut cut = floor(cap);
-    loop {
-        let before = cut;
-        for n in &needles {
-            // An occurrence that straddles `cut` starts in (cut - len, cut).
-            let from = floor(cut.saturating_sub(n.len().saturating_sub(1)));
-            let to = floor(cut + n.len().saturating_sub(1));
-            if let Some(at) = text[from..to].find(n.as_str())
-                && from + at < cut
-            {
-                cut = from + at;
-            }
-        }
-        if cut == before {
-            return cut;
-        }
-    }
-}
-
 fn collect_fields(v: &Value, out: &mut Vec<(String, String)>) {
     match v {
         Value::Object(m) => {
@@ -465,6 +477,25 @@ fn redact_pem_blocks(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A long text (searched in one pass) is redacted exactly like a short one, overlapping
+    /// secrets included: the longer secret wins wherever both could match.
+    #[test]
+    fn long_texts_are_redacted_like_short_ones() {
+        let r = Redactor::new();
+        for i in 0..500 {
+            r.add("api_key", &format!("amp_live_sk_filler_{i:04}"));
+        }
+        r.add("api_key", "amp_live_sk_0123456789");
+        r.add("webhook_secret", "sk_0123456789_whsec");
+        let core =
+            "a amp_live_sk_0123456789_whsec b sk_0123456789_whsec c amp_live_sk_filler_0042 d";
+        let short = r.redact(core);
+        assert!(!short.contains("0123456789"), "{short}");
+        let padding = "x".repeat(ONE_PASS_FROM);
+        let long = r.redact(&format!("{padding}{core}"));
+        assert_eq!(long.strip_prefix(padding.as_str()), Some(short.as_str()));
+    }
 
     #[test]
     fn registered_secrets_are_replaced_raw_and_escaped() {
@@ -697,46 +728,24 @@ mod tests {
     }
 
     #[test]
-    fn the_head_of_a_long_text_never_keeps_half_a_secret() {
+    fn a_prefix_is_redacted_like_the_whole_text() {
         let r = Redactor::new();
-        let key = "amp_live_sk_0123456789abcdef";
-        r.add("api_key", key);
-        let pad = "x".repeat(100);
-        let text = format!("{pad}{key}{pad}");
-        // Every cut from before the key to after it: no prefix of the key survives.
-        for cap in 95..135 {
-            let head = r.redact_head(&text, cap);
-            assert!(!head.contains("amp_live"), "cap {cap}: {head}");
-            assert!(
-                head.len() <= cap.max(100 + "[REDACTED:api_key]".len()),
-                "cap {cap}"
-            );
-        }
+        r.add("api_key", "amp_live_sk_0123456789abcdef0123");
+        let secret = "amp_live_sk_0123456789abcdef0123";
+        // The secret straddles the cut at 40; more of it far beyond the cut.
+        let text = format!("{}{secret}{}{secret}", "x".repeat(30), "y".repeat(100_000));
+        let whole = r.redact(&text);
+        let prefix = r.redact_prefix(&text, 40);
         assert!(
-            r.redact_head(&text, 135)
-                .ends_with("[REDACTED:api_key]xxxxxxx")
+            prefix.len() < 200,
+            "the tail is not scanned: {}",
+            prefix.len()
         );
-    }
-
-    #[test]
-    fn the_head_of_a_long_json_document_redacts_its_secret_fields() {
-        let r = Redactor::new();
-        let doc = format!(
-            "{{\"api_key\":\"unregistered_secret_value\",\"pad\":\"{}\"}}",
-            "p".repeat(10_000)
-        );
-        // The head is not JSON on its own; the field is still found in the whole document.
-        let head = r.redact_head(&doc, 200);
-        assert!(
-            head.starts_with("{\"api_key\":\"[REDACTED:api_key]\""),
-            "{head}"
-        );
-        // A cut inside the field's value leaves the value out whole.
-        let head = r.redact_head(&doc, 20);
-        assert_eq!(head, "{\"api_key\":");
-        // A private key block cut in the middle is hidden to the end.
-        let pem = format!("-----BEGIN PRIVATE KEY-----\nMC4CAQAw{}", "A".repeat(500));
-        let head = r.redact_head(&pem, 60);
-        assert_eq!(head, "[REDACTED:private_key]");
+        assert_eq!(&prefix[..40], &whole[..40]);
+        assert!(!prefix.contains("0123456789abcdef"));
+        let pem =
+            "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----";
+        let text = format!("{}{pem}", "z".repeat(10));
+        assert!(!r.redact_prefix(&text, 20).contains("MC4CAQ"));
     }
 }

@@ -107,17 +107,22 @@ impl Transcript {
         }
     }
 
-    /// Redact and cap a body for storage. Only the head that is kept is redacted (a megabyte
-    /// body would otherwise hold up the caller for seconds), and the cut never splits a
-    /// secret: one straddling the cap is left out whole, never half-kept.
+    /// Redact and cap a body for storage. Redaction covers every secret that starts before the
+    /// cut, so a secret straddling the cap is never half-kept.
     pub fn body_text(&self, body: &[u8]) -> String {
-        let text = String::from_utf8_lossy(body);
-        if text.len() <= self.body_cap {
-            return self.redactor.redact(&text);
+        let full = self
+            .redactor
+            .redact_prefix(&String::from_utf8_lossy(body), self.body_cap);
+        if full.len() <= self.body_cap {
+            return full;
+        }
+        let mut end = self.body_cap;
+        while !full.is_char_boundary(end) {
+            end -= 1;
         }
         format!(
             "{}\n[… body cut in transcript: {} bytes total]",
-            self.redactor.redact_head(&text, self.body_cap),
+            &full[..end],
             body.len()
         )
     }

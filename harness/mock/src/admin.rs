@@ -21,6 +21,7 @@
 use crate::api::bearer;
 use crate::defects::Defect;
 use crate::error::ApiError;
+use crate::policy::RiskWeights;
 use crate::state::{AgentRef, AppState, RouteOutcome, Trust, random_hex};
 use amp_core::envelope::Envelope;
 use axum::extract::{Path, Query, State};
@@ -29,8 +30,6 @@ use axum::response::Response;
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashMap};
 
-/// QTN-006: default quarantine time-to-live.
-pub const QUARANTINE_TTL_SECS: i64 = 72 * 3600;
 /// RISK-001: the rolling window of the risk score.
 pub const RISK_WINDOW_SECS: i64 = 24 * 3600;
 /// Hard cap on quarantine entries kept (oldest decided entries are dropped first).
@@ -357,11 +356,7 @@ pub(crate) fn screen(
             "message refused by the provider's content policy",
         )),
         Verdict::Quarantined => {
-            let ttl = if state.has(Defect::QuarantineTtl24h) {
-                24 * 3600
-            } else {
-                QUARANTINE_TTL_SECS
-            };
+            let ttl = state.policy().quarantine_ttl_secs;
             let id = if state.has(Defect::QuarantineIdUnprefixed) {
                 random_hex::<16>()
             } else {
@@ -803,15 +798,11 @@ pub struct Breakdown {
 /// RISK-001: `(blocked×3 + quarantined×2 + flagged) / total × 100`, 0 without messages, rounded
 /// to the nearest integer (half up) and clamped to 0–100 (C-35: the formula reaches 300, the
 /// API documents an integer 0–100; this mock takes the clamp reading).
-pub fn risk_score(b: Breakdown, unweighted: bool) -> u64 {
+pub fn risk_score(b: Breakdown, w: RiskWeights) -> u64 {
     if b.total_messages == 0 {
         return 0;
     }
-    let weighted = if unweighted {
-        b.blocked + b.quarantined + b.flagged
-    } else {
-        b.blocked * 3 + b.quarantined * 2 + b.flagged
-    };
+    let weighted = b.blocked * w.blocked + b.quarantined * w.quarantined + b.flagged * w.flagged;
     let raw = (weighted * 100 + b.total_messages / 2) / b.total_messages;
     raw.min(100)
 }
@@ -860,7 +851,7 @@ pub(crate) async fn risk(
             }
         }
     }
-    let score = risk_score(b, state.has(Defect::RiskUnweighted));
+    let score = risk_score(b, state.policy().risk_weights);
     // SUS-006: the suspension record, when there is one (expiry checked now, SUS-005).
     let record = state
         .lock()
@@ -907,12 +898,12 @@ mod tests {
             quarantined: q,
             flagged: f,
         };
-        assert_eq!(risk_score(b(0, 0, 0, 0), false), 0);
-        assert_eq!(risk_score(b(5, 0, 1, 1), false), 60);
-        assert_eq!(risk_score(b(5, 0, 1, 1), true), 40);
-        assert_eq!(risk_score(b(10, 1, 0, 0), false), 30);
-        assert_eq!(risk_score(b(1, 1, 0, 0), false), 100);
-        assert_eq!(risk_score(b(3, 0, 0, 1), false), 33);
+        assert_eq!(risk_score(b(0, 0, 0, 0), RiskWeights::SPEC), 0);
+        assert_eq!(risk_score(b(5, 0, 1, 1), RiskWeights::SPEC), 60);
+        assert_eq!(risk_score(b(5, 0, 1, 1), RiskWeights::FLAT), 40);
+        assert_eq!(risk_score(b(10, 1, 0, 0), RiskWeights::SPEC), 30);
+        assert_eq!(risk_score(b(1, 1, 0, 0), RiskWeights::SPEC), 100);
+        assert_eq!(risk_score(b(3, 0, 0, 1), RiskWeights::SPEC), 33);
         assert_eq!(risk_level(10), "low");
         assert_eq!(risk_level(11), "medium");
         assert_eq!(risk_level(60), "high");

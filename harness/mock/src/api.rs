@@ -4,10 +4,11 @@
 
 use crate::defects::Defect;
 use crate::error::{ApiError, json_response};
+use crate::policy::RateScope;
 use crate::ssrf::validate_webhook_url;
 use crate::state::{
-    AckResult, Agent, AgentRef, AppState, KeyRecord, NAME_BLOCK_SECS, ROTATE_GRACE_SECS,
-    fingerprint_of, hash_api_key, random_bytes, random_hex,
+    AckResult, AckVia, Agent, AgentRef, AppState, KeyRecord, NAME_BLOCK_SECS, fingerprint_of,
+    hash_api_key, random_bytes, random_hex,
 };
 use amp_core::signing::{KeyError, PublicKey, SecretKey, Strictness};
 use axum::body::Bytes;
@@ -50,10 +51,9 @@ pub(crate) async fn rate_limit_mw(
     let (bucket, limit) = if path.ends_with("/register") {
         (format!("reg:{ip}"), limits.register_per_minute)
     } else if let Some(token) = bearer(req.headers()) {
-        let key = if state.has(Defect::RateLimitGlobal) {
-            "global".to_string()
-        } else {
-            hash_api_key(&token)
+        let key = match state.policy().rate_scope {
+            RateScope::PerApiKey => hash_api_key(&token),
+            RateScope::Global => "global".to_string(),
         };
         (format!("key:{key}"), limits.api_requests_per_minute)
     } else {
@@ -512,16 +512,18 @@ pub(crate) async fn health(State(state): State<AppState>) -> ApiResult {
 pub(crate) async fn info(State(state): State<AppState>) -> ApiResult {
     let pk = state.provider_public_key();
     let rl = state.config().rate_limits;
+    // API-004: `info-missing-fields` leaves out capabilities and rate limits.
+    let complete = !state.has(Defect::InfoMissingFields);
     let mut m = Map::new();
     m.insert("provider".into(), json!(state.config().provider_domain));
     m.insert("version".into(), json!(amp_core::PROTOCOL_VERSION));
     m.insert("public_key".into(), json!(pk.to_spki_pem()));
     m.insert("fingerprint".into(), json!(fingerprint_of(&pk)));
-    if !state.has(Defect::InfoMissingFields) {
+    if complete {
         m.insert("capabilities".into(), capabilities());
     }
     m.insert("registration_modes".into(), json!(["open"]));
-    if !state.has(Defect::InfoMissingFields) {
+    if complete {
         m.insert(
             "rate_limits".into(),
             json!({
@@ -603,6 +605,9 @@ pub(crate) async fn register(
     let metadata = opt_object_or_array(obj, "metadata", false)?;
     let capabilities = opt_object_or_array(obj, "capabilities", true)?;
 
+    if let Some(resp) = reissue_for_own_key(&state, &address, &public_key) {
+        return resp;
+    }
     let overwrite = state.has(Defect::NameCollisionOverwrites);
     // `recased-name-duplicate`: availability is checked with the name as sent.
     let recased = state.has(Defect::RecasedNameDuplicate) && req_str(obj, "name")? != name;
@@ -697,6 +702,39 @@ pub(crate) async fn register(
         m.insert("webhook_secret".into(), json!(s));
     }
     ok(StatusCode::CREATED, resp)
+}
+
+/// `reregister-own-key-issues-key`: a registration of a taken name with that agent's own public
+/// key is answered like a first registration, with a fresh API key for the existing agent.
+fn reissue_for_own_key(state: &AppState, address: &str, key: &PublicKey) -> Option<ApiResult> {
+    if !state.has(Defect::ReregisterOwnKeyIssuesKey) {
+        return None;
+    }
+    let mut db = state.lock();
+    let agent_id = db.by_address.get(address).cloned()?;
+    let agent = db
+        .agents
+        .get(&agent_id)
+        .filter(|a| a.public_key == *key)?
+        .clone();
+    let api_key = new_api_key();
+    db.api_keys.insert(
+        hash_api_key(&api_key),
+        KeyRecord {
+            agent_id: agent_id.clone(),
+            valid_until: None,
+        },
+    );
+    Some(ok(
+        StatusCode::CREATED,
+        json!({
+            "address": agent.address,
+            "agent_id": agent_id,
+            "tenant": agent.tenant,
+            "api_key": api_key,
+            "fingerprint": agent.fingerprint,
+        }),
+    ))
 }
 
 fn agent_record(state: &AppState, agent: &AgentRef) -> Result<Agent, ApiError> {
@@ -968,7 +1006,10 @@ pub(crate) async fn route(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult {
-    let who = auth(&state, &headers)?;
+    let who = match auth(&state, &headers) {
+        Ok(who) => who,
+        Err(e) => mesh_sender_without_auth(&state, &headers, &body).ok_or(e)?,
+    };
     let v = parse_json(&state, &body)?;
     let outcome = if headers.contains_key("x-forwarded-from") {
         state.route_mesh(&who, &v).await
@@ -997,6 +1038,23 @@ pub(crate) async fn route(
     ok(StatusCode::OK, out)
 }
 
+/// `mesh-header-skips-auth`: a request without credentials that names a mesh host in
+/// `X-Forwarded-From` is taken to come from the agent its `from` names.
+fn mesh_sender_without_auth(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Option<AgentRef> {
+    if !state.has(Defect::MeshHeaderSkipsAuth)
+        || headers.get(header::AUTHORIZATION).is_some()
+        || !headers.contains_key("x-forwarded-from")
+    {
+        return None;
+    }
+    let v: Value = serde_json::from_slice(body).ok()?;
+    state.resolve_str(v.get("from")?.as_str()?)
+}
+
 fn parse_limit(raw: Option<&String>, default: usize, max: usize) -> Result<usize, ApiError> {
     match raw {
         None => Ok(default),
@@ -1022,6 +1080,14 @@ pub(crate) async fn pending(
         agent.ok_or_else(|| ApiError::unauthorized("missing API key"))?
     } else {
         auth(&state, &headers)?
+    };
+    // `pending-agent-param`: a query parameter picks whose queue is listed.
+    let who = match q
+        .get("agent")
+        .filter(|_| state.has(Defect::PendingAgentParam))
+    {
+        Some(address) => state.resolve_str(address).unwrap_or(who),
+        None => who,
     };
     // SUS-003: a suspended agent may not pick up (its messages are kept, SUS-004).
     crate::admin::check_pickup(&state, &who)?;
@@ -1068,7 +1134,7 @@ pub(crate) async fn ack_one(
     Path(id): Path<String>,
 ) -> ApiResult {
     let who = auth(&state, &headers)?;
-    match state.ack(&who, &id)? {
+    match state.ack(&who, &id, AckVia::Delete)? {
         AckResult::Acked => ok(StatusCode::OK, json!({"acknowledged": true})),
         AckResult::AlreadyAcked => ok(
             StatusCode::OK,
@@ -1099,11 +1165,22 @@ pub(crate) async fn batch_ack(
     let mut acked = 0usize;
     let mut already = Vec::new();
     let mut missing = Vec::new();
+    let everything: Vec<Value>;
+    let ids = if ids.is_empty() && state.has(Defect::BatchAckEmptyAcksAll) {
+        everything = state
+            .pending_unacked(&who)
+            .iter()
+            .map(|m| json!(m.id))
+            .collect();
+        &everything
+    } else {
+        ids
+    };
     for id in ids {
         let Some(id) = id.as_str() else {
             return Err(ApiError::invalid_field("ids", "every id must be a string"));
         };
-        match state.ack(&who, id) {
+        match state.ack(&who, id, AckVia::Batch) {
             Ok(AckResult::Acked) => acked += 1,
             Ok(AckResult::AlreadyAcked) => already.push(json!(id)),
             Err(_) => missing.push(json!(id)),
@@ -1140,11 +1217,12 @@ pub(crate) async fn rotate_key(State(state): State<AppState>, headers: HeaderMap
         .map(|t| hash_api_key(&t))
         .unwrap_or_default();
     let now = state.clock().now_unix();
-    let until = now.saturating_add(ROTATE_GRACE_SECS);
+    let grace = state.policy().rotated_key_grace_secs;
+    let until = now.saturating_add(grace);
     let new_key = new_api_key();
     {
         let mut db = state.lock();
-        if state.has(Defect::RotatedKeyInvalidImmediately) {
+        if grace <= 0 {
             db.api_keys.remove(&old);
         } else if let Some(r) = db.api_keys.get_mut(&old) {
             let cur = r.valid_until.unwrap_or(i64::MAX);
@@ -1183,6 +1261,9 @@ pub(crate) async fn rotate_keys(
     body: Bytes,
 ) -> ApiResult {
     let who = auth(&state, &headers)?;
+    if let Some(resp) = regenerate_for_bodyless_rotation(&state, &who, &body) {
+        return resp;
+    }
     let v = parse_json(&state, &body)?;
     let obj = as_object(&v)?;
     let pem = req_str(obj, "new_public_key")?;
@@ -1196,8 +1277,14 @@ pub(crate) async fn rotate_keys(
             "new_public_key equals the current key: generate a new key pair",
         ));
     }
+    // `rotate-proof-hex-text`: the proof covers the hex text of the raw key (a C-21 reading).
+    let signed = if state.has(Defect::RotateProofHexText) {
+        hex::encode(new_pk.as_bytes()).into_bytes()
+    } else {
+        pem.as_bytes().to_vec()
+    };
     if !state.has(Defect::RotateKeysNoProofCheck)
-        && amp_core::verify(&old.public_key, pem.as_bytes(), proof, Strictness::Strict).is_err()
+        && amp_core::verify(&old.public_key, &signed, proof, Strictness::Strict).is_err()
     {
         return Err(ApiError::new(
             403,
@@ -1222,6 +1309,34 @@ pub(crate) async fn rotate_keys(
         StatusCode::OK,
         json!({"rotated": true, "fingerprint": fp, "revoked_fingerprint": old.fingerprint}),
     )
+}
+
+/// `rotate-keys-bodyless-regenerates`: a rotation request without a usable `new_public_key`
+/// (empty, `{}` or unparsable body) makes the provider generate a key pair itself and replace
+/// the agent's key with it (a legacy "server-side key generation" path).
+fn regenerate_for_bodyless_rotation(
+    state: &AppState,
+    who: &AgentRef,
+    body: &[u8],
+) -> Option<ApiResult> {
+    let has_key = serde_json::from_slice::<Value>(body)
+        .ok()
+        .is_some_and(|v| v.get("new_public_key").is_some());
+    if !state.has(Defect::RotateKeysBodylessRegenerates) || has_key {
+        return None;
+    }
+    let new_pk = SecretKey::generate().public_key();
+    let fp = fingerprint_of(&new_pk);
+    let mut db = state.lock();
+    let a = db.agents.get_mut(&who.agent_id)?;
+    let old_fp = std::mem::replace(&mut a.fingerprint, fp.clone());
+    a.revoked_public_keys.push(a.public_key);
+    a.public_key = new_pk;
+    a.public_key_pem = new_pk.to_spki_pem();
+    Some(ok(
+        StatusCode::OK,
+        json!({"rotated": true, "fingerprint": fp, "revoked_fingerprint": old_fp}),
+    ))
 }
 
 /// `DELETE {base}/auth/revoke-key` (REG-020; C-20 also revokes the public key).

@@ -34,20 +34,8 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
-/// ATT-006: largest single attachment in bytes (25 MiB).
-pub const MAX_ATTACHMENT_SIZE: u64 = 26_214_400;
 /// ATT-006: largest total of one message's attachments (100 MiB).
 pub const MAX_TOTAL_SIZE: u64 = 104_857_600;
-/// ATT-006: most `provider` attachments per message.
-pub const MAX_PER_MESSAGE: usize = 10;
-/// UPL-004: presigned upload URLs live at most one hour.
-pub const UPLOAD_URL_TTL_SECS: i64 = 3600;
-/// ATT-005: attachments expire no sooner than 7 days after upload.
-pub const ATTACHMENT_TTL_SECS: i64 = 7 * 24 * 3600;
-/// TTL used by the `attachment-short-ttl` defect (one day).
-const SHORT_TTL_SECS: i64 = 24 * 3600;
-/// Upload URL lifetime advertised by the `upload-url-long-lived` defect.
-const LONG_UPLOAD_TTL_SECS: i64 = 86_400;
 /// Upper bound on attachments held in memory: a hostile client cannot exhaust the mock.
 pub const MAX_STORED: usize = 20_000;
 /// Upper bound on uploaded bytes held in memory.
@@ -402,26 +390,19 @@ pub(crate) async fn request_upload(
         ));
     }
     check_digest(&state, &digest)?;
-    if size > MAX_ATTACHMENT_SIZE && !state.has(Defect::OversizeUploadAccepted) {
+    let max_size = state.policy().max_attachment_bytes;
+    if size > max_size {
         return Err(ApiError::new(
             413,
             "attachment_too_large",
-            format!("attachments are limited to {MAX_ATTACHMENT_SIZE} bytes (ATT-006)"),
+            format!("attachments are limited to {max_size} bytes (ATT-006)"),
         )
         .with_field("size"));
     }
 
     let now = state.clock().now_unix();
-    let ttl = if state.has(Defect::AttachmentShortTtl) {
-        SHORT_TTL_SECS
-    } else {
-        ATTACHMENT_TTL_SECS
-    };
-    let expires_in = if state.has(Defect::UploadUrlLongLived) {
-        LONG_UPLOAD_TTL_SECS
-    } else {
-        UPLOAD_URL_TTL_SECS
-    };
+    let ttl = state.policy().attachment_ttl_secs;
+    let expires_in = state.policy().upload_url_ttl_secs;
     let id = format!("att_{now}_{}", random_hex::<8>());
     let record = Attachment {
         owner_agent_id: who.agent_id.clone(),
@@ -701,7 +682,12 @@ fn may_read(a: &Attachment, who: &AgentRef) -> bool {
         })
 }
 
-fn disposition(a: &Attachment) -> Option<HeaderValue> {
+/// UPL-015: downloads carry `Content-Disposition: attachment` (none under the
+/// `download-no-disposition` defect).
+fn disposition(state: &AppState, a: &Attachment) -> Option<HeaderValue> {
+    if state.has(Defect::DownloadNoDisposition) {
+        return None;
+    }
     HeaderValue::from_str(&format!(
         "attachment; filename=\"{}\"",
         sanitize_filename(&a.filename)
@@ -751,16 +737,14 @@ pub(crate) async fn download(
         return Err(unusable(a));
     }
     let location = signed_url(&base, &id, a);
-    let cd = disposition(a);
+    let cd = disposition(&state, a);
     drop(db);
     let mut resp = StatusCode::FOUND.into_response();
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&location) {
         h.insert(header::LOCATION, v);
     }
-    if let Some(cd) = cd
-        && !state.has(Defect::DownloadNoDisposition)
-    {
+    if let Some(cd) = cd {
         h.insert(header::CONTENT_DISPOSITION, cd);
     }
     Ok(resp)
@@ -787,7 +771,7 @@ pub(crate) async fn signed_file(
     let data = a.data.clone().unwrap_or_default();
     let ct = HeaderValue::from_str(&a.content_type)
         .unwrap_or(HeaderValue::from_static("application/octet-stream"));
-    let cd = disposition(a);
+    let cd = disposition(&state, a);
     let etag = a
         .digest
         .strip_prefix("sha256:")
@@ -823,9 +807,7 @@ pub(crate) async fn signed_file(
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, ct);
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    if let Some(cd) = cd
-        && !state.has(Defect::DownloadNoDisposition)
-    {
+    if let Some(cd) = cd {
         h.insert(header::CONTENT_DISPOSITION, cd);
     }
     h.insert(
@@ -896,6 +878,23 @@ fn provider_attachments(payload: &Value) -> Vec<&Map<String, Value>> {
 /// Route-time attachment checks (ATT-006, RTE-006..009, ATT-011), all under one lock so two
 /// concurrent routes cannot both take the same attachment. On success the attachments are
 /// reserved for this route; bind or release the [`Claim`].
+/// The scan status a route is judged by: the provider's own record, or under
+/// `attachment-scan-status-trusted` whatever the sender wrote into the payload.
+fn scan_status_for_route(
+    state: &AppState,
+    recorded: ScanStatus,
+    o: &Map<String, Value>,
+) -> ScanStatus {
+    if !state.has(Defect::AttachmentScanStatusTrusted) {
+        return recorded;
+    }
+    match o.get("scan_status").and_then(Value::as_str) {
+        Some("clean") => ScanStatus::Clean,
+        Some("suspicious") => ScanStatus::Suspicious,
+        _ => recorded,
+    }
+}
+
 pub fn claim_for_route(
     state: &AppState,
     sender: &AgentRef,
@@ -908,12 +907,13 @@ pub fn claim_for_route(
             ids: Vec::new(),
         });
     }
-    if list.len() > MAX_PER_MESSAGE && !state.has(Defect::TooManyAttachmentsAccepted) {
+    let max_count = state.policy().max_attachments_per_message;
+    if list.len() > max_count {
         return Err(ApiError::new(
             400,
             "too_many_attachments",
             format!(
-                "{} attachments: at most {MAX_PER_MESSAGE} per message (ATT-006)",
+                "{} attachments: at most {max_count} per message (ATT-006)",
                 list.len()
             ),
         )
@@ -944,7 +944,7 @@ pub fn claim_for_route(
             )
             .with_field(field("id")));
         }
-        match a.status {
+        match scan_status_for_route(state, a.status, o) {
             ScanStatus::Pending if !state.has(Defect::AttachmentPendingRouted) => {
                 return Err(ApiError::new(
                     409,

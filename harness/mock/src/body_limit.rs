@@ -7,7 +7,6 @@
 //! clients lose the `413` they were sent (or the next request on the connection fails). Past
 //! the bound the connection is closed: a hostile client cannot keep the mock busy.
 
-use crate::defects::Defect;
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::body::{Body, Bytes};
@@ -18,9 +17,6 @@ use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use std::time::Duration;
 
-/// Body cap used when the `no-body-limit` defect is planted (the mock still must not be
-/// exhausted by a hostile client).
-const DEFECT_BODY_CAP: usize = 16 * 1024 * 1024;
 /// After a `413`, at most this many further body bytes are read and discarded.
 pub const DRAIN_BYTES: usize = 8 * 1024 * 1024;
 /// After a `413`, the rest of the body is read for at most this long.
@@ -31,11 +27,8 @@ pub(crate) async fn body_limit_mw(
     req: Request,
     next: Next,
 ) -> Response {
-    let cap = if state.has(Defect::NoBodyLimit) {
-        DEFECT_BODY_CAP
-    } else {
-        state.config().max_body_bytes
-    };
+    // The `no-body-limit` defect raises it (resolved once into the policy).
+    let cap = state.policy().body_cap_bytes;
     if declares_more_than(req.headers(), cap) {
         return refuse_and_drain(cap, req.into_body());
     }

@@ -35,11 +35,6 @@ use axum::response::Response;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
-/// Validity of a provider-generated card (well inside CARD-002's six months).
-pub const GENERATED_VALIDITY_SECS: i64 = 90 * 86_400;
-/// Validity used by the `card-long-expiry` defect (a year: breaks CARD-002).
-const LONG_VALIDITY_SECS: i64 = 365 * 86_400;
-
 type ApiResult = Result<Response, ApiError>;
 
 /// Uploaded cards by agent id.
@@ -103,11 +98,7 @@ pub(crate) async fn get_card(State(state): State<AppState>, headers: HeaderMap) 
     {
         return Ok(json_response(StatusCode::OK, &card));
     }
-    let validity = if state.has(Defect::CardLongExpiry) {
-        LONG_VALIDITY_SECS
-    } else {
-        GENERATED_VALIDITY_SECS
-    };
+    let validity = state.policy().card_validity_secs;
     let mut fields = card_fields(
         &address,
         &pk,

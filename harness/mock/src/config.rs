@@ -107,7 +107,7 @@ impl Clock {
     }
 }
 
-/// Everything that shapes one mock instance. See the contract in `notes/mock-contract.md`.
+/// Everything that shapes one mock instance.
 #[derive(Debug, Clone)]
 pub struct MockConfig {
     /// Listen address; must be loopback unless `allow_non_loopback`.

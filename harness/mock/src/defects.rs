@@ -1,38 +1,32 @@
-//! The planted-defect table (contract: `notes/mock-contract.md`).
+//! The planted defects: one row per defect.
 //!
-//! Each defect names the catalogue clause it breaks, so `selftest` can check that at least one
-//! case citing that clause fails when the defect is planted. A defect changes only its own
-//! behaviour; the clean mock (empty [`DefectSet`]) is a strict AMP v1 provider.
+//! A row is complete: the kebab-case `name` used on the command line, the catalogue `clause` the
+//! defect breaks, a `description` of what the mock does instead of the strict behaviour, and the
+//! suite cases that must catch it (`killed_by`). `amp-conformance selftest` plants each defect
+//! and checks that every listed case fails or warns; the cli crate's tests check that every
+//! listed id is a case of the suite (this crate does not depend on the suite, so the ids are
+//! plain strings here). Rows are grouped by clause prefix.
+//!
+//! The clean mock (empty [`DefectSet`]) is a strict AMP v1 provider; a defect changes only its
+//! own behaviour.
 
 use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
-/// Which module implements a defect's behaviour (helper A: REST/routing, helper B: WS, webhook,
-/// federation). Informational only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Owner {
-    /// REST, registration, routing, relay queue (`api.rs`, `state.rs`).
-    Rest,
-    /// WebSocket (`ws.rs`).
-    WebSocket,
-    /// Webhook delivery (`webhook.rs`).
-    Webhook,
-    /// Federation (`federation.rs`).
-    Federation,
-    /// Attachment upload, scan, download and route checks (`attachments.rs`).
-    Attachments,
-    /// Quarantine, suspension and risk score (`admin.rs`).
-    Admin,
-    /// Agent cards (`card.rs`).
-    Card,
-}
-
 macro_rules! defects {
-    ($( $variant:ident => ($name:literal, $clause:literal, $owner:ident, $desc:literal) ),+ $(,)?) => {
+    ($(
+        $(#[$meta:meta])*
+        $variant:ident {
+            name: $name:literal,
+            clause: $clause:literal,
+            description: $desc:literal,
+            killed_by: [$($case:literal),+ $(,)?] $(,)?
+        }
+    )+) => {
         /// One planted defect.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum Defect { $( #[doc = $desc] $variant ),+ }
+        pub enum Defect { $( $(#[$meta])* #[doc = $desc] $variant ),+ }
 
         impl Defect {
             /// Every defect, in table order.
@@ -50,127 +44,791 @@ macro_rules! defects {
             pub fn description(self) -> &'static str {
                 match self { $( Defect::$variant => $desc ),+ }
             }
-            /// Which module implements it.
-            pub fn owner(self) -> Owner {
-                match self { $( Defect::$variant => Owner::$owner ),+ }
+            /// Ids of the suite cases that must fail or warn when the defect is planted.
+            pub fn killed_by(self) -> &'static [&'static str] {
+                match self { $( Defect::$variant => &[$($case),+] ),+ }
             }
         }
     };
 }
 
 defects! {
-    AcceptUnsigned => ("accept-unsigned", "SIG-002", Rest, "route without `signature` is accepted and delivered"),
-    AcceptBadSignature => ("accept-bad-signature", "SIG-015", Rest, "signature is not verified at all"),
-    LaxSignatureEncoding => ("lax-signature-encoding", "SIG-011", Rest, "base64url / unpadded / whitespace-laden signature text accepted (strict otherwise)"),
-    UnsignedPriority => ("unsigned-priority", "SIG-016", Rest, "priority is left out of the canonical string when verifying (priority escalation passes)"),
-    PayloadHashInsertion => ("payload-hash-insertion", "SIG-008", Rest, "verifies with the insertion-order payload hash instead of the configured profile"),
-    HonourSpoofedFrom => ("honour-spoofed-from", "SIG-013", Rest, "a `from` differing from the authenticated agent is used as envelope.from"),
-    KeepClientId => ("keep-client-id", "SIG-006", Rest, "a client-supplied `id`/`timestamp` in the route body is kept in the envelope"),
-    AcceptSmallOrderKey => ("accept-small-order-key", "REG-006", Rest, "registration accepts a small-order / identity Ed25519 public key"),
-    AcceptPrivateKeyPem => ("accept-private-key-pem", "REG-006", Rest, "registration accepts a PRIVATE KEY PEM as public_key (derives the public key)"),
-    NameCollisionOverwrites => ("name-collision-overwrites", "REG-007", Rest, "registering a taken name replaces the existing agent (new key)"),
-    ApiKeyInMe => ("api-key-in-me", "REG-005", Rest, "GET /v1/agents/me includes api_key"),
-    RevokedKeyWorks => ("revoked-key-works", "REG-020", Rest, "after DELETE /v1/auth/revoke-key the API key still authenticates"),
-    RotatedKeyInvalidImmediately => ("rotated-key-invalid-immediately", "REG-019", Rest, "after rotate-key the previous API key stops working at once"),
-    RotateKeysNoProofCheck => ("rotate-keys-no-proof-check", "REG-022", Rest, "rotate-keys accepts any proof"),
-    OldKeyValidAfterRotate => ("old-key-valid-after-rotate", "REV-002", Rest, "after rotate-keys, messages signed with the old key still route"),
-    DeregisteredKeyWorks => ("deregistered-key-works", "REG-023", Rest, "after DELETE /v1/agents/me the API key still works"),
-    NoAuthPending => ("no-auth-pending", "API-002", Rest, "GET /v1/messages/pending without Authorization answers 200 (for the first agent)"),
-    MalformedJson500 => ("malformed-json-500", "JSON-008", Rest, "malformed JSON body answers 500"),
-    WrongErrorFormat => ("wrong-error-format", "API-007", Rest, "error bodies use `{\"msg\": ...}` without `error`"),
-    AcceptDuplicateKeys => ("accept-duplicate-keys", "JSON-003", Rest, "JSON with duplicate keys is accepted (last wins)"),
-    NoBodyLimit => ("no-body-limit", "API-009", Rest, "bodies over 1 MiB are parsed and accepted (no 413)"),
-    SubjectTooLong => ("subject-too-long", "MSG-003", Rest, "subjects over 256 characters accepted"),
-    PriorityUnvalidated => ("priority-unvalidated", "MSG-004", Rest, "any priority string accepted"),
-    MissingFieldWrongCode => ("missing-field-wrong-code", "MSG-008", Rest, "missing payload.type answers 400 invalid_request instead of missing_field"),
-    ContextModified => ("context-modified", "MSG-010", Rest, "null values and empty objects inside payload.context are stripped before delivery"),
-    UnknownRecipientAccepted => ("unknown-recipient-accepted", "AGT-003", Rest, "route to an unregistered address answers 200 queued instead of 404"),
-    DuplicateDelivery => ("duplicate-delivery", "REPLAY-005", Rest, "every routed message is queued twice"),
-    IdempotencyIgnored => ("idempotency-ignored", "IDEM-004", Rest, "a repeated idempotency_key routes the message again"),
-    LifoQueue => ("lifo-queue", "RTE-019", Rest, "pending returns newest first"),
-    AckKeepsMessage => ("ack-keeps-message", "RTE-017", Rest, "DELETE /v1/messages/pending/{id} answers acknowledged but keeps the message"),
-    AckNotIdempotent => ("ack-not-idempotent", "NOTIFY-009", Rest, "acking an already-acked id answers 404 instead of already_acked"),
-    ReadAcks => ("read-acks", "NOTIFY-010", Rest, "POST /v1/messages/{id}/read removes the message from pending"),
-    CrossAgentAck => ("cross-agent-ack", "RTE-017", Rest, "an agent can ack (remove) a message queued for another agent"),
-    CursorExpiredNot410 => ("cursor-expired-not-410", "NOTIFY-007", Rest, "unknown `after` cursor answers 200 with all messages"),
-    NoRateLimitHeaders => ("no-rate-limit-headers", "RL-003", Rest, "no X-RateLimit-* headers on responses"),
-    NoRetryAfter => ("no-retry-after", "RL-002", Rest, "429 responses lack Retry-After"),
-    WebhookPrivateUrlAccepted => ("webhook-private-url-accepted", "WH-012", Rest, "webhook_url to private/link-local/metadata addresses accepted at registration"),
-    NoExternalWrapping => ("no-external-wrapping", "TRUST-002", Rest, "cross-tenant content delivered without wrapping or security marker"),
-    WrappingSameTenant => ("wrapping-same-tenant", "TRUST-004", Rest, "same-tenant (verified) messages get wrapped too"),
-    InfoMissingFields => ("info-missing-fields", "API-004", Rest, "/v1/info lacks capabilities and rate_limits"),
-    WsTokenInUrl => ("ws-token-in-url", "WS-001", WebSocket, "/v1/ws?token=<api_key> authenticates without an auth frame"),
-    WsNonAuthFirstFrame => ("ws-non-auth-first-frame", "WS-006", WebSocket, "a non-auth first frame is ignored and the socket stays open"),
-    WsNoAuthTimeout => ("ws-no-auth-timeout", "WS-004", WebSocket, "no close when no auth frame arrives"),
-    WsInvalidTokenOpen => ("ws-invalid-token-open", "WS-005", WebSocket, "invalid token answers error but does not close"),
-    WsNoPong => ("ws-no-pong", "WS-009", WebSocket, "ping frames get no pong"),
-    WsReplayUnmarked => ("ws-replay-unmarked", "NOTIFY-012", WebSocket, "queued messages replayed on connect lack `replay: true`"),
-    WebhookHmacWrongKey => ("webhook-hmac-wrong-key", "WH-002", Webhook, "webhook HMAC keyed with the API key hash instead of the webhook secret"),
-    WebhookRetryOn4xx => ("webhook-retry-on-4xx", "WH-005", Webhook, "4xx answers from the receiver are retried"),
-    WebhookNoSignature => ("webhook-no-signature", "WH-001", Webhook, "webhook POST without X-AMP-Signature"),
-    FederationUnauthenticated => ("federation-unauthenticated", "FED-003", Federation, "/v1/federation/deliver accepts requests without a valid provider signature"),
-    FederationNoSenderCheck => ("federation-no-sender-check", "FED-003", Federation, "federated message signature (sender) not verified"),
-    FederationNoDomainCheck => ("federation-no-domain-check", "FED-020", Federation, "sender domain need not match the forwarding provider"),
-    FederationReplayAccepted => ("federation-replay-accepted", "REPLAY-005", Federation, "a re-delivered federated envelope id is delivered again"),
-    FederationFutureTimestamp => ("federation-future-timestamp", "REPLAY-003", Federation, "envelopes > 60 s in the future are accepted"),
-    FederationUntrustedUnwrapped => ("federation-untrusted-unwrapped", "TRUST-002", Federation, "federated (external) content delivered unwrapped"),
-    // coverage gaps
-    RecasedNameDuplicate => ("recased-name-duplicate", "ADDR-006", Rest, "registering a taken name in another letter case creates a second agent with the same address"),
-    ShortToNotExpanded => ("short-to-not-expanded", "ADDR-009", Rest, "a short `to` (`name@tenant`) is delivered as sent instead of the full address"),
-    V2Alias => ("v2-alias", "API-001", Rest, "the v1 API is also served under /v2 (claims a version it does not implement)"),
-    AgentsCursorIgnored => ("agents-cursor-ignored", "API-011", Rest, "GET /agents ignores `cursor`: every page starts at the first agent"),
-    PayloadNullsStripped => ("payload-nulls-stripped", "JSON-001", Rest, "top-level `null` members of payload are removed before delivery"),
-    NullEnvelopeFields => ("null-envelope-fields", "JSON-007", Rest, "pending entries carry absent optional envelope fields as `null`"),
-    MeshHeaderTrusted => ("mesh-header-trusted", "MESH-012", Rest, "a normal API client sending X-Forwarded-From gets its forged `from` honoured"),
-    NoDeliveryBasis => ("no-delivery-basis", "NOTIFY-001", Rest, "route responses lack `basis`"),
-    CountRateLimited => ("count-rate-limited", "NOTIFY-005", Rest, "GET /messages/pending/count draws on the pickup budget and is refused once it is spent"),
-    RelayTtlOneDay => ("relay-ttl-one-day", "RTE-016", Rest, "queue entries expire 1 day after queueing instead of 7 days"),
-    OptionsUnvalidated => ("options-unvalidated", "RTE-024", Rest, "route `options` is ignored unvalidated (non-boolean receipt, unknown options accepted)"),
-    SignatureFailure400 => ("signature-failure-400", "SEC-003", Rest, "missing or invalid signatures answer 400 invalid_request instead of 422/403"),
-    RateLimitGlobal => ("rate-limit-global", "RL-001", Rest, "all API keys share one request budget instead of one per agent"),
-    PatchWebhookUnvalidated => ("patch-webhook-unvalidated", "WH-011", Rest, "PATCH /agents/me accepts private webhook URLs (validated only at registration)"),
-    FederationAnyProvider => ("federation-any-provider", "FED-017", Federation, "deliveries from providers outside the trust list are accepted unauthenticated"),
-    FederationUntrustedDeliveredRaw => ("federation-untrusted-delivered-raw", "TRUST-003", Federation, "a federated message whose sender signature fails is delivered unwrapped"),
-    IdempotencyShortMemory => ("idempotency-short-memory", "IDEM-003", Rest, "only the most recent idempotency key per agent is remembered"),
-    ReplyThreadParent => ("reply-thread-parent", "MSG-011", Rest, "a reply's thread_id is its parent's id instead of the thread root"),
-    // attachments
-    AttachmentForeignAccepted => ("attachment-foreign-accepted", "RTE-006", Attachments, "a message may reference another agent's attachment"),
-    AttachmentPendingRouted => ("attachment-pending-routed", "RTE-007", Attachments, "attachments still `pending` (upload not confirmed/scanned) are routed"),
-    AttachmentRejectedRouted => ("attachment-rejected-routed", "RTE-008", Attachments, "attachments whose scan ended `rejected` are routed"),
-    AttachmentDigestNotChecked => ("attachment-digest-not-checked", "RTE-009", Attachments, "payload `digest`/`size` are not compared with the uploaded file's"),
-    AttachmentReuseAccepted => ("attachment-reuse-accepted", "ATT-011", Attachments, "an attachment id may be referenced by several routed messages"),
-    TooManyAttachmentsAccepted => ("too-many-attachments-accepted", "ATT-006", Attachments, "messages with more than 10 attachments are routed"),
-    OversizeUploadAccepted => ("oversize-upload-accepted", "ATT-006", Attachments, "upload requests declaring more than 25 MiB are accepted"),
-    UploadMd5Accepted => ("upload-md5-accepted", "UPL-002", Attachments, "upload requests with an `md5:`/`sha1:` digest are accepted"),
-    UploadUrlLongLived => ("upload-url-long-lived", "UPL-004", Attachments, "presigned upload URLs live 24 h (`expires_in: 86400`)"),
-    PresignedReusable => ("presigned-reusable", "UPL-005", Attachments, "a presigned upload URL accepts a second PUT (content replaced)"),
-    UploadSizeUnchecked => ("upload-size-unchecked", "UPL-006", Attachments, "the presigned PUT accepts bodies far larger than the declared size"),
-    AttachmentShortTtl => ("attachment-short-ttl", "ATT-005", Attachments, "attachments expire 1 day after upload instead of 7"),
-    ExecutableNotRejected => ("executable-not-rejected", "SCAN-007", Attachments, "files with ELF/PE/Mach-O magic bytes pass the scan when declared as another type"),
-    BlockedMimeAccepted => ("blocked-mime-accepted", "SCAN-005", Attachments, "uploads declared with a blocked executable/script media type pass the scan"),
-    DownloadNoDisposition => ("download-no-disposition", "UPL-015", Attachments, "downloads lack `Content-Disposition: attachment`"),
-    // admin
-    AdminNoAuth => ("admin-no-auth", "ADM-001", Admin, "admin endpoints (quarantine, suspend) accept any agent API key"),
-    QuarantineDelivered => ("quarantine-delivered", "RTE-004", Admin, "a quarantined message is answered 202 quarantined but delivered anyway"),
-    QuarantineLeaksRules => ("quarantine-leaks-rules", "QTN-007", Admin, "the 202 quarantined route response names the triggered rules and severity"),
-    QuarantineReopen => ("quarantine-reopen", "QTN-004", Admin, "a rejected quarantine entry can still be approved (and delivered)"),
-    QuarantineIdUnprefixed => ("quarantine-id-unprefixed", "QTN-005", Admin, "quarantine ids are bare hex instead of `qtn_<ts>_<hex>`"),
-    QuarantineTtl24h => ("quarantine-ttl-24h", "QTN-006", Admin, "quarantine entries expire 24 h after quarantine instead of 72 h"),
-    SuspendedSenderRoutes => ("suspended-sender-routes", "SUS-001", Admin, "a suspended agent can still route messages"),
-    SuspendedRecipientAccepts => ("suspended-recipient-accepts", "SUS-002", Admin, "messages to a suspended agent are accepted and queued"),
-    SuspendedPickup => ("suspended-pickup", "SUS-003", Admin, "a suspended agent can still pick up its relay queue"),
-    SuspensionDropsQueue => ("suspension-drops-queue", "SUS-004", Admin, "suspending an agent discards its queued messages"),
-    WsOpenWhenSuspended => ("ws-open-when-suspended", "WS-014", Admin, "live WebSocket connections stay open when their agent is suspended"),
-    WebhookToSuspended => ("webhook-to-suspended", "WH-016", Admin, "webhooks are still delivered to a suspended agent"),
-    RiskUnweighted => ("risk-unweighted", "RISK-001", Admin, "risk score counts blocked/quarantined/flagged with weight 1 each"),
-    RiskAnyAgent => ("risk-any-agent", "ADM-007", Admin, "any agent may read another agent's risk score"),
-    // agent card
-    CardUnverifiedUpload => ("card-unverified-upload", "CARD-004", Card, "PUT /agents/me/card stores a card whose signature does not verify"),
-    CardExpiredAccepted => ("card-expired-accepted", "CARD-004", Card, "PUT /agents/me/card stores an already expired card"),
-    CardFingerprintMismatch => ("card-fingerprint-mismatch", "CARD-004", Card, "PUT /agents/me/card stores a card whose fingerprint is not its key's"),
-    CardLongExpiry => ("card-long-expiry", "CARD-002", Card, "generated cards are valid for a year (more than 6 months)"),
-    // receipts
-    ReceiptsDropped => ("receipts-dropped", "NOTIFY-003", WebSocket, "receipts retained for an offline sender are discarded when it connects instead of delivered"),
+    // ADDR: addresses
+    RecasedNameDuplicate {
+        name: "recased-name-duplicate",
+        clause: "ADDR-006",
+        description: "registering a taken name in another letter case creates a second agent with the same address",
+        killed_by: ["register.name-taken.recased"],
+    }
+    ShortToNotExpanded {
+        name: "short-to-not-expanded",
+        clause: "ADDR-009",
+        description: "a short `to` (`name@tenant`) is delivered as sent instead of the full address",
+        killed_by: ["route.to.short-address"],
+    }
+    MixedCaseToRefused {
+        name: "mixed-case-to-refused",
+        clause: "ADDR-005",
+        description: "a route whose `to` has upper-case letters is refused with 400 instead of matched case-insensitively",
+        killed_by: ["route.to.case-insensitive"],
+    }
+    // REG: registration and API keys
+    AcceptSmallOrderKey {
+        name: "accept-small-order-key",
+        clause: "REG-006",
+        description: "registration accepts a small-order / identity Ed25519 public key",
+        killed_by: ["register.small-order-key"],
+    }
+    AcceptPrivateKeyPem {
+        name: "accept-private-key-pem",
+        clause: "REG-006",
+        description: "registration accepts a PRIVATE KEY PEM as public_key (derives the public key)",
+        killed_by: ["register.private-key-pem"],
+    }
+    NameCollisionOverwrites {
+        name: "name-collision-overwrites",
+        clause: "REG-007",
+        description: "registering a taken name replaces the existing agent (new key)",
+        killed_by: ["register.name-taken", "register.name-taken.keeps-key"],
+    }
+    ApiKeyInMe {
+        name: "api-key-in-me",
+        clause: "REG-005",
+        description: "GET /v1/agents/me includes api_key",
+        killed_by: ["register.api-key-shown-once", "agents.me.shape"],
+    }
+    RevokedKeyWorks {
+        name: "revoked-key-works",
+        clause: "REG-020",
+        description: "after DELETE /v1/auth/revoke-key the API key still authenticates",
+        killed_by: ["keys.revoke-key"],
+    }
+    RotatedKeyInvalidImmediately {
+        name: "rotated-key-invalid-immediately",
+        clause: "REG-019",
+        description: "after rotate-key the previous API key stops working at once",
+        killed_by: ["keys.rotate-key.grace"],
+    }
+    RotateKeysNoProofCheck {
+        name: "rotate-keys-no-proof-check",
+        clause: "REG-022",
+        description: "rotate-keys accepts any proof",
+        killed_by: ["keys.rotate-keys.bad-proof"],
+    }
+    DeregisteredKeyWorks {
+        name: "deregistered-key-works",
+        clause: "REG-023",
+        description: "after DELETE /v1/agents/me the API key still works",
+        killed_by: ["keys.deregister"],
+    }
+    ReregisterOwnKeyIssuesKey {
+        name: "reregister-own-key-issues-key",
+        clause: "REG-007",
+        description: "registering a taken name with that agent's own public key answers 201 with a new API key for it",
+        killed_by: ["register.name-taken.own-key"],
+    }
+    RotateProofHexText {
+        name: "rotate-proof-hex-text",
+        clause: "REG-022",
+        description: "rotate-keys verifies the proof over the lowercase hex text of the new raw key instead of its PEM text (a C-21 reading)",
+        killed_by: ["keys.rotate-keys.bad-proof", "keys.rotate-keys.old-key-revoked"],
+    }
+    RotateKeysBodylessRegenerates {
+        name: "rotate-keys-bodyless-regenerates",
+        clause: "REG-022",
+        description: "POST /auth/rotate-keys with an empty, `{}` or malformed body generates a key pair on the server and replaces the agent's key",
+        killed_by: ["keys.rotate-keys.malformed"],
+    }
+    // REV: key revocation
+    OldKeyValidAfterRotate {
+        name: "old-key-valid-after-rotate",
+        clause: "REV-002",
+        description: "after rotate-keys, messages signed with the old key still route",
+        killed_by: ["keys.rotate-keys.old-key-revoked"],
+    }
+    // SIG: message signatures
+    AcceptUnsigned {
+        name: "accept-unsigned",
+        clause: "SIG-002",
+        description: "route without `signature` is accepted and delivered",
+        killed_by: ["route.unsigned"],
+    }
+    UnsignedForeignQueued {
+        name: "unsigned-foreign-queued",
+        clause: "SIG-002",
+        description: "a route without signature to an address on another provider is answered 200 queued (signatures are demanded for local recipients only)",
+        killed_by: ["route.unsigned.other-provider"],
+    }
+    AcceptBadSignature {
+        name: "accept-bad-signature",
+        clause: "SIG-015",
+        description: "signature is not verified at all",
+        killed_by: ["route.signature.invalid", "route.signature.other-key", "route.signature.tampered-subject", "route.signature.tampered-payload", "route.signature.tampered-to", "route.signature.tampered-in-reply-to", "ws.route"],
+    }
+    LaxSignatureEncoding {
+        name: "lax-signature-encoding",
+        clause: "SIG-011",
+        description: "base64url / unpadded / whitespace-laden signature text accepted (strict otherwise)",
+        killed_by: ["route.signature.encoding-variants"],
+    }
+    UnsignedPriority {
+        name: "unsigned-priority",
+        clause: "SIG-016",
+        description: "priority is left out of the canonical string when verifying (priority escalation passes)",
+        killed_by: ["route.signature.tampered-priority"],
+    }
+    PayloadHashInsertion {
+        name: "payload-hash-insertion",
+        clause: "SIG-008",
+        description: "verifies with the insertion-order payload hash instead of the configured profile",
+        killed_by: ["route.payload-hash.sorted"],
+    }
+    HonourSpoofedFrom {
+        name: "honour-spoofed-from",
+        clause: "SIG-013",
+        description: "a `from` differing from the authenticated agent is used as envelope.from",
+        killed_by: ["route.from.spoofed"],
+    }
+    KeepClientId {
+        name: "keep-client-id",
+        clause: "SIG-006",
+        description: "a client-supplied `id`/`timestamp` in the route body is kept in the envelope",
+        killed_by: ["route.client-id"],
+    }
+    FromOverwritten {
+        name: "from-overwritten",
+        clause: "SIG-013",
+        description: "a client-supplied `from` is replaced by the authenticated sender and the signature verified over that (the overwrite reading of C-11)",
+        killed_by: ["route.from.spoofed"],
+    }
+    // SEC: security error codes
+    SignatureFailure400 {
+        name: "signature-failure-400",
+        clause: "SEC-003",
+        description: "missing or invalid signatures answer 400 invalid_request instead of 422/403",
+        killed_by: ["route.signature.failure-codes"],
+    }
+    // JSON: JSON handling
+    MalformedJson500 {
+        name: "malformed-json-500",
+        clause: "JSON-008",
+        description: "malformed JSON body answers 500",
+        killed_by: ["errors.malformed-json"],
+    }
+    AcceptDuplicateKeys {
+        name: "accept-duplicate-keys",
+        clause: "JSON-003",
+        description: "JSON with duplicate keys is accepted (last wins)",
+        killed_by: ["errors.duplicate-keys"],
+    }
+    PayloadNullsStripped {
+        name: "payload-nulls-stripped",
+        clause: "JSON-001",
+        description: "top-level `null` members of payload are removed before delivery",
+        killed_by: ["route.payload.null-member"],
+    }
+    NullEnvelopeFields {
+        name: "null-envelope-fields",
+        clause: "JSON-007",
+        description: "pending entries carry absent optional envelope fields as `null`",
+        killed_by: ["route.envelope.no-nulls"],
+    }
+    // API: REST API surface
+    NoAuthPending {
+        name: "no-auth-pending",
+        clause: "API-002",
+        description: "GET /v1/messages/pending without Authorization answers 200 (for the first agent)",
+        killed_by: ["errors.auth.missing"],
+    }
+    WrongErrorFormat {
+        name: "wrong-error-format",
+        clause: "API-007",
+        description: "error bodies use `{\"msg\": ...}` without `error`",
+        killed_by: ["errors.format"],
+    }
+    NoBodyLimit {
+        name: "no-body-limit",
+        clause: "API-009",
+        description: "bodies over 1 MiB are parsed and accepted (no 413)",
+        killed_by: ["errors.body-too-large"],
+    }
+    InfoMissingFields {
+        name: "info-missing-fields",
+        clause: "API-004",
+        description: "/v1/info lacks capabilities and rate_limits",
+        killed_by: ["discovery.info.shape"],
+    }
+    V2Alias {
+        name: "v2-alias",
+        clause: "API-001",
+        description: "the v1 API is also served under /v2 (claims a version it does not implement)",
+        killed_by: ["discovery.version.path"],
+    }
+    AgentsCursorIgnored {
+        name: "agents-cursor-ignored",
+        clause: "API-011",
+        description: "GET /agents ignores `cursor`: every page starts at the first agent",
+        killed_by: ["agents.list.pagination"],
+    }
+    UnknownRecipientAccepted {
+        name: "unknown-recipient-accepted",
+        clause: "API-008",
+        description: "route to an unregistered address answers 200 queued instead of 404",
+        killed_by: ["route.unknown-recipient"],
+    }
+    UnknownRecipient400 {
+        name: "unknown-recipient-400",
+        clause: "API-008",
+        description: "a route to an unregistered address answers 400 invalid_recipient (the reading of another spec section, C-37)",
+        killed_by: ["route.unknown-recipient"],
+    }
+    // MSG: message fields
+    SubjectTooLong {
+        name: "subject-too-long",
+        clause: "MSG-003",
+        description: "subjects over 256 characters accepted",
+        killed_by: ["route.subject.too-long"],
+    }
+    PriorityUnvalidated {
+        name: "priority-unvalidated",
+        clause: "MSG-004",
+        description: "any priority string accepted",
+        killed_by: ["route.priority.invalid"],
+    }
+    MissingFieldWrongCode {
+        name: "missing-field-wrong-code",
+        clause: "MSG-008",
+        description: "missing payload.type answers 400 invalid_request instead of missing_field",
+        killed_by: ["route.payload.missing-type"],
+    }
+    ContextModified {
+        name: "context-modified",
+        clause: "MSG-010",
+        description: "null values and empty objects inside payload.context are stripped before delivery",
+        killed_by: ["route.context.preserved"],
+    }
+    ReplyThreadParent {
+        name: "reply-thread-parent",
+        clause: "MSG-011",
+        description: "a reply's thread_id is its parent's id instead of the thread root",
+        killed_by: ["route.thread.reply"],
+    }
+    ShortFromInEnvelope {
+        name: "short-from-in-envelope",
+        clause: "MSG-001",
+        description: "delivered envelopes carry the sender's short address `name@tenant` as `from` (a C-11 reading)",
+        killed_by: ["route.envelope.shape", "ws.push.message-new", "ws.route"],
+    }
+    // RTE: routing and the relay queue
+    LifoQueue {
+        name: "lifo-queue",
+        clause: "RTE-019",
+        description: "pending returns newest first",
+        killed_by: ["relay.fifo"],
+    }
+    AckKeepsMessage {
+        name: "ack-keeps-message",
+        clause: "RTE-017",
+        description: "DELETE /v1/messages/pending/{id} answers acknowledged but keeps the message",
+        killed_by: ["relay.ack.removes", "relay.ack.batch"],
+    }
+    CrossAgentAck {
+        name: "cross-agent-ack",
+        clause: "RTE-017",
+        description: "an agent can ack (remove) a message queued for another agent",
+        killed_by: ["relay.ack.foreign"],
+    }
+    RelayTtlOneDay {
+        name: "relay-ttl-one-day",
+        clause: "RTE-016",
+        description: "queue entries expire 1 day after queueing instead of 7 days",
+        killed_by: ["relay.expires-at"],
+    }
+    OptionsReceiptRefused {
+        name: "options-receipt-refused",
+        clause: "RTE-024",
+        description: "a route body with the documented `options: {receipt: true}` is refused with 400",
+        killed_by: ["route.options.receipt"],
+    }
+    AttachmentForeignAccepted {
+        name: "attachment-foreign-accepted",
+        clause: "RTE-006",
+        description: "a message may reference another agent's attachment",
+        killed_by: ["attachments.route.foreign"],
+    }
+    AttachmentPendingRouted {
+        name: "attachment-pending-routed",
+        clause: "RTE-007",
+        description: "attachments still `pending` (upload not confirmed/scanned) are routed",
+        killed_by: ["attachments.route.pending"],
+    }
+    AttachmentScanStatusTrusted {
+        name: "attachment-scan-status-trusted",
+        clause: "RTE-007",
+        description: "a route is judged by the `scan_status` the sender wrote into the payload, not the provider's scan record",
+        killed_by: ["attachments.route.pending", "attachments.route.rejected"],
+    }
+    AttachmentRejectedRouted {
+        name: "attachment-rejected-routed",
+        clause: "RTE-008",
+        description: "attachments whose scan ended `rejected` are routed",
+        killed_by: ["attachments.route.rejected"],
+    }
+    AttachmentDigestNotChecked {
+        name: "attachment-digest-not-checked",
+        clause: "RTE-009",
+        description: "payload `digest`/`size` are not compared with the uploaded file's",
+        killed_by: ["attachments.route.tampered-metadata"],
+    }
+    QuarantineDelivered {
+        name: "quarantine-delivered",
+        clause: "RTE-004",
+        description: "a quarantined message is answered 202 quarantined but delivered anyway",
+        killed_by: ["admin.quarantine.held"],
+    }
+    ForeignProviderDeliveredLocally {
+        name: "foreign-provider-delivered-locally",
+        clause: "RTE-023",
+        description: "a `to` on another provider whose name and tenant match a local agent is delivered to the local agent",
+        killed_by: ["route.to.other-provider"],
+    }
+    CrossAgentBatchAck {
+        name: "cross-agent-batch-ack",
+        clause: "RTE-018",
+        description: "POST /messages/pending/ack removes ids queued for other agents",
+        killed_by: ["relay.ack.foreign-batch"],
+    }
+    BatchAckEmptyAcksAll {
+        name: "batch-ack-empty-acks-all",
+        clause: "RTE-018",
+        description: "POST /messages/pending/ack with an empty `ids` array acknowledges the caller's whole queue",
+        killed_by: ["relay.ack.foreign-batch"],
+    }
+    CrossAgentRead {
+        name: "cross-agent-read",
+        clause: "RTE-022",
+        description: "POST /messages/{id}/read marks another agent's message read and sends its sender a receipt",
+        killed_by: ["relay.read.foreign"],
+    }
+    PendingAgentParam {
+        name: "pending-agent-param",
+        clause: "RTE-015",
+        description: "GET /messages/pending?agent=<address> lists that agent's queue to any authenticated caller",
+        killed_by: ["relay.pending.foreign"],
+    }
+    // IDEM: idempotency
+    IdempotencyIgnored {
+        name: "idempotency-ignored",
+        clause: "IDEM-004",
+        description: "a repeated idempotency_key routes the message again",
+        killed_by: ["route.idempotency.repeat", "route.idempotency.conflict"],
+    }
+    IdempotencyShortMemory {
+        name: "idempotency-short-memory",
+        clause: "IDEM-003",
+        description: "only the most recent idempotency key per agent is remembered",
+        killed_by: ["route.idempotency.later"],
+    }
+    // REPLAY: replay protection
+    DuplicateDelivery {
+        name: "duplicate-delivery",
+        clause: "REPLAY-005",
+        description: "every routed message is queued twice",
+        killed_by: ["route.single-delivery"],
+    }
+    FederationReplayAccepted {
+        name: "federation-replay-accepted",
+        clause: "REPLAY-005",
+        description: "a re-delivered federated envelope id is delivered again",
+        killed_by: ["federation.replay"],
+    }
+    FederationFutureTimestamp {
+        name: "federation-future-timestamp",
+        clause: "REPLAY-003",
+        description: "envelopes > 60 s in the future are accepted",
+        killed_by: ["federation.future-timestamp"],
+    }
+    // NOTIFY: delivery notifications and pickup
+    AckNotIdempotent {
+        name: "ack-not-idempotent",
+        clause: "NOTIFY-009",
+        description: "acking an already-acked id answers 404 instead of already_acked",
+        killed_by: ["relay.ack.idempotent"],
+    }
+    ReadAcks {
+        name: "read-acks",
+        clause: "NOTIFY-010",
+        description: "POST /v1/messages/{id}/read removes the message from pending",
+        killed_by: ["relay.read.not-ack"],
+    }
+    CursorExpiredNot410 {
+        name: "cursor-expired-not-410",
+        clause: "NOTIFY-007",
+        description: "unknown `after` cursor answers 200 with all messages",
+        killed_by: ["relay.cursor-expired"],
+    }
+    WsReplayUnmarked {
+        name: "ws-replay-unmarked",
+        clause: "NOTIFY-012",
+        description: "queued messages replayed on connect lack `replay: true`",
+        killed_by: ["ws.replay.marked"],
+    }
+    NoDeliveryBasis {
+        name: "no-delivery-basis",
+        clause: "NOTIFY-001",
+        description: "route responses lack `basis`",
+        killed_by: ["route.basis"],
+    }
+    CountRateLimited {
+        name: "count-rate-limited",
+        clause: "NOTIFY-005",
+        description: "GET /messages/pending/count draws on the pickup budget and is refused once it is spent",
+        killed_by: ["relay.count.floor"],
+    }
+    ReceiptsDropped {
+        name: "receipts-dropped",
+        clause: "NOTIFY-003",
+        description: "receipts retained for an offline sender are discarded when it connects instead of delivered",
+        killed_by: ["ws.receipt.retained"],
+    }
+    CrossAgentWsAck {
+        name: "cross-agent-ws-ack",
+        clause: "NOTIFY-009",
+        description: "a WS `message.ack` removes a message queued for another agent",
+        killed_by: ["ws.ack.foreign"],
+    }
+    ReadReceiptRetainedAsDelivered {
+        name: "read-receipt-retained-as-delivered",
+        clause: "NOTIFY-003",
+        description: "for an offline sender only a `message.delivered` receipt is retained; the `message.read` that `read_receipt_sent: true` promised is lost",
+        killed_by: ["ws.receipt.retained"],
+    }
+    // TRUST: trust levels and content wrapping
+    NoExternalWrapping {
+        name: "no-external-wrapping",
+        clause: "TRUST-002",
+        description: "cross-tenant content delivered without wrapping or security marker",
+        killed_by: ["route.trust.cross-tenant"],
+    }
+    WrappingSameTenant {
+        name: "wrapping-same-tenant",
+        clause: "TRUST-004",
+        description: "same-tenant (verified) messages get wrapped too",
+        killed_by: ["route.trust.same-tenant"],
+    }
+    FederationUntrustedUnwrapped {
+        name: "federation-untrusted-unwrapped",
+        clause: "TRUST-002",
+        description: "federated (external) content delivered unwrapped",
+        killed_by: ["federation.external-wrapped"],
+    }
+    FederationUntrustedDeliveredRaw {
+        name: "federation-untrusted-delivered-raw",
+        clause: "TRUST-003",
+        description: "a federated message whose sender signature fails is delivered unwrapped",
+        killed_by: ["federation.untrusted-wrapped"],
+    }
+    WrappedMarkerOnly {
+        name: "wrapped-marker-only",
+        clause: "TRUST-002",
+        description: "external content is delivered unwrapped with `wrapped: true` security metadata",
+        killed_by: ["route.trust.cross-tenant", "federation.external-wrapped"],
+    }
+    // MESH: mesh forwarding
+    MeshHeaderTrusted {
+        name: "mesh-header-trusted",
+        clause: "MESH-012",
+        description: "a normal API client sending X-Forwarded-From gets its forged `from` honoured",
+        killed_by: ["route.from.mesh-header"],
+    }
+    MeshHeaderSkipsAuth {
+        name: "mesh-header-skips-auth",
+        clause: "MESH-012",
+        description: "POST /route without Authorization but with X-Forwarded-From is routed as the `from` it names",
+        killed_by: ["route.from.mesh-header.unauthenticated"],
+    }
+    // RL: rate limits
+    NoRateLimitHeaders {
+        name: "no-rate-limit-headers",
+        clause: "RL-003",
+        description: "no X-RateLimit-* headers on responses",
+        killed_by: ["ratelimit.headers"],
+    }
+    NoRetryAfter {
+        name: "no-retry-after",
+        clause: "RL-002",
+        description: "429 responses lack Retry-After",
+        killed_by: ["ratelimit.retry-after"],
+    }
+    RateLimitGlobal {
+        name: "rate-limit-global",
+        clause: "RL-001",
+        description: "all API keys share one request budget instead of one per agent",
+        killed_by: ["ratelimit.per-agent"],
+    }
+    // WS: WebSocket
+    WsTokenInUrl {
+        name: "ws-token-in-url",
+        clause: "WS-001",
+        description: "/v1/ws?token=<api_key> authenticates without an auth frame",
+        killed_by: ["ws.auth.token-in-url"],
+    }
+    WsNonAuthFirstFrame {
+        name: "ws-non-auth-first-frame",
+        clause: "WS-006",
+        description: "a non-auth first frame is ignored and the socket stays open",
+        killed_by: ["ws.auth.first-frame"],
+    }
+    WsNoAuthTimeout {
+        name: "ws-no-auth-timeout",
+        clause: "WS-004",
+        description: "no close when no auth frame arrives",
+        killed_by: ["ws.auth.timeout"],
+    }
+    WsInvalidTokenOpen {
+        name: "ws-invalid-token-open",
+        clause: "WS-005",
+        description: "invalid token answers error but does not close",
+        killed_by: ["ws.auth.invalid-token"],
+    }
+    WsNoPong {
+        name: "ws-no-pong",
+        clause: "WS-009",
+        description: "ping frames get no pong",
+        killed_by: ["ws.ping"],
+    }
+    WsOpenWhenSuspended {
+        name: "ws-open-when-suspended",
+        clause: "WS-014",
+        description: "live WebSocket connections stay open when their agent is suspended",
+        killed_by: ["admin.ws.suspended-closed"],
+    }
+    // WH: webhooks
+    WebhookPrivateUrlAccepted {
+        name: "webhook-private-url-accepted",
+        clause: "WH-012",
+        description: "webhook_url to private/link-local/metadata addresses accepted at registration",
+        killed_by: ["register.webhook.private-url"],
+    }
+    WebhookHmacWrongKey {
+        name: "webhook-hmac-wrong-key",
+        clause: "WH-002",
+        description: "webhook HMAC keyed with the API key hash instead of the webhook secret",
+        killed_by: ["webhook.delivery.signed"],
+    }
+    WebhookRetryOn4xx {
+        name: "webhook-retry-on-4xx",
+        clause: "WH-005",
+        description: "4xx answers from the receiver are retried",
+        killed_by: ["webhook.no-retry-on-4xx"],
+    }
+    WebhookNoSignature {
+        name: "webhook-no-signature",
+        clause: "WH-001",
+        description: "webhook POST without X-AMP-Signature",
+        killed_by: ["webhook.delivery.signed"],
+    }
+    PatchWebhookUnvalidated {
+        name: "patch-webhook-unvalidated",
+        clause: "WH-011",
+        description: "PATCH /agents/me accepts private webhook URLs (validated only at registration)",
+        killed_by: ["register.webhook.patch-private-url"],
+    }
+    WebhookToSuspended {
+        name: "webhook-to-suspended",
+        clause: "WH-016",
+        description: "webhooks are still delivered to a suspended agent",
+        killed_by: ["admin.webhook.suspended-skipped"],
+    }
+    // FED: federation
+    FederationUnauthenticated {
+        name: "federation-unauthenticated",
+        clause: "FED-003",
+        description: "/v1/federation/deliver accepts requests without a valid provider signature",
+        killed_by: ["federation.unsigned-provider"],
+    }
+    FederationNoSenderCheck {
+        name: "federation-no-sender-check",
+        clause: "FED-003",
+        description: "federated message signature (sender) not verified",
+        killed_by: ["federation.bad-sender-signature"],
+    }
+    FederationNoDomainCheck {
+        name: "federation-no-domain-check",
+        clause: "FED-020",
+        description: "sender domain need not match the forwarding provider",
+        killed_by: ["federation.domain-mismatch"],
+    }
+    FederationAnyProvider {
+        name: "federation-any-provider",
+        clause: "FED-017",
+        description: "deliveries from providers outside the trust list are accepted unauthenticated",
+        killed_by: ["federation.unknown-provider", "federation.deliver.no-peer"],
+    }
+    // ATT: attachments
+    AttachmentReuseAccepted {
+        name: "attachment-reuse-accepted",
+        clause: "ATT-011",
+        description: "an attachment id may be referenced by several routed messages",
+        killed_by: ["attachments.route.reuse"],
+    }
+    TooManyAttachmentsAccepted {
+        name: "too-many-attachments-accepted",
+        clause: "ATT-006",
+        description: "messages with more than 10 attachments are routed",
+        killed_by: ["attachments.route.too-many"],
+    }
+    OversizeUploadAccepted {
+        name: "oversize-upload-accepted",
+        clause: "ATT-006",
+        description: "upload requests declaring more than 25 MiB are accepted",
+        killed_by: ["attachments.upload.too-large"],
+    }
+    AttachmentShortTtl {
+        name: "attachment-short-ttl",
+        clause: "ATT-005",
+        description: "attachments expire 1 day after upload instead of 7",
+        killed_by: ["attachments.metadata.expiry"],
+    }
+    // UPL: attachment upload and download
+    UploadMd5Accepted {
+        name: "upload-md5-accepted",
+        clause: "UPL-002",
+        description: "upload requests with an `md5:`/`sha1:` digest are accepted",
+        killed_by: ["attachments.upload.digest-algorithm"],
+    }
+    UploadUrlLongLived {
+        name: "upload-url-long-lived",
+        clause: "UPL-004",
+        description: "presigned upload URLs live 24 h (`expires_in: 86400`)",
+        killed_by: ["attachments.upload.url-expiry"],
+    }
+    PresignedReusable {
+        name: "presigned-reusable",
+        clause: "UPL-005",
+        description: "a presigned upload URL accepts a second PUT (content replaced)",
+        killed_by: ["attachments.upload.single-use"],
+    }
+    UploadSizeUnchecked {
+        name: "upload-size-unchecked",
+        clause: "UPL-006",
+        description: "the presigned PUT accepts bodies far larger than the declared size",
+        killed_by: ["attachments.upload.size-condition"],
+    }
+    DownloadNoDisposition {
+        name: "download-no-disposition",
+        clause: "UPL-015",
+        description: "downloads lack `Content-Disposition: attachment`",
+        killed_by: ["attachments.download.redirect"],
+    }
+    // SCAN: attachment scanning
+    ExecutableNotRejected {
+        name: "executable-not-rejected",
+        clause: "SCAN-007",
+        description: "files with ELF/PE/Mach-O magic bytes pass the scan when declared as another type",
+        killed_by: ["attachments.scan.executable"],
+    }
+    BlockedMimeAccepted {
+        name: "blocked-mime-accepted",
+        clause: "SCAN-005",
+        description: "uploads declared with a blocked executable/script media type pass the scan",
+        killed_by: ["attachments.scan.blocked-mime"],
+    }
+    // ADM: admin surface
+    AdminNoAuth {
+        name: "admin-no-auth",
+        clause: "ADM-001",
+        description: "admin endpoints (quarantine, suspend) accept any agent API key",
+        killed_by: ["admin.auth.agent-key-refused"],
+    }
+    RiskAnyAgent {
+        name: "risk-any-agent",
+        clause: "ADM-007",
+        description: "any agent may read another agent's risk score",
+        killed_by: ["admin.risk.own-only"],
+    }
+    // QTN: quarantine
+    QuarantineLeaksRules {
+        name: "quarantine-leaks-rules",
+        clause: "QTN-007",
+        description: "the 202 quarantined route response names the triggered rules and severity",
+        killed_by: ["admin.quarantine.no-detail-leak"],
+    }
+    QuarantineReopen {
+        name: "quarantine-reopen",
+        clause: "QTN-004",
+        description: "a rejected quarantine entry can still be approved (and delivered)",
+        killed_by: ["admin.quarantine.one-way"],
+    }
+    QuarantineIdUnprefixed {
+        name: "quarantine-id-unprefixed",
+        clause: "QTN-005",
+        description: "quarantine ids are bare hex instead of `qtn_<ts>_<hex>`",
+        killed_by: ["admin.quarantine.entry-shape"],
+    }
+    QuarantineTtl24h {
+        name: "quarantine-ttl-24h",
+        clause: "QTN-006",
+        description: "quarantine entries expire 24 h after quarantine instead of 72 h",
+        killed_by: ["admin.quarantine.ttl"],
+    }
+    // SUS: suspension
+    SuspendedSenderRoutes {
+        name: "suspended-sender-routes",
+        clause: "SUS-001",
+        description: "a suspended agent can still route messages",
+        killed_by: ["admin.suspend.sender"],
+    }
+    SuspendedRecipientAccepts {
+        name: "suspended-recipient-accepts",
+        clause: "SUS-002",
+        description: "messages to a suspended agent are accepted and queued",
+        killed_by: ["admin.suspend.recipient"],
+    }
+    SuspendedPickup {
+        name: "suspended-pickup",
+        clause: "SUS-003",
+        description: "a suspended agent can still pick up its relay queue",
+        killed_by: ["admin.suspend.pickup-and-queue"],
+    }
+    SuspensionDropsQueue {
+        name: "suspension-drops-queue",
+        clause: "SUS-004",
+        description: "suspending an agent discards its queued messages",
+        killed_by: ["admin.suspend.pickup-and-queue"],
+    }
+    // RISK: risk score
+    RiskUnweighted {
+        name: "risk-unweighted",
+        clause: "RISK-001",
+        description: "risk score counts blocked/quarantined/flagged with weight 1 each",
+        killed_by: ["admin.risk.formula"],
+    }
+    // CARD: agent cards
+    CardUnverifiedUpload {
+        name: "card-unverified-upload",
+        clause: "CARD-004",
+        description: "PUT /agents/me/card stores a card whose signature does not verify",
+        killed_by: ["card.upload.bad-signature"],
+    }
+    CardExpiredAccepted {
+        name: "card-expired-accepted",
+        clause: "CARD-004",
+        description: "PUT /agents/me/card stores an already expired card",
+        killed_by: ["card.upload.expired"],
+    }
+    CardFingerprintMismatch {
+        name: "card-fingerprint-mismatch",
+        clause: "CARD-004",
+        description: "PUT /agents/me/card stores a card whose fingerprint is not its key's",
+        killed_by: ["card.upload.fingerprint"],
+    }
+    CardLongExpiry {
+        name: "card-long-expiry",
+        clause: "CARD-002",
+        description: "generated cards are valid for a year (more than 6 months)",
+        killed_by: ["card.export.validity"],
+    }
 }
 
 impl fmt::Display for Defect {
@@ -249,8 +907,10 @@ impl FromIterator<Defect> for DefectSet {
     }
 }
 
-/// The table rendered as aligned `name  clause  description` lines (for `--list-defects`).
+/// The table for `--list-defects`: per defect an aligned `name  clause  description` line and
+/// an indented `killed by: case, …` line.
 pub fn defect_table() -> String {
+    use std::fmt::Write as _;
     let name_w = Defect::ALL
         .iter()
         .map(|d| d.name().len())
@@ -263,12 +923,20 @@ pub fn defect_table() -> String {
         .unwrap_or(0);
     let mut out = String::new();
     for d in Defect::ALL {
-        out.push_str(&format!(
-            "{:<name_w$}  {:<clause_w$}  {}\n",
+        let _ = writeln!(
+            out,
+            "{:<name_w$}  {:<clause_w$}  {}",
             d.name(),
             d.clause(),
             d.description()
-        ));
+        );
+        let _ = writeln!(
+            out,
+            "{:<name_w$}  {:<clause_w$}  killed by: {}",
+            "",
+            "",
+            d.killed_by().join(", ")
+        );
     }
     out
 }
@@ -284,18 +952,54 @@ mod tests {
             assert!(seen.insert(d.name()), "duplicate name {}", d.name());
             assert_eq!(d.name().parse::<Defect>(), Ok(*d));
         }
-        assert_eq!(Defect::ALL.len(), 107);
+        assert_eq!(Defect::ALL.len(), 125);
         assert!("no-such-defect".parse::<Defect>().is_err());
     }
 
     #[test]
-    fn table_has_one_line_per_defect() {
+    fn table_names_each_defect_and_its_killing_cases() {
         let t = defect_table();
-        assert_eq!(t.lines().count(), Defect::ALL.len());
-        assert!(
-            t.lines()
-                .any(|l| l.starts_with("accept-unsigned") && l.contains("SIG-002"))
-        );
+        assert_eq!(t.lines().count(), 2 * Defect::ALL.len());
+        let lines: Vec<&str> = t.lines().collect();
+        let at = lines
+            .iter()
+            .position(|l| l.starts_with("accept-unsigned") && l.contains("SIG-002"))
+            .expect("accept-unsigned is listed");
+        assert!(lines[at + 1].trim_start() == "killed by: route.unsigned");
+    }
+
+    #[test]
+    fn every_row_lists_distinct_well_formed_cases() {
+        for d in Defect::ALL {
+            let ids = d.killed_by();
+            let distinct: BTreeSet<&str> = ids.iter().copied().collect();
+            assert_eq!(distinct.len(), ids.len(), "{d}: a case is listed twice");
+            for id in ids {
+                assert!(
+                    id.contains('.') && !id.contains(char::is_whitespace),
+                    "{d}: `{id}` is not a case id"
+                );
+            }
+        }
+    }
+
+    /// Rows are grouped by clause prefix: once a prefix's group ends it does not start again,
+    /// so all defects of a spec area are found in one place.
+    #[test]
+    fn rows_are_grouped_by_clause_prefix() {
+        let mut closed = BTreeSet::new();
+        let mut current = "";
+        for d in Defect::ALL {
+            let prefix = d.clause().split('-').next().unwrap_or_default();
+            if prefix != current {
+                closed.insert(current);
+                assert!(
+                    !closed.contains(prefix),
+                    "{d}: the {prefix} group appears twice; move the row to the first one"
+                );
+                current = prefix;
+            }
+        }
     }
 
     #[test]

@@ -42,7 +42,8 @@ use crate::api::parse_json;
 use crate::config::FederationPeer;
 use crate::defects::Defect;
 use crate::error::{ApiError, json_response};
-use crate::state::{AgentRef, AppState, RELAY_TTL_SECS, Trust, fingerprint_of};
+use crate::policy::RELAY_TTL_SECS;
+use crate::state::{AgentRef, AppState, Trust, fingerprint_of};
 use amp_core::envelope::{Envelope, Limits, Message, RouteRequest};
 use amp_core::replay::{ReplayDecision, ReplayInput, ReplayPolicy};
 use amp_core::signing::{PublicKey, SigningFields, Strictness};
@@ -55,9 +56,6 @@ use serde_json::{Map, Value, json};
 
 /// FED-002 freshness window for `X-AMP-Timestamp` (the webhook window of 07, reused).
 pub const PROVIDER_TIMESTAMP_WINDOW_SECS: i64 = 300;
-
-/// REPLAY-003: envelopes more than this far in the future are refused.
-pub const FUTURE_TOLERANCE_SECS: i64 = 60;
 
 /// Serialises "is this id new? → deliver it" so two concurrent identical deliveries cannot
 /// both pass the duplicate check.
@@ -447,11 +445,7 @@ fn replay_check(
     let policy = ReplayPolicy {
         dedup_window_secs: RELAY_TTL_SECS,
         max_age_secs: RELAY_TTL_SECS,
-        future_tolerance_secs: if state.has(Defect::FederationFutureTimestamp) {
-            i64::MAX / 4
-        } else {
-            FUTURE_TOLERANCE_SECS
-        },
+        future_tolerance_secs: state.policy().federation_future_tolerance_secs,
     };
     let seen = !state.has(Defect::FederationReplayAccepted)
         && already_delivered(state, recipient, &envelope.id);
@@ -475,7 +469,8 @@ fn replay_check(
             400,
             "timestamp_future",
             format!(
-                "envelope.timestamp is {ahead_secs} s in the future; at most {FUTURE_TOLERANCE_SECS} s is tolerated (REPLAY-003)"
+                "envelope.timestamp is {ahead_secs} s in the future; at most {} s is tolerated (REPLAY-003)",
+                policy.future_tolerance_secs
             ),
         )),
         ReplayDecision::Stale { age_secs } => Err(Refusal::new(

@@ -2,8 +2,7 @@
 //!
 //! It is the embedded default target of the conformance suite and the suite's self-proof: for
 //! every planted defect (see [`defects`]) at least one case citing the defect's clause must
-//! fail. The clean mock (no defects) must pass every case. Contract:
-//! `notes/mock-contract.md`.
+//! fail. The clean mock (no defects) must pass every case.
 //!
 //! Servers bind to loopback only unless explicitly allowed; state is in memory.
 //!
@@ -40,6 +39,7 @@ pub mod config;
 pub mod defects;
 pub mod error;
 pub mod federation;
+pub mod policy;
 pub mod ratelimit;
 pub mod ssrf;
 pub mod state;
@@ -47,8 +47,9 @@ pub mod webhook;
 pub mod ws;
 
 pub use config::{Clock, FederationPeer, MockConfig, RateLimits};
-pub use defects::{Defect, DefectSet, Owner, UnknownDefect, defect_table};
+pub use defects::{Defect, DefectSet, UnknownDefect, defect_table};
 pub use error::ApiError;
+pub use policy::Policy;
 pub use state::{
     AckResult, AgentRef, AppState, ConnId, PushEvent, QueuedMessage, RouteOutcome, SecurityMeta,
     Trust,
@@ -90,6 +91,7 @@ pub fn new_state(config: &MockConfig) -> AppState {
     let provider_public = provider_key.public_key();
     AppState(Arc::new(state::Inner {
         config: config.clone(),
+        policy: policy::Policy::resolve(config),
         provider_key,
         provider_public,
         started: Instant::now(),
@@ -129,7 +131,7 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/rotate-key", post(api::rotate_key))
         .route("/auth/rotate-keys", post(api::rotate_keys))
         .route("/auth/revoke-key", delete(api::revoke_key));
-    let v1 = mount_helper_b(v1);
+    let v1 = mount_live_and_federation(v1);
     let v1 = mount_attachments(v1);
     let v1 = mount_admin(v1);
     let v1 = card::mount(v1);
@@ -161,7 +163,7 @@ fn mount_attachments(r: Router<AppState>) -> Router<AppState> {
         .route("/attachments/{id}/file", get(attachments::signed_file))
 }
 
-/// Mount helper B's WebSocket and federation endpoints.
+/// Mount the admin endpoints: quarantine, suspension, risk score (see [`admin`]).
 fn mount_admin(r: Router<AppState>) -> Router<AppState> {
     r.route("/quarantine", get(admin::list_quarantine))
         .route("/quarantine/{id}", get(admin::get_quarantine))
@@ -172,7 +174,8 @@ fn mount_admin(r: Router<AppState>) -> Router<AppState> {
         .route("/agents/{agent_id}/risk", get(admin::risk))
 }
 
-fn mount_helper_b(r: Router<AppState>) -> Router<AppState> {
+/// Mount the WebSocket endpoint (spec 08 "WebSocket") and the federation inbox (spec 10).
+fn mount_live_and_federation(r: Router<AppState>) -> Router<AppState> {
     r.route("/ws", get(ws::handler))
         .route("/federation/deliver", post(federation::deliver))
 }

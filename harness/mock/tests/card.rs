@@ -217,19 +217,3 @@ async fn rotated_key_drops_the_stored_card() {
     assert_ne!(g.body, card);
     assert_eq!(g.body["address"], json!(a.address));
 }
-
-/// Every card defect has a probe above.
-#[test]
-fn every_card_defect_has_a_probe() {
-    let src = include_str!("card.rs");
-    for d in Defect::ALL
-        .iter()
-        .filter(|d| d.owner() == amp_mock::Owner::Card)
-    {
-        assert!(
-            src.contains(&format!("Defect::{d:?},")),
-            "no probe for {}",
-            d.name()
-        );
-    }
-}

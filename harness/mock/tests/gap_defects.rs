@@ -201,16 +201,16 @@ async fn seven_day_expiry(m: &Mock) -> bool {
 }
 defect_test!(relay_ttl_one_day, Defect::RelayTtlOneDay, seven_day_expiry);
 
-async fn refuses_string_receipt(m: &Mock) -> bool {
+async fn accepts_receipt_option(m: &Mock) -> bool {
     let (a, b) = pair(m).await;
     let mut body = m.body(&a, &b.address, "opts", &payload("x"));
-    body["options"] = json!({"receipt": "yes"});
-    m.route(&a, &body).await.status == 400
+    body["options"] = json!({"receipt": true});
+    m.route(&a, &body).await.status == 200
 }
 defect_test!(
-    options_unvalidated,
-    Defect::OptionsUnvalidated,
-    refuses_string_receipt
+    options_receipt_refused,
+    Defect::OptionsReceiptRefused,
+    accepts_receipt_option
 );
 
 async fn signature_codes(m: &Mock) -> bool {
@@ -417,4 +417,76 @@ defect_test!(
     Defect::FederationUntrustedDeliveredRaw,
     untrusted_never_plain,
     with_peer
+);
+
+async fn matches_mixed_case_to(m: &Mock) -> bool {
+    let (a, b) = pair(m).await;
+    let to = b.address.to_ascii_uppercase();
+    let body = m.body(&a, &to, "mixed case", &payload("x"));
+    m.route(&a, &body).await.status == 200 && m.pending(&b).await.len() == 1
+}
+defect_test!(
+    mixed_case_to_refused,
+    Defect::MixedCaseToRefused,
+    matches_mixed_case_to
+);
+
+// --- readings and spec-true verdicts ---------------------------------------------------------
+
+async fn from_is_full_address(m: &Mock) -> bool {
+    let (a, b) = pair(m).await;
+    assert_eq!(m.send(&a, &b, "x").await.status, 200);
+    m.pending(&b).await[0]["envelope"]["from"] == json!(a.address)
+}
+defect_test!(
+    short_from_in_envelope,
+    Defect::ShortFromInEnvelope,
+    from_is_full_address
+);
+
+async fn spoofed_from_refused_even_when_signed_as_sender(m: &Mock) -> bool {
+    let (a, b) = pair(m).await;
+    let eve = m.register("acme", "eve").await;
+    let mut body = m.body(&a, &b.address, "spoof", &payload("x"));
+    body["from"] = json!(eve.address);
+    m.route(&a, &body).await.status == 403
+}
+defect_test!(
+    from_overwritten,
+    Defect::FromOverwritten,
+    spoofed_from_refused_even_when_signed_as_sender
+);
+
+async fn rotation_proof_over_pem_text(m: &Mock) -> bool {
+    let a = m.register("acme", "alice").await;
+    let new = new_key();
+    let pem = new.public_key().to_spki_pem();
+    let proof = a.key.sign(pem.as_bytes()).to_base64();
+    let r = m
+        .post(
+            "/auth/rotate-keys",
+            Some(&a.api_key),
+            &json!({"new_public_key": pem, "key_algorithm": "Ed25519", "proof": proof}),
+        )
+        .await;
+    r.status == 200
+}
+defect_test!(
+    rotate_proof_hex_text,
+    Defect::RotateProofHexText,
+    rotation_proof_over_pem_text
+);
+
+async fn external_content_wrapped(m: &Mock) -> bool {
+    let a = m.register("acme", "alice").await;
+    let b = m.register("other", "bob").await;
+    assert_eq!(m.send(&a, &b, "x").await.status, 200);
+    m.pending(&b).await[0]["payload"]["message"]
+        .as_str()
+        .is_some_and(|t| t.contains("<external-content"))
+}
+defect_test!(
+    wrapped_marker_only,
+    Defect::WrappedMarkerOnly,
+    external_content_wrapped
 );

@@ -110,6 +110,12 @@ defect_test!(
     retained_receipt_delivered
 );
 
+defect_test!(
+    defect_read_receipt_retained_as_delivered,
+    Defect::ReadReceiptRetainedAsDelivered,
+    retained_receipt_delivered
+);
+
 #[tokio::test]
 async fn retained_receipts_arrive_in_order_and_only_once() {
     let m = mock(&[]).await;

@@ -543,3 +543,22 @@ async fn a_frame_over_the_size_cap_ends_only_that_connection() {
     let (mut again, _) = connected(&m, &a).await;
     sync(&mut again).await;
 }
+
+/// `cross-agent-ws-ack`: the clean mock ignores a WS ack of another agent's message id (an
+/// error frame), the defective one removes the message from its owner's queue.
+#[tokio::test]
+async fn ws_ack_of_another_agents_message_is_refused_unless_the_defect_is_planted() {
+    for (defects, kept) in [(vec![], true), (vec![Defect::CrossAgentWsAck], false)] {
+        let m = mock(&defects).await;
+        let a = m.register("acme", "alice").await;
+        let b = m.register("acme", "bob").await;
+        let eve = m.register("acme", "eve").await;
+        assert_eq!(m.send(&a, &b, "x").await.status, 200);
+        let id = m.pending(&b).await[0]["id"].clone();
+        let (mut ws, _) = connected(&m, &eve).await;
+        send(&mut ws, &json!({"type": "message.ack", "id": id})).await;
+        sync(&mut ws).await;
+        let still = m.pending(&b).await.iter().any(|e| e["id"] == id);
+        assert_eq!(still, kept, "defects {defects:?}");
+    }
+}

@@ -1,102 +1,22 @@
 //! The per-case context: everything a case may do to the target, recorded.
 
-use crate::case::{CaseResult, Failure, Outcome};
+pub use crate::agent::Agent;
+use crate::facts::{self, DELIVERY_WAIT, Facts};
+use crate::message::MessageBuilder;
+use crate::observe::{HOOK_SECRET, Observers};
 use crate::options::{ContradictionProfiles, PeerConfig, RunOptions, Target, Timing};
+use crate::prereq::Prereq;
+pub(crate) use crate::shared::{RunShared, info_capabilities};
+use crate::verdict::Failure;
 use amp_client::{
-    Bytes, ClientError, Http, Method, Receiver, Redactor, Req, Resp, Secret, Transcript, WsConfig,
+    Bytes, ClientError, Method, Receiver, Redactor, Req, Resp, Secret, Transcript, WsConfig,
     WsConn, WsEvent,
 };
-use amp_core::signing::{FingerprintProfile, Priority, SecretKey, SigningFields};
-use amp_core::{PayloadProfile, payload_hash};
+use amp_core::PayloadProfile;
+use amp_core::signing::SecretKey;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// An agent registered at the target for this run. Deregistered at the end of the run
-/// unless a case deregistered it already ([`Ctx::deregister`]).
-pub struct Agent {
-    /// Full address as the target returned it.
-    pub address: String,
-    pub api_key: Secret,
-    pub key: SecretKey,
-    pub agent_id: Option<String>,
-    /// Fingerprint as the target returned it.
-    pub fingerprint: Option<String>,
-    pub tenant: String,
-    /// The local name this run asked for.
-    pub name: String,
-    /// The registration response body (redacted: `api_key` replaced).
-    pub registration: Value,
-}
-
-impl std::fmt::Debug for Agent {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Agent")
-            .field("address", &self.address)
-            .field("api_key", &self.api_key)
-            .field("agent_id", &self.agent_id)
-            .field("tenant", &self.tenant)
-            .finish()
-    }
-}
-
-impl Agent {
-    /// `Bearer <api key>`.
-    pub fn bearer(&self) -> String {
-        format!("Bearer {}", self.api_key.expose())
-    }
-
-    /// The agent's public key as SPKI PEM (what was registered).
-    pub fn public_key_pem(&self) -> String {
-        self.key.public_key().to_spki_pem()
-    }
-}
-
-/// An agent created during the run, to be deregistered at the end.
-#[derive(Debug, Clone)]
-pub(crate) struct Created {
-    pub address: String,
-    pub api_key: Secret,
-    pub case_id: String,
-}
-
-/// State shared by all cases of one run.
-pub(crate) struct RunShared {
-    pub opts: RunOptions,
-    pub http: Http,
-    pub redactor: Redactor,
-    pub run_id: String,
-    pub seed: u64,
-    pub counter: AtomicU64,
-    pub info: Option<Value>,
-    pub created: Mutex<Vec<Created>>,
-    pub ws: WsConfig,
-}
-
-impl RunShared {
-    pub(crate) fn next_n(&self) -> u64 {
-        self.counter.fetch_add(1, Ordering::Relaxed) + 1
-    }
-
-    /// A key derived from the run seed and a counter: deterministic under `--seed`.
-    pub(crate) fn derive_key(&self, n: u64) -> SecretKey {
-        let mut h = Sha256::new();
-        h.update(b"amp-conformance agent key");
-        h.update(self.seed.to_be_bytes());
-        h.update(n.to_be_bytes());
-        let seed: [u8; 32] = h.finalize().into();
-        SecretKey::from_seed(seed)
-    }
-
-    pub(crate) fn tenant(&self) -> String {
-        self.opts
-            .tenant
-            .clone()
-            .unwrap_or_else(|| format!("ampc{}", self.run_id))
-    }
-}
 
 /// When a case's time is up. Starts at `case_timeout` from the case's start; a case that must
 /// wait for a provider deadline longer than that extends it with [`Ctx::need_time`]. The runner
@@ -139,6 +59,8 @@ pub struct Ctx {
     pub(crate) transcript: Transcript,
     pub(crate) case_id: &'static str,
     pub(crate) deadline: Arc<Deadline>,
+    /// WebSocket sessions and a loopback receiver kept to observe deliveries.
+    observers: Observers,
 }
 
 impl Ctx {
@@ -150,7 +72,46 @@ impl Ctx {
             transcript,
             case_id,
             deadline,
+            observers: Observers::default(),
         }
+    }
+
+    /// Establish prerequisite `p` (its probe runs once per run, on first need) and return what
+    /// the probe learnt; `Failure::Blocked` naming the probe that failed otherwise.
+    pub async fn require(&self, p: Prereq) -> Result<Facts, Failure> {
+        // Time spent waiting on a probe is not the case's own: the deadline stays ahead while
+        // the probe runs and moves by the time waited afterwards.
+        let (before, due) = (Instant::now(), self.deadline.get());
+        let establish = self.shared.establish(p);
+        tokio::pin!(establish);
+        let rec = loop {
+            tokio::select! {
+                rec = &mut establish => break rec,
+                () = tokio::time::sleep(Duration::from_millis(500)) => {
+                    self.deadline.extend_to(Instant::now() + Duration::from_secs(1));
+                }
+            }
+        };
+        self.deadline.extend_to(due + before.elapsed());
+        match (&rec.result, rec.blocked()) {
+            (Ok(f), _) => Ok(*f),
+            (Err(_), Some(b)) => Err(b),
+            (Err(f), None) => Err(Failure::blocked(p, f.reason.clone())),
+        }
+    }
+
+    /// Record a run-level finding: every case reporting the same `key` becomes one root cause
+    /// in the report (with `clause` and the first `summary`), listing the cases. For a
+    /// deviation that many cases observe, e.g. key
+    /// `error-code:signature_invalid->invalid_signature` for a non-spec error code.
+    pub fn finding(
+        &self,
+        key: impl Into<String>,
+        clause: &'static str,
+        summary: impl Into<String>,
+    ) {
+        self.shared
+            .record_finding(&key.into(), clause, &summary.into(), Some(self.case_id));
     }
 
     /// The provider timings this run waits on (spec figures unless the target declared its
@@ -282,20 +243,59 @@ impl Ctx {
     }
 
     fn record(&self, req: &Req, result: Result<Resp, ClientError>) -> Result<Resp, ClientError> {
-        self.learn_secrets(&result);
+        self.learn_secrets(req, &result);
         self.transcript.record_http(req, &result);
         result
     }
 
-    /// Any `api_key` the target hands out is a secret from now on.
-    fn learn_secrets(&self, result: &Result<Resp, amp_client::ClientError>) {
-        if let Ok(r) = result {
-            if let Some(k) = r
-                .json()
-                .and_then(|v| v.get("api_key"))
-                .and_then(Value::as_str)
-            {
-                self.shared.redactor.add("api_key", k);
+    /// Any `api_key` the target hands out is a secret from now on, and belongs to an agent the
+    /// run must clean up: a new agent (a registration) or a further key of the agent whose key
+    /// authenticated the request (a rotation), whichever helper sent it.
+    fn learn_secrets(&self, req: &Req, result: &Result<Resp, amp_client::ClientError>) {
+        let is_register =
+            req.method == Method::POST && req.url.trim_end_matches('/').ends_with("/register");
+        let r = match result {
+            Ok(r) => r,
+            Err(e) if is_register => {
+                // No answer: the provider may still have created the agent, and the run never
+                // saw its key. Cleanup lists it so nobody assumes the target is clean.
+                let body: Value = req
+                    .body
+                    .as_ref()
+                    .and_then(|b| serde_json::from_slice(b).ok())
+                    .unwrap_or_default();
+                let field = |k: &str| body.get(k).and_then(Value::as_str).unwrap_or("?");
+                self.shared.track_unanswered(
+                    format!("{} (tenant {})", field("name"), field("tenant")),
+                    &e.to_string(),
+                    self.case_id,
+                );
+                return;
+            }
+            Err(_) => return,
+        };
+        let Some(v) = r.json() else { return };
+        let Some(k) = v.get("api_key").and_then(Value::as_str) else {
+            return;
+        };
+        self.shared.redactor.add("api_key", k);
+        if !r.is_success() {
+            return;
+        }
+        let new = Secret::new(k);
+        let used = req
+            .header_value("authorization")
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(Secret::new);
+        match used {
+            Some(old) if !is_register => self.shared.add_key(&old, &new),
+            _ => {
+                let address = v
+                    .get("address")
+                    .and_then(Value::as_str)
+                    .unwrap_or(crate::shared::UNKNOWN_ADDRESS)
+                    .to_string();
+                self.shared.track(address, new, self.case_id);
             }
         }
     }
@@ -319,6 +319,21 @@ impl Ctx {
     ) -> Result<Resp, Failure> {
         let r = self.req_with(method, path, headers, body, auth);
         self.send(r).await
+    }
+
+    /// [`Ctx::request`] with a body over the size limit of `clause` (see
+    /// [`Ctx::send_oversized`]).
+    pub async fn request_oversized(
+        &mut self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+        auth: Option<&Agent>,
+        clause: &str,
+    ) -> Result<Resp, Failure> {
+        let r = self.req_with(method, path, headers, Some(body), auth);
+        self.send_oversized(r, clause).await
     }
 
     fn req_with(
@@ -367,21 +382,6 @@ impl Ctx {
         self.send(r).await
     }
 
-    /// [`Ctx::request`] with a body over the size limit of `clause` (see
-    /// [`Ctx::send_oversized`]).
-    pub async fn request_oversized(
-        &mut self,
-        method: Method,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: Vec<u8>,
-        auth: Option<&Agent>,
-        clause: &str,
-    ) -> Result<Resp, Failure> {
-        let r = self.req_with(method, path, headers, Some(body), auth);
-        self.send_oversized(r, clause).await
-    }
-
     /// POST raw bytes with `content_type` (empty = no Content-Type header).
     pub async fn post_raw(
         &mut self,
@@ -407,8 +407,40 @@ impl Ctx {
     }
 
     /// Register a fresh agent; `customize` may edit the registration body (add
-    /// `delivery.webhook_url`, `alias`, ...) before it is sent.
+    /// `delivery.webhook_url`, `alias`, ...) before it is sent. `Failure::Blocked` when the
+    /// registration probe failed. When deliveries can only be observed over WebSocket or
+    /// webhook, the agent is watched through that channel (see [`Ctx::await_delivery`]).
     pub async fn agent_with(
+        &mut self,
+        tenant: &str,
+        customize: impl FnOnce(&mut Value),
+    ) -> Result<Agent, Failure> {
+        self.require(Prereq::Registration).await?;
+        let channels = match self.require(Prereq::DeliveryObservable).await {
+            Ok(Facts::Delivery(c)) => Some(c),
+            _ => None,
+        };
+        let hook = match channels {
+            Some(c) if !c.pending && !c.websocket && c.webhook => Some(self.hook_url().await?),
+            _ => None,
+        };
+        let agent = self
+            .register_agent(tenant, |body| {
+                if let Some(url) = hook {
+                    body["delivery"] = json!({"webhook_url": url, "webhook_secret": HOOK_SECRET});
+                }
+                customize(body)
+            })
+            .await?;
+        if channels.is_some_and(|c| !c.pending && c.websocket) {
+            // Best effort: a case that cannot be watched fails at await_delivery, naming it.
+            let _ = self.watch(&agent).await;
+        }
+        Ok(agent)
+    }
+
+    /// Register a fresh agent without waiting on any probe (what the probes themselves use).
+    pub(crate) async fn register_agent(
         &mut self,
         tenant: &str,
         customize: impl FnOnce(&mut Value),
@@ -461,70 +493,35 @@ impl Ctx {
         for (k, v) in &self.shared.opts.registration_headers {
             r = r.header(k.clone(), v.expose().to_string());
         }
-        let resp = self.send(r).await?;
-        if resp.is_success() {
-            let v = resp.json();
-            let s = |k: &str| {
-                v.and_then(|v| v.get(k))
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-            };
-            if let Some(key) = s("api_key") {
-                let address = s("address").unwrap_or_else(|| "<unknown address>".to_string());
-                if let Ok(mut c) = self.shared.created.lock() {
-                    c.push(Created {
-                        address,
-                        api_key: Secret::new(key),
-                        case_id: self.case_id.to_string(),
-                    });
-                }
-            }
-        }
-        Ok(resp)
+        self.send(r).await
     }
 
     /// `DELETE /agents/me` now; on success the agent is no longer cleaned up at the end.
     pub async fn deregister(&mut self, agent: &Agent) -> Result<Resp, Failure> {
         let resp = self.delete("/agents/me", Some(agent)).await?;
         if resp.is_success() {
-            if let Ok(mut c) = self.shared.created.lock() {
-                c.retain(|x| x.api_key != agent.api_key);
-            }
+            self.shared.untrack(&agent.api_key);
         }
         Ok(resp)
     }
 
-    /// The case deregistered/revoked the agent by other means: do not clean it up.
+    /// The case revoked the agent's key: cleanup still tries every key it knows for the agent
+    /// and lists the agent as a leftover when none works (the run never forgets an agent).
     pub fn forget_agent(&self, agent: &Agent) {
-        if let Ok(mut c) = self.shared.created.lock() {
-            c.retain(|x| x.api_key != agent.api_key);
-        }
+        self.shared.mark_revoked(&agent.api_key);
     }
 
-    /// Replace the API key used to clean up `agent` (after a key rotation).
+    /// Add a key to clean up `agent` with (after a key rotation; rotations answered with an
+    /// `api_key` are picked up automatically too).
     pub fn update_cleanup_key(&self, agent: &Agent, new_key: &Secret) {
-        self.shared.redactor.add_secret("api_key", new_key);
-        if let Ok(mut c) = self.shared.created.lock() {
-            for x in c.iter_mut().filter(|x| x.api_key == agent.api_key) {
-                x.api_key = new_key.clone();
-            }
-        }
+        self.shared.add_key(&agent.api_key, new_key);
     }
 
     // ---- messages ----------------------------------------------------------------------
 
     /// Start a route body from `from` to `to`, signed with the run's payload profile.
     pub fn message<'a>(&self, from: &'a Agent, to: &str) -> MessageBuilder<'a> {
-        MessageBuilder {
-            from,
-            to: to.to_string(),
-            subject: "amp-conformance test message".to_string(),
-            priority: None,
-            in_reply_to: None,
-            payload: json!({"type": "notification", "message": "hello from amp-conformance"}),
-            extra: Vec::new(),
-            profile: self.profile(),
-        }
+        MessageBuilder::new(from, to, self.profile())
     }
 
     /// `POST /route` as `agent`.
@@ -556,8 +553,28 @@ impl Ctx {
     }
 
     /// Poll `agent`'s pending queue (every 250 ms) until a message satisfies `pred`; returns
-    /// that message object, or `None` after `timeout`. A non-2xx answer is a failure.
+    /// that message object, or `None` after `timeout`. A non-2xx answer is a failure. When
+    /// nothing turns up (or the list fails) and the delivery probe found that deliveries cannot
+    /// be observed on this target, the case is `Failure::Blocked` instead: whether a message
+    /// arrived cannot be judged there. [`Ctx::await_delivery`] also watches the other channels.
     pub async fn wait_pending(
+        &mut self,
+        agent: &Agent,
+        pred: impl Fn(&Value) -> bool + Send,
+        timeout: Duration,
+    ) -> Result<Option<Value>, Failure> {
+        let found = self.pending_until(agent, pred, timeout).await;
+        match found {
+            Ok(Some(m)) => Ok(Some(m)),
+            other => {
+                self.require(Prereq::DeliveryObservable).await?;
+                other
+            }
+        }
+    }
+
+    /// [`Ctx::wait_pending`] without consulting the delivery probe (what the probe uses).
+    pub(crate) async fn pending_until(
         &mut self,
         agent: &Agent,
         pred: impl Fn(&Value) -> bool + Send,
@@ -586,8 +603,30 @@ impl Ctx {
 
     // ---- websocket / webhooks ----------------------------------------------------------
 
-    /// Open a WebSocket to the target's `ws_url` offering `subprotocols`, without auth.
+    /// Open a WebSocket to the target's `ws_url` offering `subprotocols`, without auth, ready
+    /// for its first frame: after the pause the WebSocket probe found necessary (none unless
+    /// the target drops frames sent right after the upgrade; a case using the pause is listed
+    /// under that finding). `Failure::Blocked` when no session authenticates on this target.
     pub async fn ws_raw(&mut self, subprotocols: &[&str]) -> Result<WsConn, Failure> {
+        let pause = match self.require(Prereq::WsSession).await? {
+            Facts::WsSession { auth_pause } => auth_pause,
+            _ => Duration::ZERO,
+        };
+        let conn = self.ws_connect(subprotocols).await?;
+        if !pause.is_zero() {
+            self.shared.record_finding(
+                facts::WS_EARLY_FRAME_FINDING,
+                Prereq::WsSession.clause(),
+                "",
+                Some(self.case_id),
+            );
+            tokio::time::sleep(pause).await;
+        }
+        Ok(conn)
+    }
+
+    /// The upgrade alone, recorded in the transcript (what the WebSocket probe uses).
+    async fn ws_connect(&mut self, subprotocols: &[&str]) -> Result<WsConn, Failure> {
         let url = self.target().ws_url.clone();
         WsConn::connect(
             &url,
@@ -599,8 +638,9 @@ impl Ctx {
         .map_err(Failure::from)
     }
 
-    /// Open a WebSocket (subprotocol `amp.v1`), authenticate as `agent` with the first-frame
-    /// `auth` message (WS-002) and wait for `connected` (WS-003). Anything else is a failure.
+    /// Open a WebSocket, authenticate as `agent` with the first-frame `auth` message (WS-002)
+    /// and wait for `connected` (WS-003); anything else is a failure. Uses the approach the
+    /// WebSocket probe found to work; `Failure::Blocked` when the probe failed.
     pub async fn ws(&mut self, agent: &Agent) -> Result<WsConn, Failure> {
         let mut conn = self.ws_raw(&["amp.v1"]).await?;
         conn.send_json(&json!({"type": "auth", "token": agent.api_key.expose()}))
@@ -610,9 +650,151 @@ impl Ctx {
             Some("connected") => Ok(conn),
             _ => Err(Failure::Fail(format!(
                 "after a valid auth frame the target sent {} instead of a `connected` frame (WS-003)",
-                describe_event(&ev)
+                facts::describe_event(&ev)
             ))),
         }
+    }
+
+    /// One authentication attempt for the WebSocket probe: open, wait `pause`, send `auth`,
+    /// read one event. The socket is returned when the answer was `connected`.
+    pub(crate) async fn ws_auth_attempt(
+        &mut self,
+        agent: &Agent,
+        pause: Duration,
+    ) -> Result<(WsEvent, Option<WsConn>), Failure> {
+        let mut conn = self.ws_connect(&["amp.v1"]).await?;
+        tokio::time::sleep(pause).await;
+        conn.send_json(&json!({"type": "auth", "token": agent.api_key.expose()}))
+            .await?;
+        let ev = conn.recv(self.request_timeout()).await;
+        if ev.frame_type() == Some("connected") {
+            Ok((ev, Some(conn)))
+        } else {
+            conn.close().await;
+            Ok((ev, None))
+        }
+    }
+
+    // ---- observing deliveries ----------------------------------------------------------
+
+    /// Wait until message `message_id` reaches `recipient` through any channel the target
+    /// offers and return what was delivered: the pending entry, the `data` of a `message.new`
+    /// frame, or the webhook body (each carries `envelope` and `payload` on a correct
+    /// provider). Which channels work was established once by the delivery probe; when none
+    /// does, this is `Failure::Blocked` (the probe's root cause says why), not a failure of the
+    /// calling case's clause. Not delivered within 5 s on a working channel is a failure.
+    pub async fn await_delivery(
+        &mut self,
+        recipient: &Agent,
+        message_id: &str,
+    ) -> Result<Value, Failure> {
+        let channels = match self.require(Prereq::DeliveryObservable).await? {
+            Facts::Delivery(c) => c,
+            _ => facts::Channels::default(),
+        };
+        let deadline = Instant::now() + DELIVERY_WAIT;
+        let watched = self.observers.watches(&recipient.address);
+        loop {
+            if channels.pending {
+                if let Some(m) = self
+                    .poll_pending(recipient, message_id, Duration::ZERO)
+                    .await
+                    .map_err(Failure::Fail)?
+                {
+                    return Ok(m);
+                }
+            }
+            let short = Duration::from_millis(50);
+            if let Some(m) = self
+                .observers
+                .watched(&recipient.address, message_id, short)
+                .await
+            {
+                return Ok(m);
+            }
+            if let Some(m) = self.observers.hooked(message_id, Duration::ZERO).await {
+                return Ok(m);
+            }
+            if Instant::now() >= deadline {
+                let via = match (channels.pending, watched, channels.webhook) {
+                    (true, _, _) => "GET /messages/pending",
+                    (_, true, _) => "a WebSocket push",
+                    (_, _, true) => "a webhook",
+                    _ => "any channel (the agent was not registered through ctx.agent)",
+                };
+                return Err(Failure::Fail(format!(
+                    "message {message_id} was accepted but did not reach the recipient through \
+                     {via} within {} s (RTE-015)",
+                    DELIVERY_WAIT.as_secs()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Poll `agent`'s pending list for message `id` for up to `within` (at least once).
+    /// `Err` names a non-2xx answer (RTE-015).
+    pub(crate) async fn poll_pending(
+        &mut self,
+        agent: &Agent,
+        id: &str,
+        within: Duration,
+    ) -> Result<Option<Value>, String> {
+        let want = id.to_string();
+        self.pending_until(
+            agent,
+            move |m| facts::delivered_id(m) == Some(&want),
+            within,
+        )
+        .await
+        .map_err(|f| f.reason().to_string())
+    }
+
+    /// Keep an authenticated WebSocket session open for `agent`, so deliveries pushed to it can
+    /// be observed by [`Ctx::await_delivery`].
+    pub async fn watch(&mut self, agent: &Agent) -> Result<(), Failure> {
+        let conn = self.ws(agent).await?;
+        self.observers.watch(&agent.address, conn);
+        Ok(())
+    }
+
+    /// A `message.new` for message `id` on `agent`'s watch within `within`.
+    pub(crate) async fn watched_message(
+        &mut self,
+        agent: &Agent,
+        id: &str,
+        within: Duration,
+    ) -> Option<Value> {
+        self.observers.watched(&agent.address, id, within).await
+    }
+
+    /// The URL of this context's loopback webhook receiver (started on first use).
+    async fn hook_url(&mut self) -> Result<String, Failure> {
+        if self.observers.hook().is_none() {
+            let rx = self.receiver().await?;
+            self.observers.set_hook(rx);
+        }
+        Ok(self.observers.hook().map(Receiver::url).unwrap_or_default())
+    }
+
+    /// Register an agent whose webhook points at this context's loopback receiver.
+    pub(crate) async fn hooked_agent(&mut self) -> Result<Agent, Failure> {
+        let url = self.hook_url().await?;
+        let tenant = self.tenant();
+        self.register_agent(&tenant, |b| {
+            b["delivery"] = json!({"webhook_url": url, "webhook_secret": HOOK_SECRET})
+        })
+        .await
+    }
+
+    /// The body of a webhook for message `id` received within `within`.
+    pub(crate) async fn hooked_message(&self, id: &str, within: Duration) -> Option<Value> {
+        self.observers.hooked(id, within).await
+    }
+
+    /// Close the watch sessions (the runner calls this when the case ends).
+    pub(crate) async fn close_watches(&mut self) {
+        self.observers.close().await;
     }
 
     /// Start a loopback webhook receiver whose requests are recorded in this transcript.
@@ -625,147 +807,4 @@ impl Ctx {
     pub fn ws_config(&self) -> &WsConfig {
         &self.shared.ws
     }
-}
-
-fn describe_event(ev: &WsEvent) -> String {
-    match ev {
-        WsEvent::Text { raw, .. } => {
-            let cut: String = raw.chars().take(200).collect();
-            format!("frame {cut}")
-        }
-        WsEvent::Binary(b) => format!("a binary frame of {} bytes", b.len()),
-        WsEvent::Closed { code, reason } => format!("a close (code {code:?}, reason {reason:?})"),
-        WsEvent::Timeout => "nothing before the timeout".to_string(),
-        WsEvent::Error(e) => format!("a protocol error ({e})"),
-    }
-}
-
-pub(crate) fn info_capabilities(info: Option<&Value>) -> Vec<String> {
-    info.and_then(|v| v.get("capabilities"))
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Builds a flat route body (RTE-002) and signs it (SIG-007).
-#[derive(Debug)]
-pub struct MessageBuilder<'a> {
-    from: &'a Agent,
-    to: String,
-    subject: String,
-    priority: Option<Priority>,
-    in_reply_to: Option<String>,
-    payload: Value,
-    extra: Vec<(String, Value)>,
-    profile: PayloadProfile,
-}
-
-impl<'a> MessageBuilder<'a> {
-    pub fn subject(mut self, s: impl Into<String>) -> Self {
-        self.subject = s.into();
-        self
-    }
-    /// `None` omits the field (the signature then covers `normal`).
-    pub fn priority(mut self, p: Option<Priority>) -> Self {
-        self.priority = p;
-        self
-    }
-    pub fn in_reply_to(mut self, id: impl Into<String>) -> Self {
-        self.in_reply_to = Some(id.into());
-        self
-    }
-    pub fn payload(mut self, p: Value) -> Self {
-        self.payload = p;
-        self
-    }
-    /// Add an extra top-level field (`options`, `idempotency_key`, a forged `id`...).
-    pub fn field(mut self, k: impl Into<String>, v: Value) -> Self {
-        self.extra.push((k.into(), v));
-        self
-    }
-    /// Sign with another payload profile than the run's.
-    pub fn profile(mut self, p: PayloadProfile) -> Self {
-        self.profile = p;
-        self
-    }
-
-    /// The canonical signing string this message would be signed over.
-    pub fn canonical(&self) -> Result<String, Failure> {
-        let hash = payload_hash(&self.payload, self.profile).map_err(|e| {
-            Failure::Error(format!(
-                "cannot hash the payload with profile {}: {e}",
-                self.profile
-            ))
-        })?;
-        let f = SigningFields {
-            from: &self.from.address,
-            to: &self.to,
-            subject: &self.subject,
-            priority: self.priority.unwrap_or_default(),
-            in_reply_to: self.in_reply_to.as_deref(),
-            payload_hash: &hash,
-        };
-        Ok(amp_core::signing::canonical_string(&f))
-    }
-
-    /// Body signed by the sender's key.
-    pub fn signed(self) -> Result<Value, Failure> {
-        let key = &self.from.key;
-        let sig = key.sign(self.canonical()?.as_bytes()).to_base64();
-        Ok(self.signature(sig))
-    }
-
-    /// Body signed by another key (wrong-key cases).
-    pub fn signed_by(self, key: &SecretKey) -> Result<Value, Failure> {
-        let sig = key.sign(self.canonical()?.as_bytes()).to_base64();
-        Ok(self.signature(sig))
-    }
-
-    /// Body without a `signature` field.
-    pub fn unsigned(self) -> Value {
-        self.body(None)
-    }
-
-    /// Body with exactly this `signature` value.
-    pub fn signature(self, sig: impl Into<String>) -> Value {
-        self.body(Some(sig.into()))
-    }
-
-    fn body(self, sig: Option<String>) -> Value {
-        let mut m = serde_json::Map::new();
-        m.insert("to".into(), Value::String(self.to));
-        m.insert("subject".into(), Value::String(self.subject));
-        if let Some(p) = self.priority {
-            m.insert("priority".into(), Value::String(p.as_str().into()));
-        }
-        if let Some(r) = self.in_reply_to {
-            m.insert("in_reply_to".into(), Value::String(r));
-        }
-        m.insert("payload".into(), self.payload);
-        if let Some(s) = sig {
-            m.insert("signature".into(), Value::String(s));
-        }
-        for (k, v) in self.extra {
-            m.insert(k, v);
-        }
-        Value::Object(m)
-    }
-}
-
-/// Convenience for cases: `Ok(Outcome::Pass)`.
-pub fn pass() -> CaseResult {
-    Ok(Outcome::Pass)
-}
-
-/// Fingerprint of an agent's key in the default profile (what most providers return).
-pub fn fingerprint_of(agent: &Agent) -> String {
-    agent
-        .key
-        .public_key()
-        .fingerprint(FingerprintProfile::default())
 }

@@ -1,7 +1,7 @@
 //! Assertions for cases. Each returns `Err(Failure::Fail(..))` with a message that names what
 //! was expected and what the target did, so the report reads without the transcript.
 
-use crate::case::Failure;
+use crate::verdict::Failure;
 use amp_client::Resp;
 use serde_json::Value;
 

@@ -1,6 +1,7 @@
 //! Run configuration.
 
-use crate::case::{CaseResult, Failure, Level, Outcome};
+use crate::verdict::Level;
+pub use crate::verdict::{Reading, judge_reading};
 use amp_client::Secret;
 use amp_core::PayloadProfile;
 use std::collections::BTreeSet;
@@ -206,20 +207,6 @@ impl Default for Timing {
     }
 }
 
-/// One reading of a spec contradiction that the run can declare (`[[profile]]` entries of
-/// `suites/requirements.toml`). A case that observes which reading the target follows asks
-/// [`judge_reading`] for the verdict.
-pub trait Reading: Copy + PartialEq + std::fmt::Debug {
-    /// The CLI switch (`--from-handling`).
-    const FLAG: &'static str;
-    /// The contradiction record it resolves (`C-11`).
-    const CONTRADICTION: &'static str;
-    /// The reading assumed when the run declares none.
-    const DEFAULT: Self;
-    /// The switch value (`overwrite`).
-    fn name(self) -> &'static str;
-}
-
 /// C-11: what a provider does with a client-supplied `from` that is not the sender.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FromHandling {
@@ -266,6 +253,29 @@ impl Reading for UnknownRecipient {
     }
 }
 
+/// C-40: whether the target requires a signature on messages between its own local agents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SigningPolicy {
+    /// Every route request must be signed: an unsigned one is refused with 422
+    /// `signature_missing` (SIG-002).
+    Required,
+    /// Unsigned messages from the provider's own local agents are accepted (SIG-003 MAY);
+    /// cross-provider messages still need a signature.
+    LocalRelaxed,
+}
+
+impl Reading for SigningPolicy {
+    const FLAG: &'static str = "--signing";
+    const CONTRADICTION: &'static str = "C-40";
+    const DEFAULT: Self = SigningPolicy::Required;
+    fn name(self) -> &'static str {
+        match self {
+            SigningPolicy::Required => "required",
+            SigningPolicy::LocalRelaxed => "local-relaxed",
+        }
+    }
+}
+
 /// The contradiction profiles a run declares. `None`/`false` = not declared: cases apply the
 /// default reading and warn (citing the contradiction) when the target follows another one.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -274,6 +284,8 @@ pub struct ContradictionProfiles {
     pub from_handling: Option<FromHandling>,
     /// `--unknown-recipient` (C-37).
     pub unknown_recipient: Option<UnknownRecipient>,
+    /// `--signing` (C-40).
+    pub signing: Option<SigningPolicy>,
     /// `--strict-ids` (C-12): message ids must be lowercase hex after `msg_<unix>_`.
     pub strict_ids: bool,
     /// `--strict-schema` (C-41, C-42): provider responses and delivered messages are validated
@@ -292,6 +304,9 @@ impl ContradictionProfiles {
         if let Some(u) = self.unknown_recipient {
             v.push(("unknown-recipient", u.name()));
         }
+        if let Some(s) = self.signing {
+            v.push(("signing", s.name()));
+        }
         if self.strict_ids {
             v.push(("strict-ids", "on"));
         }
@@ -299,39 +314,6 @@ impl ContradictionProfiles {
             v.push(("strict-schema", "on"));
         }
         v
-    }
-}
-
-/// The verdict for a target observed to follow reading `observed` of a contradiction, given
-/// the reading the run `declared`:
-/// - declared and matching → pass (the target does what its operator said it does);
-/// - declared and different → fail, naming both readings;
-/// - not declared → pass for the default reading, otherwise a warning citing the record.
-///
-/// `what` describes the observation ("the spoofed `from` was refused with 400").
-pub fn judge_reading<R: Reading>(declared: Option<R>, observed: R, what: &str) -> CaseResult {
-    match declared {
-        Some(d) if d == observed => Ok(Outcome::Pass),
-        Some(d) => Err(Failure::Fail(format!(
-            "{what}: that is the `{}` reading of {}, but the run declared {} {}",
-            observed.name(),
-            R::CONTRADICTION,
-            R::FLAG,
-            d.name()
-        ))),
-        None if observed == R::DEFAULT => Ok(Outcome::Pass),
-        None => Ok(Outcome::Warn {
-            reason: format!(
-                "{what}: the `{}` reading of {} (the default is `{}`; declare it with {} {} \
-                 to make it a pass)",
-                observed.name(),
-                R::CONTRADICTION,
-                R::DEFAULT.name(),
-                R::FLAG,
-                observed.name()
-            ),
-            contradiction: Some(R::CONTRADICTION),
-        }),
     }
 }
 
@@ -406,6 +388,7 @@ impl RunOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verdict::{Failure, Outcome};
 
     #[test]
     fn target_derivation() {

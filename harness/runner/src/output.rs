@@ -1,7 +1,7 @@
 //! Report renderings: terminal summary, JUnit XML, per-case trace files.
 
 use crate::case::Section;
-use crate::report::{Bucket, CaseReport, RunReport, Verdict};
+use crate::report::{Bucket, CaseReport, RootCause, RootCauseKind, RunReport, Verdict};
 use amp_client::render_exchanges;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use std::collections::BTreeMap;
@@ -23,6 +23,7 @@ pub fn mark(v: Verdict) -> &'static str {
         Verdict::Error => "E",
         Verdict::Xfail => "x",
         Verdict::Xpass => "X",
+        Verdict::Blocked => "B",
     }
 }
 
@@ -32,6 +33,7 @@ fn color_of(v: Verdict) -> &'static str {
         Verdict::Fail | Verdict::Error | Verdict::Xpass => "\x1b[31m",
         Verdict::Warn => "\x1b[33m",
         Verdict::Skip | Verdict::Info => "\x1b[2m",
+        Verdict::Blocked => "\x1b[35m",
     }
 }
 
@@ -68,14 +70,15 @@ pub fn render_terminal(report: &RunReport, strict: bool, color: bool) -> String 
         report.profile,
         report.run.id
     );
+    render_root_causes(&mut out, report);
     for (section, cases) in by_section(report) {
         let _ = writeln!(out, "\n{section}");
         for c in cases {
-            let reason = c
-                .reason
-                .as_ref()
-                .map(|r| format!("  ({})", one_line(r)))
-                .unwrap_or_default();
+            let reason = match (c.blocked_by, &c.reason) {
+                (Some(p), _) => format!("  (blocked by probe `{p}`: see root causes)"),
+                (None, Some(r)) => format!("  ({})", one_line(r)),
+                (None, None) => String::new(),
+            };
             let _ = writeln!(
                 out,
                 "  {} {}  {}{}",
@@ -124,12 +127,53 @@ pub fn render_terminal(report: &RunReport, strict: bool, color: bool) -> String 
         report.coverage.required_total,
         report.run.duration_ms
     );
-    let (p, f, k) = closing_counts(report, strict);
-    let _ = writeln!(out, "{p} passed, {f} failed, {k} skipped");
+    let _ = writeln!(out, "{}", closing_line(report, strict));
     out
 }
 
-/// (passed, failed, skipped) under `strict`.
+/// Root causes first: each failed probe or repeated finding, the clause, how many cases it
+/// blocked or explains, and which.
+fn render_root_causes(out: &mut String, report: &RunReport) {
+    if report.root_causes.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\nroot causes ({}):", report.root_causes.len());
+    for rc in &report.root_causes {
+        let what = match rc.kind {
+            RootCauseKind::Probe => "blocked",
+            RootCauseKind::Finding => "explains",
+        };
+        let _ = writeln!(
+            out,
+            "  [{}] {} — {what} {} case{}",
+            rc.clause,
+            rc.key,
+            rc.cases.len(),
+            if rc.cases.len() == 1 { "" } else { "s" }
+        );
+        let summary: Vec<&str> = rc.summary.split_whitespace().collect();
+        let _ = writeln!(out, "      {}", summary.join(" "));
+        let _ = writeln!(out, "      cases: {}", rc.cases.join(", "));
+    }
+}
+
+/// `N passed, N failed, N skipped`, then `, N blocked` when cases were blocked. CI parses the
+/// plain `N passed, N failed` at the start of this line.
+pub fn closing_line(report: &RunReport, strict: bool) -> String {
+    let (p, f, k) = closing_counts(report, strict);
+    let blocked = report
+        .cases
+        .iter()
+        .filter(|c| c.verdict == Verdict::Blocked)
+        .count();
+    if blocked > 0 {
+        format!("{p} passed, {f} failed, {k} skipped, {blocked} blocked")
+    } else {
+        format!("{p} passed, {f} failed, {k} skipped")
+    }
+}
+
+/// (passed, failed, skipped) under `strict`; blocked cases are in none of them.
 pub fn closing_counts(report: &RunReport, strict: bool) -> (usize, usize, usize) {
     let mut t = (0, 0, 0);
     for c in &report.cases {
@@ -137,6 +181,7 @@ pub fn closing_counts(report: &RunReport, strict: bool) -> (usize, usize, usize)
             Bucket::Passed => t.0 += 1,
             Bucket::Failed => t.1 += 1,
             Bucket::Skipped => t.2 += 1,
+            Bucket::Blocked => {}
         }
     }
     t
@@ -156,6 +201,9 @@ fn one_line(s: &str) -> String {
 /// `strict`); failures carry the reason as message and the redacted transcript as body.
 pub fn to_junit(report: &RunReport, strict: bool) -> Result<String, String> {
     let mut r = Report::new("amp-conformance");
+    if !report.root_causes.is_empty() {
+        r.add_test_suite(root_cause_suite(&report.root_causes));
+    }
     for (section, cases) in by_section(report) {
         let mut suite = TestSuite::new(section.as_str());
         for c in cases {
@@ -167,6 +215,12 @@ pub fn to_junit(report: &RunReport, strict: bool) -> Result<String, String> {
                 Verdict::Skip => {
                     let mut s = TestCaseStatus::skipped();
                     s.set_message(reason.clone());
+                    s
+                }
+                Verdict::Blocked => {
+                    let mut s = TestCaseStatus::skipped();
+                    s.set_message(reason.clone());
+                    s.set_type("blocked");
                     s
                 }
                 Verdict::Error => {
@@ -213,6 +267,48 @@ pub fn to_junit(report: &RunReport, strict: bool) -> Result<String, String> {
     }
     r.to_string()
         .map_err(|e| format!("cannot serialise JUnit XML: {e}"))
+}
+
+/// The root causes as the first test suite, one test case each, so every JUnit consumer shows
+/// them: a failed probe is a failure (the cases it blocked are `skipped`, naming it); a
+/// finding passes with its text and cases in system-out (the cases carry their own verdicts).
+fn root_cause_suite(causes: &[RootCause]) -> TestSuite {
+    let mut suite = TestSuite::new("root-causes");
+    for rc in causes {
+        let text = format!(
+            "{}\nclause: {}\ncases ({}): {}",
+            rc.summary,
+            rc.clause,
+            rc.cases.len(),
+            rc.cases.join(", ")
+        );
+        let status = match rc.kind {
+            RootCauseKind::Probe => {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                s.set_message(format!(
+                    "[{}] {} blocked {} cases: {}",
+                    rc.clause,
+                    rc.key,
+                    rc.cases.len(),
+                    one_line(&rc.summary)
+                ));
+                s.set_type("probe");
+                s.set_description(format!(
+                    "{text}\n\n{}",
+                    render_exchanges(&rc.transcript, SUMMARY_BODY_CAP, "")
+                ));
+                s
+            }
+            RootCauseKind::Finding => TestCaseStatus::success(),
+        };
+        let mut tc = TestCase::new(rc.key.clone(), status);
+        tc.set_classname("amp.root-causes");
+        if rc.kind == RootCauseKind::Finding {
+            tc.set_system_out(format!("FINDING {text}"));
+        }
+        suite.add_test_case(tc);
+    }
+    suite
 }
 
 /// A file name for a case id (ids are `[a-z0-9._-]`; anything else becomes `_`).

@@ -1,79 +1,15 @@
 //! The run report: the data model behind JSON, JUnit, terminal and trace outputs.
 //! Schema: `reports/report.schema.json` (documented in `reports/README.md`).
 
-use crate::case::{Level, Section};
+use crate::case::Section;
+use crate::prereq::Prereq;
+pub use crate::verdict::{Bucket, Level, Verdict};
 use amp_client::Exchange;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Identifies the report format; bump on incompatible changes.
 pub const REPORT_SCHEMA: &str = "amp-conformance/report/v1";
-
-/// Final verdict of one case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Verdict {
-    Pass,
-    Fail,
-    Warn,
-    Skip,
-    Info,
-    Error,
-    /// Failed (or errored) and listed in the expected-failures file.
-    Xfail,
-    /// Listed in the expected-failures file but passed: fails the run (stale list).
-    Xpass,
-}
-
-impl Verdict {
-    pub const ALL: [Verdict; 8] = [
-        Verdict::Pass,
-        Verdict::Fail,
-        Verdict::Warn,
-        Verdict::Skip,
-        Verdict::Info,
-        Verdict::Error,
-        Verdict::Xfail,
-        Verdict::Xpass,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Pass => "pass",
-            Verdict::Fail => "fail",
-            Verdict::Warn => "warn",
-            Verdict::Skip => "skip",
-            Verdict::Info => "info",
-            Verdict::Error => "error",
-            Verdict::Xfail => "xfail",
-            Verdict::Xpass => "xpass",
-        }
-    }
-
-    /// Which bucket of the closing line `N passed, N failed, N skipped` this verdict counts
-    /// in. `warn` is passed, unless `strict`.
-    pub fn bucket(self, strict: bool) -> Bucket {
-        match self {
-            Verdict::Pass | Verdict::Info | Verdict::Xfail => Bucket::Passed,
-            Verdict::Warn if !strict => Bucket::Passed,
-            Verdict::Warn | Verdict::Fail | Verdict::Error | Verdict::Xpass => Bucket::Failed,
-            Verdict::Skip => Bucket::Skipped,
-        }
-    }
-}
-
-impl std::fmt::Display for Verdict {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Bucket {
-    Passed,
-    Failed,
-    Skipped,
-}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolInfo {
@@ -155,6 +91,9 @@ pub struct CaseReport {
     pub reason: Option<String>,
     /// Contradiction record the verdict depends on (`C-11`).
     pub contradiction: Option<String>,
+    /// For `blocked`: the prerequisite whose probe failed (see `root_causes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked_by: Option<Prereq>,
     pub expectation: String,
     /// Redacted exchanges in order.
     pub transcript: Vec<Exchange>,
@@ -170,6 +109,9 @@ pub struct Summary {
     /// fail + error + xpass (+ warn if strict).
     pub failed: usize,
     pub skipped: usize,
+    /// Not judged because a prerequisite probe failed (counted apart from `skipped`).
+    #[serde(default)]
+    pub blocked: usize,
 }
 
 impl Summary {
@@ -189,6 +131,7 @@ impl Summary {
                 Bucket::Passed => s.passed += 1,
                 Bucket::Failed => s.failed += 1,
                 Bucket::Skipped => s.skipped += 1,
+                Bucket::Blocked => s.blocked += 1,
             }
         }
         s
@@ -228,6 +171,33 @@ pub struct SpecRevision {
     pub files: BTreeMap<String, String>,
 }
 
+/// What a root cause is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RootCauseKind {
+    /// A prerequisite probe failed; `cases` were blocked by it.
+    Probe,
+    /// Several cases reported the same finding; `cases` are explained by it.
+    Finding,
+}
+
+/// One cause behind many verdicts: a failed prerequisite probe, or a finding that cases
+/// reported under the same key. Listed first in every output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RootCause {
+    /// `probe:<prereq>` or the finding key (`error-code:signature_invalid->invalid_signature`).
+    pub key: String,
+    pub kind: RootCauseKind,
+    /// Catalogue clause it breaks or bears on.
+    pub clause: String,
+    pub summary: String,
+    /// Case ids blocked (probe) or explained (finding), sorted.
+    pub cases: Vec<String>,
+    /// For a probe: its redacted exchanges.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transcript: Vec<Exchange>,
+}
+
 /// An agent the run created and could not deregister.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Leftover {
@@ -258,6 +228,9 @@ pub struct RunReport {
     /// Spec revision the catalogue was built from (`None` if the catalogue did not load).
     pub spec_revision: Option<SpecRevision>,
     pub options: OptionsInfo,
+    /// Failed probes first (in prerequisite order), then findings (most cases first).
+    #[serde(default)]
+    pub root_causes: Vec<RootCause>,
     /// Sorted by id.
     pub cases: Vec<CaseReport>,
     pub summary: Summary,
@@ -281,14 +254,14 @@ impl RunReport {
     }
 }
 
-/// Process exit code for a finished run: 0 when no required case failed (fail, error and
-/// xpass count; warn counts only under `strict`), 1 otherwise. Usage errors (2) and an
+/// Process exit code for a finished run: 0 when no required case failed or was blocked (fail,
+/// error, xpass and blocked count; warn counts only under `strict`), 1 otherwise. Usage errors (2) and an
 /// unreachable target (3) come from [`crate::RunError::exit_code`].
 pub fn exit_code(report: &RunReport, strict: bool) -> i32 {
     let failed = report
         .cases
         .iter()
-        .filter(|c| c.verdict.bucket(strict) == Bucket::Failed)
+        .filter(|c| matches!(c.verdict.bucket(strict), Bucket::Failed | Bucket::Blocked))
         .count();
     if failed > 0 { 1 } else { 0 }
 }

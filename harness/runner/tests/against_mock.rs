@@ -142,3 +142,169 @@ async fn suite_style_cases_pass_against_the_clean_mock() {
     assert!(!json.contains("whsec_0123456789abcdef"));
     assert!(!json.contains("PRIVATE KEY"));
 }
+
+/// Keys a case saw, for checks after the run.
+static KEYS: std::sync::Mutex<Vec<(&'static str, String)>> = std::sync::Mutex::new(Vec::new());
+
+fn keep(case: &'static str, key: &amp_runner::Secret) {
+    if let Ok(mut k) = KEYS.lock() {
+        k.push((case, key.expose().to_string()));
+    }
+}
+
+/// Revokes its agent's only key and does not tell the runner (a sloppy case).
+fn revoked_silently(ctx: &mut Ctx) -> BoxFuture<'_, CaseResult> {
+    Box::pin(async move {
+        let a = ctx.agent().await?;
+        expect::success(&ctx.delete("/auth/revoke-key", Some(&a)).await?)?;
+        Ok(Outcome::Pass)
+    })
+}
+
+/// Revokes its agent's only key and says so.
+fn revoked_declared(ctx: &mut Ctx) -> BoxFuture<'_, CaseResult> {
+    Box::pin(async move {
+        let a = ctx.agent().await?;
+        expect::success(&ctx.delete("/auth/revoke-key", Some(&a)).await?)?;
+        ctx.forget_agent(&a);
+        Ok(Outcome::Pass)
+    })
+}
+
+/// Rotates its agent's key without telling the runner: the new key is learnt from the answer.
+fn rotated_silently(ctx: &mut Ctx) -> BoxFuture<'_, CaseResult> {
+    Box::pin(async move {
+        let a = ctx.agent().await?;
+        let r = ctx
+            .post_json("/auth/rotate-key", &json!({}), Some(&a))
+            .await?;
+        expect::success(&r)?;
+        let new = expect::json_str(&r, "/api_key")?.to_string();
+        keep("rotated", &amp_runner::Secret::new(new));
+        Ok(Outcome::Pass)
+    })
+}
+
+#[tokio::test]
+async fn agents_with_rotated_or_revoked_keys_are_cleaned_or_listed() {
+    let mock = amp_mock::spawn(amp_mock::MockConfig::default())
+        .await
+        .unwrap();
+    let mk = |id: &'static str, run: amp_runner::CaseFn| Case {
+        id,
+        title: "key lifecycle",
+        clauses: &["REG-020"],
+        level: Level::Must,
+        section: Section::Keys,
+        needs: &[],
+        expectation: "cleanup copes",
+        run,
+    };
+    let cases = [
+        mk("keys.revoked.declared", revoked_declared),
+        mk("keys.revoked.silently", revoked_silently),
+        mk("keys.rotated.silently", rotated_silently),
+    ];
+    let mut o = RunOptions::for_target(&mock.base_url()).unwrap();
+    o.seed = Some(11);
+    let report = run(&cases, o).await.unwrap();
+    for c in &report.cases {
+        assert_eq!(c.verdict, Verdict::Pass, "{}: {:?}", c.id, c.reason);
+    }
+    // Both revoked agents are listed (no key of theirs works any more); the one whose key was
+    // rotated was deregistered (its new key no longer authenticates).
+    let listed: Vec<&str> = report.leftovers.iter().map(|l| l.case.as_str()).collect();
+    assert_eq!(
+        listed
+            .iter()
+            .copied()
+            .collect::<std::collections::BTreeSet<_>>(),
+        ["keys.revoked.declared", "keys.revoked.silently"].into()
+    );
+    for l in &report.leftovers {
+        assert!(l.reason.contains("HTTP 401"), "{}", l.reason);
+        assert!(l.address.contains('@'), "{}", l.address);
+    }
+    let declared = report
+        .leftovers
+        .iter()
+        .find(|l| l.case == "keys.revoked.declared")
+        .unwrap();
+    assert!(
+        declared.reason.contains("revoked its key"),
+        "{}",
+        declared.reason
+    );
+    let new_key = KEYS
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|k| k.0 == "rotated")
+        .unwrap()
+        .1
+        .clone();
+    let http = amp_client::Http::new(amp_client::HttpConfig::default()).unwrap();
+    let me = http
+        .send(
+            &amp_client::Req::get(format!("{}/agents/me", mock.base_url()))
+                .bearer(&amp_runner::Secret::new(new_key.clone())),
+        )
+        .await
+        .unwrap();
+    assert!(
+        !me.is_success(),
+        "the rotated agent was not deregistered: {}",
+        me.status
+    );
+    assert!(
+        !report.to_json().contains(&new_key),
+        "the learnt key is redacted"
+    );
+    mock.shutdown().await;
+}
+
+/// Registers its name a second time (with its own key): on a provider that replaces the
+/// agent and issues a new API key, the first key no longer works.
+fn reregistered(ctx: &mut Ctx) -> BoxFuture<'_, CaseResult> {
+    Box::pin(async move {
+        let a = ctx.agent().await?;
+        let body = json!({"tenant": a.tenant, "name": a.name, "public_key": a.public_key_pem(),
+                          "key_algorithm": "Ed25519"});
+        let r = ctx.register_raw(&body).await?;
+        expect::success(&r)?;
+        Ok(Outcome::Pass)
+    })
+}
+
+#[tokio::test]
+async fn a_reregistered_agent_is_cleaned_once_with_its_newest_key() {
+    let defects = amp_mock::DefectSet::from_names(&["name-collision-overwrites"]).unwrap();
+    let mock = amp_mock::spawn(amp_mock::MockConfig {
+        defects,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let case = Case {
+        id: "register.again",
+        title: "re-registration",
+        clauses: &["REG-007"],
+        level: Level::Must,
+        section: Section::Registration,
+        needs: &[],
+        expectation: "cleanup copes",
+        run: reregistered,
+    };
+    let mut o = RunOptions::for_target(&mock.base_url()).unwrap();
+    o.seed = Some(12);
+    let report = run(&[case], o).await.unwrap();
+    assert_eq!(
+        report.cases[0].verdict,
+        Verdict::Pass,
+        "{:?}",
+        report.cases[0].reason
+    );
+    // One agent behind two keys: deleted with the newer one, not reported as a leftover.
+    assert!(report.leftovers.is_empty(), "{:?}", report.leftovers);
+    mock.shutdown().await;
+}

@@ -1,6 +1,10 @@
 //! The runner end to end against a small fake provider on 127.0.0.1, with synthetic cases
 //! covering every verdict path, cleanup/leftovers, filters, hostile answers and redaction.
 
+mod common;
+
+use common::{bearer, serve};
+
 use amp_runner::{
     BoxFuture, Case, CaseResult, Ctx, ExpectedFailures, Failure, Level, Need, Outcome, RunError,
     RunOptions, Section, Verdict, exit_code, expect, render_terminal, run, to_junit, write_traces,
@@ -24,14 +28,6 @@ struct Fake {
     issued: Mutex<Vec<String>>,
     deleted: Mutex<HashSet<String>>,
     n: AtomicUsize,
-}
-
-fn bearer(h: &HeaderMap) -> String {
-    h.get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("")
-        .to_string()
 }
 
 async fn register(State(st): State<Arc<Fake>>, body: Bytes) -> Response {
@@ -130,15 +126,6 @@ fn fake(info: Value) -> (Router, Arc<Fake>) {
         )
         .with_state(st.clone());
     (r, st)
-}
-
-async fn serve(app: Router) -> String {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(l, app).await;
-    });
-    format!("http://{addr}/v1")
 }
 
 fn good_info() -> Value {
@@ -261,6 +248,16 @@ const fn mk(
 
 fn cases() -> Vec<Case> {
     vec![
+        // The fake lists no pending messages: the delivery probe fails and this case is
+        // blocked without running (c_panic would panic).
+        mk(
+            "relay.blocked",
+            Level::Must,
+            Section::Relay,
+            &[Need::Prereq(amp_runner::Prereq::DeliveryObservable)],
+            &["RTE-015"],
+            c_panic,
+        ),
         mk(
             "disc.pass",
             Level::Must,
@@ -473,18 +470,24 @@ async fn full_run_verdicts_cleanup_outputs_and_redaction() {
 
     // Summary and exit code.
     let s = &report.summary;
-    assert_eq!(s.total, 17);
+    assert_eq!(s.total, 18);
     // passed: pass(disc.pass, err.huge, reg.sticky, reg.dereg) + info(1) + xfail(1) + warn(2)
-    assert_eq!((s.passed, s.failed, s.skipped), (8, 6, 3));
+    assert_eq!((s.passed, s.failed, s.skipped, s.blocked), (8, 6, 3, 1));
+    assert_eq!(v("relay.blocked"), Verdict::Blocked);
+    assert_eq!(report.root_causes.len(), 1);
+    assert_eq!(report.root_causes[0].cases, ["relay.blocked"]);
     assert_eq!(exit_code(&report, false), 1);
     assert_eq!(s.by_section[&Section::Discovery][&Verdict::Pass], 1);
 
-    // Cleanup: 4 agents created (2 route.agent, 1 sticky, 1 dereg); dereg removed by its case;
-    // sticky cannot be deleted -> the only leftover.
+    // Cleanup: every agent created (by the cases and by the prerequisite probes) is deleted,
+    // dereg by its own case; sticky cannot be deleted -> the only leftover.
     assert_eq!(report.leftovers.len(), 1, "{:?}", report.leftovers);
     assert_eq!(report.leftovers[0].case, "reg.sticky");
     assert!(report.leftovers[0].reason.contains("500"));
-    assert_eq!(st.deleted.lock().unwrap().len(), 3);
+    assert_eq!(
+        st.deleted.lock().unwrap().len(),
+        st.issued.lock().unwrap().len() - 1
+    );
 
     // Warnings: unknown expected-failure id and the cited contradiction.
     assert!(
@@ -525,7 +528,8 @@ async fn full_run_verdicts_cleanup_outputs_and_redaction() {
     assert!(junit.contains("WARN (SIG-013)"));
     let term = render_terminal(&report, false, false);
     assert!(
-        term.lines().any(|l| l == "8 passed, 6 failed, 3 skipped"),
+        term.lines()
+            .any(|l| l == "8 passed, 6 failed, 3 skipped, 1 blocked"),
         "{term}"
     );
     assert!(term.contains("  ✗ route.agent  SIG-015,ZZZ-999"));
@@ -539,7 +543,7 @@ async fn full_run_verdicts_cleanup_outputs_and_redaction() {
         report.run.id
     ));
     let paths = write_traces(&report, &dir).unwrap();
-    assert_eq!(paths.len(), 17);
+    assert_eq!(paths.len(), 18);
     let mut traces = String::new();
     for p in &paths {
         traces.push_str(&std::fs::read_to_string(p).unwrap());
@@ -548,7 +552,8 @@ async fn full_run_verdicts_cleanup_outputs_and_redaction() {
 
     // Redaction: no API key the fake issued and no private key appears anywhere.
     let issued = st.issued.lock().unwrap().clone();
-    assert_eq!(issued.len(), 4);
+    // 4 by the cases, the rest by the prerequisite probes.
+    assert!(issued.len() >= 4, "{}", issued.len());
     let secrets = SEEN_SECRETS.lock().unwrap().clone();
     assert!(secrets.iter().any(|s| s.contains("PRIVATE KEY")));
     for out in [&json, &junit, &term, &traces] {
@@ -589,7 +594,7 @@ async fn strict_and_filters() {
     let report = run(&cases(), o.clone()).await.unwrap();
     let ids: Vec<&str> = report.cases.iter().map(|c| c.id.as_str()).collect();
     assert_eq!(ids, vec!["disc.fail-should", "disc.pass", "sec.warn"]);
-    assert_eq!(report.options.cases_filtered_out, 14);
+    assert_eq!(report.options.cases_filtered_out, 15);
     // Only warnings: exit 0, unless strict.
     assert_eq!(exit_code(&report, false), 0);
     assert_eq!(exit_code(&report, true), 1);
@@ -681,9 +686,15 @@ fn schema_keys_match(json: &str) {
     };
     assert_eq!(keys(&report), req(&schema));
     assert_eq!(keys(&schema["properties"]), req(&schema));
-    let case_schema = &schema["properties"]["cases"]["items"];
-    for c in report["cases"].as_array().unwrap() {
-        assert_eq!(keys(c), req(case_schema));
+    // Items: every required key present, every key documented (optional ones may be absent).
+    for list in ["cases", "root_causes"] {
+        let item = &schema["properties"][list]["items"];
+        let documented = keys(&item["properties"]);
+        for c in report[list].as_array().unwrap() {
+            let k = keys(c);
+            assert!(req(item).iter().all(|r| k.contains(r)), "{list}: {k:?}");
+            assert!(k.iter().all(|x| documented.contains(x)), "{list}: {k:?}");
+        }
     }
     for part in ["run", "target", "options", "summary", "coverage"] {
         assert_eq!(

@@ -1,12 +1,13 @@
 //! `amp-conformance run`: the suite against a provider, or against the embedded mock.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::Duration;
 
 use amp_mock::DefectSet;
 use amp_runner::{
-    ContradictionProfiles, ExpectedFailures, Level, PeerConfig, RunOptions, RunReport, Secret,
+    ContradictionProfiles, Document, DocumentReporter, ExpectedFailures, Level, PeerConfig,
+    ProgressReporter, Reporter, RunOptions, RunReport, Secret, WriteError,
 };
 
 use crate::args::{LevelArg, RunArgs};
@@ -36,7 +37,9 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
         match target_url {
             Some(url) => {
                 let opts = options(args, &url, config.as_ref())?;
-                finish(args, execute(opts).await?)
+                let outputs = Outputs::open(args)?;
+                let report = execute(opts, outputs.reporters).await?;
+                finish(args, report, &outputs.errors)
             }
             None => {
                 let names: Vec<&str> = args.defects.iter().map(String::as_str).collect();
@@ -57,9 +60,10 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
                 );
                 let mut opts = options(args, &mock.base_url(), config.as_ref())?;
                 crate::embedded::adapt_options(&mut opts, &mock);
-                let report = execute(opts).await;
+                let outputs = Outputs::open(args)?;
+                let report = execute(opts, outputs.reporters).await;
                 mock.shutdown().await;
-                finish(args, report?)
+                finish(args, report?, &outputs.errors)
             }
         }
     })
@@ -103,6 +107,7 @@ pub fn options(
     opts.contradictions = ContradictionProfiles {
         from_handling: args.from_handling.map(Into::into),
         unknown_recipient: args.unknown_recipient.map(Into::into),
+        signing: args.signing.map(Into::into),
         strict_ids: args.strict_ids,
         strict_schema: args.strict_schema,
     };
@@ -134,42 +139,90 @@ pub fn options(
     Ok(opts)
 }
 
-async fn execute(opts: RunOptions) -> Result<RunReport, CliError> {
-    let cases = amp_suites::all();
-    amp_runner::run(&cases, opts).await.map_err(|e| {
-        let code = if e.exit_code() == 2 {
-            ExitCode::Usage
-        } else {
-            ExitCode::Broken
-        };
-        CliError {
-            code,
-            message: e.to_string(),
-        }
-    })
+/// The reporters of a run and where they leave write errors. The report files are created
+/// before the run, so an unwritable path fails at once instead of after the whole suite.
+struct Outputs {
+    reporters: Vec<Box<dyn Reporter>>,
+    errors: Vec<(String, WriteError)>,
 }
 
-/// Write the reports, print the summary, and turn the verdicts into the exit code.
-fn finish(args: &RunArgs, report: RunReport) -> Result<ExitCode, CliError> {
-    let strict = args.strict;
-    if let Some(path) = &args.report_json {
-        let json = serde_json::to_string_pretty(&report)
-            .map_err(|e| CliError::broken(format!("cannot serialise the JSON report: {e}")))?;
-        write_file(path, json.as_bytes())?;
+impl Outputs {
+    fn open(args: &RunArgs) -> Result<Outputs, CliError> {
+        let mut out = Outputs {
+            reporters: Vec::new(),
+            errors: Vec::new(),
+        };
+        if std::io::stderr().is_terminal() {
+            out.reporters.push(Box::new(ProgressReporter::new()));
+        }
+        let strict = args.strict;
+        let files = [
+            (&args.report_json, Document::Json),
+            (&args.report_junit, Document::Junit { strict }),
+        ];
+        for (path, document) in files {
+            if let Some(path) = path {
+                out.add(
+                    document,
+                    Box::new(create_file(path)?),
+                    path.display().to_string(),
+                );
+            }
+        }
+        let color = std::io::stdout().is_terminal();
+        out.add(
+            Document::Terminal { strict, color },
+            Box::new(std::io::stdout()),
+            "stdout".to_string(),
+        );
+        Ok(out)
     }
-    if let Some(path) = &args.report_junit {
-        let xml = amp_runner::to_junit(&report, strict)
-            .map_err(|e| CliError::broken(format!("cannot render the JUnit report: {e}")))?;
-        write_file(path, xml.as_bytes())?;
+
+    fn add(&mut self, document: Document, sink: Box<dyn Write + Send>, name: String) {
+        let (reporter, error) = DocumentReporter::new(document, sink);
+        self.reporters.push(Box::new(reporter));
+        self.errors.push((name, error));
+    }
+}
+
+async fn execute(
+    opts: RunOptions,
+    reporters: Vec<Box<dyn Reporter>>,
+) -> Result<RunReport, CliError> {
+    let cases = amp_suites::all();
+    amp_runner::run_with(&cases, opts, reporters)
+        .await
+        .map_err(|e| {
+            let code = if e.exit_code() == 2 {
+                ExitCode::Usage
+            } else {
+                ExitCode::Broken
+            };
+            CliError {
+                code,
+                message: e.to_string(),
+            }
+        })
+}
+
+/// The reporters wrote the reports and the summary during the run; write the traces, surface
+/// any write error, and turn the verdicts into the exit code.
+fn finish(
+    args: &RunArgs,
+    report: RunReport,
+    errors: &[(String, WriteError)],
+) -> Result<ExitCode, CliError> {
+    for (name, slot) in errors {
+        if let Some(e) = slot.lock().ok().and_then(|g| g.clone()) {
+            return Err(CliError::broken(format!("cannot write {name}: {e}")));
+        }
     }
     if let Some(dir) = &args.trace {
         amp_runner::write_traces(&report, dir).map_err(|e| {
             CliError::broken(format!("cannot write traces to {}: {e}", dir.display()))
         })?;
     }
-    let color = std::io::stdout().is_terminal();
-    print!("{}", amp_runner::render_terminal(&report, strict, color));
-    Ok(match amp_runner::exit_code(&report, strict) {
+    Ok(match amp_runner::exit_code(&report, args.strict) {
         0 => ExitCode::Ok,
         1 => ExitCode::Failed,
         2 => ExitCode::Usage,
@@ -177,11 +230,12 @@ fn finish(args: &RunArgs, report: RunReport) -> Result<ExitCode, CliError> {
     })
 }
 
-fn write_file(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
+/// Create `path` (and its parent folders) for writing.
+fn create_file(path: &Path) -> Result<std::fs::File, CliError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)
             .map_err(|e| CliError::broken(format!("cannot create {}: {e}", parent.display())))?;
     }
-    std::fs::write(path, bytes)
+    std::fs::File::create(path)
         .map_err(|e| CliError::broken(format!("cannot write {}: {e}", path.display())))
 }

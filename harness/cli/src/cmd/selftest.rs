@@ -2,17 +2,24 @@
 //!
 //! 1. Against the clean embedded mock every case must pass (a fail, warn or error there is a false
 //!    alarm the suite would raise against a correct provider).
-//! 2. Against the mock with each planted defect, the cases that cite the defect's clause run, plus
-//!    the cases `suites/kills.toml` maps to the defect; the defect is *killed* when at least one of
-//!    them fails or warns, and every mapped case must fail or warn. A defect no case kills, or a
-//!    mapped case that lets its defect through, is a hole in the suite.
+//! 2. Against the mock with each planted defect, the cases its row lists as `killed_by`
+//!    (`amp_mock::defects`) run; the defect is *killed* when one of them fails or warns, and every
+//!    listed case must fail or warn. A defect no case kills, or a listed case that lets its defect
+//!    through, is a hole in the suite. (The cli tests check that every row lists a case citing
+//!    the defect's own clause, so a kill is always about that clause.)
 //!
 //! Prints a matrix and `mutation score: K/N defects killed`; exits non-zero below N/N or on any
 //! false alarm.
+//!
+//! The passes spend nearly all their time waiting (observe windows, deadlines), not computing,
+//! so they overlap: the clean pass and [`DEFAULT_JOBS`] defect passes run at once, each against
+//! its own mock, and the whole selftest takes about as long as one embedded run.
 
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 use amp_mock::{Defect, DefectSet};
+use amp_runner::report::RootCauseKind;
 use amp_runner::{Case, RunOptions, RunReport, Verdict};
 use futures_util::StreamExt;
 use serde::Serialize;
@@ -26,6 +33,43 @@ pub struct CaseVerdict {
     pub case: String,
     pub verdict: Verdict,
     pub reason: Option<String>,
+    /// A run-wide finding the case reported (`error-code:missing_field->invalid_request`): a
+    /// deviation judged as a root cause instead of a verdict still catches a defect.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finding: Option<String>,
+}
+
+impl CaseVerdict {
+    /// Every case of `report`, with the first finding each one reported.
+    fn all_of(report: &RunReport) -> Vec<CaseVerdict> {
+        report
+            .cases
+            .iter()
+            .map(|c| CaseVerdict {
+                case: c.id.clone(),
+                verdict: c.verdict,
+                reason: c.reason.clone(),
+                finding: report
+                    .root_causes
+                    .iter()
+                    .find(|r| r.kind == RootCauseKind::Finding && r.cases.contains(&c.id))
+                    .map(|r| r.key.clone()),
+            })
+            .collect()
+    }
+
+    /// The case noticed something: it failed, warned or reported a finding.
+    pub fn caught(&self) -> bool {
+        matches!(self.verdict, Verdict::Fail | Verdict::Warn) || self.finding.is_some()
+    }
+
+    /// The verdict, or `finding` for a passing case that reported one.
+    fn label(&self) -> &str {
+        match (&self.finding, self.verdict) {
+            (Some(_), Verdict::Pass | Verdict::Info | Verdict::Skip) => "finding",
+            _ => self.verdict.as_str(),
+        }
+    }
 }
 
 /// One row of the matrix: a defect and what the suite made of it.
@@ -34,13 +78,31 @@ pub struct DefectRow {
     pub defect: String,
     pub clause: String,
     pub description: String,
-    /// The cases citing the defect's clause, with their verdicts against the defective mock.
+    /// The cases the defect's row lists, with their verdicts against the defective mock.
     pub cases: Vec<CaseVerdict>,
     pub killed: bool,
-    /// Cases `suites/kills.toml` says must catch this defect but did not fail or warn.
+    /// Cases the defect's row lists as `killed_by` that did not fail or warn.
     pub missed: Vec<String>,
     /// Set when the run itself could not happen.
     pub error: Option<String>,
+    /// Wall time of the defect's pass (mock start to stop).
+    pub duration_ms: u64,
+}
+
+impl DefectRow {
+    /// The row of `defect` before its pass ran.
+    fn new(defect: Defect) -> DefectRow {
+        DefectRow {
+            defect: defect.name().to_string(),
+            clause: defect.clause().to_string(),
+            description: defect.description().to_string(),
+            cases: Vec::new(),
+            killed: false,
+            missed: Vec::new(),
+            error: None,
+            duration_ms: 0,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -89,39 +151,42 @@ pub fn run(args: &SelftestArgs) -> Result<ExitCode, CliError> {
     })
 }
 
-/// Run the clean pass and every defect pass (`jobs` defects at a time).
+/// Defect passes in flight at once by default (each is one mock and a few cases, mostly waiting).
+pub const DEFAULT_JOBS: usize = 16;
+
+/// Run the clean pass and every defect pass, `jobs` defect passes at a time alongside the
+/// clean one. Each pass has its own mock; the passes spend nearly all their time waiting
+/// (observe windows, timeouts), so overlapping them is what makes the selftest fast. Rows come
+/// back in the order of `defects` whatever order they finish in.
 pub async fn selftest(defects: &[Defect], jobs: usize) -> Result<SelftestReport, CliError> {
     let cases = amp_suites::all();
-    let kills = amp_suites::kills().map_err(CliError::broken)?;
-    for name in kills.keys() {
-        if name.parse::<Defect>().is_err() {
-            return Err(CliError::broken(format!(
-                "suites/kills.toml names unknown defect `{name}`"
-            )));
-        }
+    let unknown = unknown_kill_cases(defects.iter().map(|d| (d.name(), d.killed_by())), &cases);
+    if !unknown.is_empty() {
+        return Err(CliError::broken(format!(
+            "defect rows name cases the suite does not have (fix `killed_by` in harness/mock/src/defects.rs; `amp-conformance list` shows the ids): {}",
+            unknown.join(", ")
+        )));
     }
-    let clean = run_against(DefectSet::none(), &cases, None)
-        .await
-        .map_err(|e| CliError::broken(format!("clean run failed to complete: {e}")))?;
-    let false_alarms: Vec<CaseVerdict> = clean
-        .cases
-        .iter()
-        .filter(|c| !matches!(c.verdict, Verdict::Pass | Verdict::Info | Verdict::Skip))
-        .map(|c| CaseVerdict {
-            case: c.id.clone(),
-            verdict: c.verdict,
-            reason: c.reason.clone(),
+    let clean = run_against(DefectSet::none(), &cases);
+    let passes = futures_util::stream::iter(defects.iter().copied().enumerate())
+        .map(|(at, d)| {
+            let cases = &cases;
+            async move { (at, defect_row(d, cases).await) }
+        })
+        .buffer_unordered(jobs.max(1))
+        .collect::<Vec<(usize, DefectRow)>>();
+    let (clean, mut passes) = tokio::join!(clean, passes);
+    passes.sort_by_key(|(at, _)| *at);
+    let rows: Vec<DefectRow> = passes.into_iter().map(|(_, row)| row).collect();
+    let clean =
+        clean.map_err(|e| CliError::broken(format!("clean run failed to complete: {e}")))?;
+    let false_alarms: Vec<CaseVerdict> = CaseVerdict::all_of(&clean)
+        .into_iter()
+        .filter(|c| {
+            !matches!(c.verdict, Verdict::Pass | Verdict::Info | Verdict::Skip)
+                || c.finding.is_some()
         })
         .collect();
-    let rows: Vec<DefectRow> = futures_util::stream::iter(defects.iter().copied())
-        .map(|d| {
-            let cases = &cases;
-            let listed = kills.get(d.name()).cloned().unwrap_or_default();
-            async move { defect_row(d, cases, listed).await }
-        })
-        .buffered(jobs)
-        .collect()
-        .await;
     let killed = rows.iter().filter(|r| r.killed).count();
     Ok(SelftestReport {
         false_alarms,
@@ -132,61 +197,60 @@ pub async fn selftest(defects: &[Defect], jobs: usize) -> Result<SelftestReport,
     })
 }
 
-async fn defect_row(defect: Defect, cases: &[Case], listed: Vec<String>) -> DefectRow {
-    let mapped: Vec<&Case> = cases
+/// `defect: case` for every listed case id that is not a case of `cases`.
+pub fn unknown_kill_cases<'a>(
+    lists: impl IntoIterator<Item = (&'a str, &'a [&'a str])>,
+    cases: &[Case],
+) -> Vec<String> {
+    lists
+        .into_iter()
+        .flat_map(|(defect, ids)| {
+            ids.iter()
+                .filter(|id| !cases.iter().any(|c| c.id == **id))
+                .map(move |id| format!("{defect}: {id}"))
+        })
+        .collect()
+}
+
+/// Plant `defect` and run the cases its row lists; every one of them must fail, warn or report
+/// a finding.
+async fn defect_row(defect: Defect, cases: &[Case]) -> DefectRow {
+    let listed = defect.killed_by();
+    let selected: Vec<Case> = cases
         .iter()
-        .filter(|c| c.clauses.contains(&defect.clause()) || listed.iter().any(|l| l == c.id))
+        .filter(|c| listed.contains(&c.id))
+        .copied()
         .collect();
-    let mut row = DefectRow {
-        defect: defect.name().to_string(),
-        clause: defect.clause().to_string(),
-        description: defect.description().to_string(),
-        cases: Vec::new(),
-        killed: false,
-        missed: Vec::new(),
-        error: None,
-    };
-    if mapped.is_empty() {
-        row.error = Some(format!("no case cites {}", defect.clause()));
+    let mut row = DefectRow::new(defect);
+    if selected.is_empty() {
+        row.error = Some("its row lists no case of the suite".to_string());
         return row;
     }
-    let patterns: Vec<String> = mapped.iter().map(|c| c.id.to_string()).collect();
-    match run_against(DefectSet::single(defect), cases, Some(patterns)).await {
+    let started = Instant::now();
+    match run_against(DefectSet::single(defect), &selected).await {
         Ok(report) => {
-            row.cases = report
-                .cases
-                .iter()
-                .map(|c| CaseVerdict {
-                    case: c.id.clone(),
-                    verdict: c.verdict,
-                    reason: c.reason.clone(),
-                })
-                .collect();
-            row.killed = row
-                .cases
-                .iter()
-                .any(|c| matches!(c.verdict, Verdict::Fail | Verdict::Warn));
-            row.missed = listed
-                .iter()
-                .filter(|id| {
-                    !row.cases.iter().any(|c| {
-                        &c.case == *id && matches!(c.verdict, Verdict::Fail | Verdict::Warn)
-                    })
-                })
-                .cloned()
-                .collect();
+            row.cases = CaseVerdict::all_of(&report);
+            row.killed = row.cases.iter().any(CaseVerdict::caught);
+            row.missed = missed_cases(listed, &row.cases);
         }
         Err(e) => row.error = Some(e),
     }
+    row.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     row
 }
 
-/// Start a mock with `defects`, run the selected cases against it, stop the mock.
-async fn run_against(
-    defects: DefectSet,
-    cases: &[Case],
-    only: Option<Vec<String>>,
-) -> Result<RunReport, String> {
+/// The listed cases that did not fail, warn or report a finding (passed, skipped, errored or did
+/// not run): each one lets the defect it is listed for through.
+pub fn missed_cases(listed: &[&str], verdicts: &[CaseVerdict]) -> Vec<String> {
+    listed
+        .iter()
+        .filter(|id| !verdicts.iter().any(|c| c.case == **id && c.caught()))
+        .map(|id| id.to_string())
+        .collect()
+}
+
+/// Start a mock with `defects`, run `cases` against it, stop the mock.
+async fn run_against(defects: DefectSet, cases: &[Case]) -> Result<RunReport, String> {
     let profile = amp_core::PayloadProfile::default();
     let mock = amp_mock::spawn(crate::embedded::mock_config(defects, profile))
         .await
@@ -195,9 +259,6 @@ async fn run_against(
     crate::embedded::adapt_options(&mut opts, &mock);
     opts.progress = false;
     opts.seed = Some(7);
-    if let Some(ids) = only {
-        opts.run_patterns = ids;
-    }
     let result = amp_runner::run(cases, opts)
         .await
         .map_err(|e| e.to_string());
@@ -220,8 +281,8 @@ pub fn render(report: &SelftestReport) -> String {
             out,
             "  FALSE ALARM {} [{}] {}",
             fa.case,
-            fa.verdict.as_str(),
-            fa.reason.as_deref().unwrap_or("")
+            fa.label(),
+            fa.finding.as_deref().or(fa.reason.as_deref()).unwrap_or("")
         );
     }
     let _ = writeln!(out);
@@ -234,8 +295,8 @@ pub fn render(report: &SelftestReport) -> String {
         let by: BTreeMap<&str, &str> = row
             .cases
             .iter()
-            .filter(|c| matches!(c.verdict, Verdict::Fail | Verdict::Warn))
-            .map(|c| (c.case.as_str(), c.verdict.as_str()))
+            .filter(|c| c.caught())
+            .map(|c| (c.case.as_str(), c.label()))
             .collect();
         let caught = if let Some(e) = &row.error {
             format!("ERROR: {e}")
@@ -258,7 +319,7 @@ pub fn render(report: &SelftestReport) -> String {
         if !row.missed.is_empty() {
             let _ = writeln!(
                 out,
-                "{:<52} MISSED (kills.toml): {}",
+                "{:<52} MISSED (listed in killed_by): {}",
                 "",
                 row.missed.join(", ")
             );
@@ -275,7 +336,7 @@ pub fn render(report: &SelftestReport) -> String {
     if missed > 0 {
         let _ = writeln!(
             out,
-            "{missed} case(s) listed in suites/kills.toml missed their defect"
+            "{missed} case(s) listed in a defect's killed_by missed their defect"
         );
     }
     let _ = writeln!(
