@@ -1,17 +1,18 @@
 //! API-009: request bodies over `max_body_bytes` are refused with `413 request_too_large`,
 //! by `Content-Length` first, then by a streaming cap, before any JSON parsing.
 //!
-//! The refusal is sent at once, and the rest of the body is then read and thrown away, up to
-//! [`DRAIN_BYTES`] or [`DRAIN_TIME`]. A server that stops reading instead closes a socket with
-//! unread data, which resets the connection: the client's write then fails, and ordinary
-//! clients lose the `413` they were sent (or the next request on the connection fails). Past
-//! the bound the connection is closed: a hostile client cannot keep the mock busy.
+//! The refusal is sent at once, saying the connection closes, and the rest of the body is then
+//! read and thrown away, up to [`DRAIN_BYTES`] or [`DRAIN_TIME`], so the close is clean. A
+//! server that stops reading instead closes a socket with unread data, which resets the
+//! connection: the client's write then fails, and ordinary clients lose the `413` they were
+//! sent (or the next request on the connection fails). Past the bound the connection is closed
+//! anyway: a hostile client cannot keep the mock busy.
 
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::header;
+use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
@@ -55,13 +56,18 @@ fn declares_more_than(headers: &axum::http::HeaderMap, cap: usize) -> bool {
         .is_some_and(|len| len > cap as u64)
 }
 
+/// The refusal says the connection closes (RFC 9112 9.6): a body the mock did not read in full
+/// leaves it unusable, so a client must not send its next request on it.
 fn too_large(cap: usize) -> Response {
-    ApiError::new(
+    let mut resp = ApiError::new(
         413,
         "request_too_large",
         format!("request body exceeds {cap} bytes (API-009): send a smaller message"),
     )
-    .into_response()
+    .into_response();
+    resp.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    resp
 }
 
 /// The `413`, with the body handed to a task that reads and discards what is left of it.

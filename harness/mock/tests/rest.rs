@@ -507,6 +507,11 @@ async fn route_errors() {
         .send_raw(reqwest::Method::POST, "/route", Some(&a.api_key), Some(big))
         .await;
     assert_eq!((r.status, r.err()), (413, "request_too_large"));
+    // The unread body leaves the connection unusable: the answer says it closes.
+    assert_eq!(
+        r.headers.get("connection").and_then(|v| v.to_str().ok()),
+        Some("close")
+    );
     // Client id/timestamp are overwritten.
     let mut c = body.clone();
     c["id"] = json!("msg_1_deadbeef");

@@ -75,7 +75,10 @@ pub async fn run_with(
         target: &opts.target,
         cases: selected.len(),
     });
-    let reports = futures_util::stream::iter(selected.iter().map(|c| **c))
+    // Owned cases, not a mapping closure inside the stream: the run's future stays provably
+    // `Send`, so callers can spawn runs on their own tasks (selftest does).
+    let selected: Vec<Case> = selected.iter().map(|c| **c).collect();
+    let reports = futures_util::stream::iter(selected)
         .map(|case| {
             let (shared, events) = (shared.clone(), &events);
             async move {

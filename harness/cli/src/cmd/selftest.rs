@@ -16,13 +16,14 @@
 //! its own mock, and the whole selftest takes about as long as one embedded run.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use amp_mock::{Defect, DefectSet};
 use amp_runner::report::RootCauseKind;
 use amp_runner::{Case, RunOptions, RunReport, Verdict};
-use futures_util::StreamExt;
 use serde::Serialize;
+use tokio::sync::Semaphore;
 
 use crate::args::SelftestArgs;
 use crate::exit::{CliError, ExitCode};
@@ -155,9 +156,9 @@ pub fn run(args: &SelftestArgs) -> Result<ExitCode, CliError> {
 pub const DEFAULT_JOBS: usize = 16;
 
 /// Run the clean pass and every defect pass, `jobs` defect passes at a time alongside the
-/// clean one. Each pass has its own mock; the passes spend nearly all their time waiting
-/// (observe windows, timeouts), so overlapping them is what makes the selftest fast. Rows come
-/// back in the order of `defects` whatever order they finish in.
+/// clean one. Each pass has its own mock and its own task; the passes spend nearly all their
+/// time waiting (observe windows, timeouts), so overlapping them is what makes the selftest
+/// fast. Rows come back in the order of `defects` whatever order they finish in.
 pub async fn selftest(defects: &[Defect], jobs: usize) -> Result<SelftestReport, CliError> {
     let cases = amp_suites::all();
     let unknown = unknown_kill_cases(defects.iter().map(|d| (d.name(), d.killed_by())), &cases);
@@ -167,19 +168,34 @@ pub async fn selftest(defects: &[Defect], jobs: usize) -> Result<SelftestReport,
             unknown.join(", ")
         )));
     }
-    let clean = run_against(DefectSet::none(), &cases);
-    let passes = futures_util::stream::iter(defects.iter().copied().enumerate())
-        .map(|(at, d)| {
-            let cases = &cases;
-            async move { (at, defect_row(d, cases).await) }
+    let cases: Arc<[Case]> = cases.into();
+    let clean = tokio::spawn({
+        let cases = cases.clone();
+        async move { run_against(DefectSet::none(), &cases).await }
+    });
+    let permits = Arc::new(Semaphore::new(jobs.max(1)));
+    let passes: Vec<_> = defects
+        .iter()
+        .map(|&d| {
+            let (cases, permits) = (cases.clone(), permits.clone());
+            tokio::spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                defect_row(d, &cases).await
+            })
         })
-        .buffer_unordered(jobs.max(1))
-        .collect::<Vec<(usize, DefectRow)>>();
-    let (clean, mut passes) = tokio::join!(clean, passes);
-    passes.sort_by_key(|(at, _)| *at);
-    let rows: Vec<DefectRow> = passes.into_iter().map(|(_, row)| row).collect();
-    let clean =
-        clean.map_err(|e| CliError::broken(format!("clean run failed to complete: {e}")))?;
+        .collect();
+    let mut rows = Vec::with_capacity(passes.len());
+    for (pass, &d) in passes.into_iter().zip(defects) {
+        rows.push(pass.await.unwrap_or_else(|e| DefectRow {
+            error: Some(format!("the pass stopped: {e}")),
+            ..DefectRow::new(d)
+        }));
+    }
+    let clean = clean
+        .await
+        .map_err(|e| format!("the clean pass stopped: {e}"))
+        .and_then(|r| r)
+        .map_err(|e| CliError::broken(format!("clean run failed to complete: {e}")))?;
     let false_alarms: Vec<CaseVerdict> = CaseVerdict::all_of(&clean)
         .into_iter()
         .filter(|c| {
@@ -249,8 +265,9 @@ pub fn missed_cases(listed: &[&str], verdicts: &[CaseVerdict]) -> Vec<String> {
         .collect()
 }
 
-/// Start a mock with `defects`, run `cases` against it, stop the mock.
-async fn run_against(defects: DefectSet, cases: &[Case]) -> Result<RunReport, String> {
+/// Start an embedded mock with `defects`, run `cases` against it (seed 7, no progress bar),
+/// stop the mock. With no defects and the whole suite this is one embedded run.
+pub async fn run_against(defects: DefectSet, cases: &[Case]) -> Result<RunReport, String> {
     let profile = amp_core::PayloadProfile::default();
     let mock = amp_mock::spawn(crate::embedded::mock_config(defects, profile))
         .await
