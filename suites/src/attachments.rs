@@ -50,6 +50,16 @@ struct Upload {
     headers: Vec<(String, String)>,
 }
 
+impl Upload {
+    /// The headers the provider asked the upload to carry.
+    fn header_pairs(&self) -> Vec<(&str, &str)> {
+        self.headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect()
+    }
+}
+
 async fn request_upload(
     ctx: &mut Ctx,
     agent: &Agent,
@@ -131,18 +141,31 @@ async fn upload_ok(
 /// Send the bytes to the presigned URL exactly as the provider asked (no API key: the URL is
 /// the credential).
 async fn put_bytes(ctx: &mut Ctx, up: &Upload, bytes: &[u8]) -> Result<Resp, Failure> {
-    let headers: Vec<(&str, &str)> = up
-        .headers
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let url = up.url.clone();
     ctx.request(
         up.method.clone(),
-        &url,
-        &headers,
+        &up.url,
+        &up.header_pairs(),
         Some(bytes.to_vec()),
         None,
+    )
+    .await
+}
+
+/// [`put_bytes`] of more bytes than `clause` allows: a target that hangs up without any
+/// answer fails the clause (see `Ctx::send_oversized`).
+async fn put_oversized(
+    ctx: &mut Ctx,
+    up: &Upload,
+    bytes: &[u8],
+    clause: &str,
+) -> Result<Resp, Failure> {
+    ctx.request_oversized(
+        up.method.clone(),
+        &up.url,
+        &up.header_pairs(),
+        bytes.to_vec(),
+        None,
+        clause,
     )
     .await
 }
@@ -607,7 +630,7 @@ async fn upload_size_condition(ctx: &mut Ctx) -> CaseResult {
     )
     .await?;
     let big = TEXT.repeat(8);
-    let r = put_bytes(ctx, &up, &big).await?;
+    let r = put_oversized(ctx, &up, &big, "UPL-006").await?;
     if r.is_success() {
         return fail(format!(
             "the presigned URL took {} bytes for a declared size of {} (UPL-006: reject bodies \

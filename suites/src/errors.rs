@@ -262,7 +262,7 @@ async fn body_too_large(ctx: &mut Ctx) -> CaseResult {
             "context": {"padding": "x".repeat(1_100_000)},
         }))
         .signed()?;
-    let resp = ctx.route(&a, &big).await?;
+    let resp = ctx.route_oversized(&a, &big, "API-009").await?;
     refused(ctx, &resp, 413, "request_too_large", "API-009")?;
     not_delivered(ctx, &b, &s, "API-009").await?;
     pass()

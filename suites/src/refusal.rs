@@ -507,7 +507,12 @@ pub async fn run(ctx: &mut Ctx) -> CaseResult {
     .await?;
     let m = mutated(ctx, row.mutation, &a, &b, &parent, &control_id).await?;
     let what = describe(row.mutation);
-    let resp = ctx.route(&a, &m.body).await?;
+    let resp = if row.mutation == Mutation::MessageOverLimit {
+        // Over a size limit: a target that hangs up without answering fails the clause.
+        ctx.route_oversized(&a, &m.body, clause).await?
+    } else {
+        ctx.route(&a, &m.body).await?
+    };
     if resp.is_success() {
         return accepted(ctx, row, what, &resp);
     }

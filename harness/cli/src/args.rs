@@ -335,7 +335,7 @@ pub struct FuzzArgs {
     #[arg(long = "defect", value_name = "NAME")]
     pub defects: Vec<String>,
     /// Parallel lanes.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
     /// Per-request timeout in seconds.
     #[arg(long, default_value_t = 5.0)]

@@ -24,6 +24,19 @@ pub enum ClientError {
         read: usize,
         reason: String,
     },
+    /// The target closed the connection without any HTTP response. For a request whose body is
+    /// over a size limit this is the target's behaviour to judge (it must answer `413`), not
+    /// a harness problem.
+    #[error(
+        "{url} closed the connection without any HTTP response ({written} bytes of the request \
+         written to the socket, body {body_len} bytes): {reason}"
+    )]
+    NoAnswer {
+        url: String,
+        written: u64,
+        body_len: usize,
+        reason: String,
+    },
     #[error("WebSocket handshake with {url} refused with HTTP status {status}")]
     WsHandshake { url: String, status: u16 },
     #[error("WebSocket error on {url}: {reason}")]

@@ -4,9 +4,12 @@
 //! with a hard cap, redirects are never followed (a redirect is an observable answer, not an
 //! instruction), proxies from the environment are ignored (test traffic goes to the target
 //! only), `429` is retried a bounded number of times honouring a bounded `Retry-After`, and a
-//! token bucket paces requests under the rate the target advertises.
+//! token bucket paces requests under the rate the target advertises. Bodies of
+//! [`LARGE_BODY`] bytes or more go over a connection of their own that keeps an answer sent
+//! before the body was fully written (see [`crate::large_body`]).
 
 use crate::error::ClientError;
+use crate::large_body::{self, LARGE_BODY};
 use crate::secret::Secret;
 use bytes::Bytes;
 use serde_json::Value;
@@ -363,6 +366,9 @@ impl Http {
     }
 
     async fn send_inner(&self, req: &Req, started: Instant) -> Result<Resp, ClientError> {
+        if req.body.as_ref().is_some_and(|b| b.len() >= LARGE_BODY) {
+            return large_body::send(&self.cfg, req, started).await;
+        }
         let url = reqwest::Url::parse(&req.url).map_err(|e| ClientError::InvalidUrl {
             url: req.url.clone(),
             reason: e.to_string(),
@@ -376,29 +382,11 @@ impl Http {
         }
         let mut resp = rb.send().await.map_err(|e| self.map_err(&req.url, e))?;
         let status = resp.status().as_u16();
-        let headers = resp
-            .headers()
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_ascii_lowercase(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
-        let mut body = Vec::new();
-        let mut truncated = false;
-        loop {
+        let headers = header_pairs(resp.headers());
+        let mut capped = CappedBody::new(self.cfg.body_cap);
+        while !capped.full() {
             match resp.chunk().await {
-                Ok(Some(chunk)) => {
-                    let room = self.cfg.body_cap.saturating_sub(body.len());
-                    if chunk.len() > room {
-                        body.extend_from_slice(&chunk[..room]);
-                        truncated = true;
-                        break;
-                    }
-                    body.extend_from_slice(&chunk);
-                }
+                Ok(Some(chunk)) => capped.push(&chunk),
                 Ok(None) => break,
                 Err(e) if e.is_timeout() => {
                     return Err(ClientError::Timeout {
@@ -410,16 +398,13 @@ impl Http {
                     return Err(ClientError::Body {
                         url: req.url.clone(),
                         status,
-                        read: body.len(),
+                        read: capped.len(),
                         reason: error_chain(&e),
                     });
                 }
             }
         }
-        let mut r = Resp::new(status, headers, body);
-        r.truncated = truncated;
-        r.elapsed = started.elapsed();
-        Ok(r)
+        Ok(capped.into_resp(status, headers, started))
     }
 
     fn map_err(&self, url: &str, e: reqwest::Error) -> ClientError {
@@ -454,7 +439,68 @@ pub fn retry_after(resp: &Resp) -> Option<Duration> {
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+/// Response headers as (lowercase name, lossily decoded value) pairs, in arrival order.
+pub(crate) fn header_pairs(map: &http::HeaderMap) -> Vec<(String, String)> {
+    map.iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_ascii_lowercase(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+/// A response body read up to a cap: what fits is kept, the rest is not read.
+pub(crate) struct CappedBody {
+    body: Vec<u8>,
+    cap: usize,
+    truncated: bool,
+}
+
+impl CappedBody {
+    pub(crate) fn new(cap: usize) -> CappedBody {
+        CappedBody {
+            body: Vec::new(),
+            cap,
+            truncated: false,
+        }
+    }
+
+    /// Keep what fits of `chunk`; past the cap the body is marked truncated.
+    pub(crate) fn push(&mut self, chunk: &[u8]) {
+        let room = self.cap.saturating_sub(self.body.len());
+        if chunk.len() > room {
+            self.body.extend_from_slice(&chunk[..room]);
+            self.truncated = true;
+        } else {
+            self.body.extend_from_slice(chunk);
+        }
+    }
+
+    /// The cap was hit: stop reading.
+    pub(crate) fn full(&self) -> bool {
+        self.truncated
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.body.len()
+    }
+
+    pub(crate) fn into_resp(
+        self,
+        status: u16,
+        headers: Vec<(String, String)>,
+        started: Instant,
+    ) -> Resp {
+        let mut r = Resp::new(status, headers, self.body);
+        r.truncated = self.truncated;
+        r.elapsed = started.elapsed();
+        r
+    }
+}
+
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut src = e.source();
     while let Some(inner) = src {

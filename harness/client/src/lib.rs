@@ -10,6 +10,7 @@
 
 pub mod error;
 pub mod http;
+pub mod large_body;
 pub mod receiver;
 pub mod redact;
 pub mod secret;

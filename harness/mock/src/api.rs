@@ -1,5 +1,6 @@
-//! REST endpoints (spec 03, 05, 08, 12) and the cross-cutting middleware: body cap (API-009),
-//! rate limits (RL-001..003) and the spec error format (API-007).
+//! REST endpoints (spec 03, 05, 08, 12) and the cross-cutting middleware: rate limits
+//! (RL-001..003) and the spec error format (API-007). The body cap (API-009) is in
+//! [`crate::body_limit`].
 
 use crate::defects::Defect;
 use crate::error::{ApiError, json_response};
@@ -10,7 +11,7 @@ use crate::state::{
     hash_api_key, random_bytes, random_hex,
 };
 use amp_core::signing::{KeyError, PublicKey, SecretKey, Strictness};
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
@@ -32,51 +33,6 @@ fn ok(status: StatusCode, body: Value) -> ApiResult {
 // ---------------------------------------------------------------------------------------------
 // Middleware
 // ---------------------------------------------------------------------------------------------
-
-/// API-009: refuse bodies over `max_body_bytes` by Content-Length first, then by a streaming cap,
-/// before any JSON parsing.
-pub(crate) async fn body_limit_mw(
-    State(state): State<AppState>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let cap = state.policy().body_cap_bytes;
-    // The unread rest of the body leaves the connection unusable, so the answer says it closes
-    // (RFC 9112 9.6): a client must not send its next request on it while the close is racing.
-    let too_large = || {
-        let mut resp = ApiError::new(
-            413,
-            "request_too_large",
-            format!("request body exceeds {cap} bytes (API-009): send a smaller message"),
-        )
-        .into_response();
-        resp.headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
-        resp
-    };
-    if let Some(len) = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|s| s.trim().parse::<u64>().ok())
-        && len > cap as u64
-    {
-        return too_large();
-    }
-    // WebSocket upgrades carry no body and must keep their upgrade handle untouched.
-    let is_upgrade = req.headers().contains_key(header::UPGRADE);
-    if is_upgrade {
-        return next.run(req).await;
-    }
-    let (parts, body) = req.into_parts();
-    match axum::body::to_bytes(body, cap).await {
-        Ok(bytes) => {
-            next.run(Request::from_parts(parts, Body::from(bytes)))
-                .await
-        }
-        Err(_) => too_large(),
-    }
-}
 
 /// RL-001..003: fixed one-minute windows per API key (per client IP for `register` and
 /// unauthenticated requests); `X-RateLimit-*` on every response, `Retry-After` on 429.

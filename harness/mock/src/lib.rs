@@ -33,6 +33,7 @@
 pub mod admin;
 pub mod api;
 pub mod attachments;
+pub mod body_limit;
 pub mod card;
 pub mod config;
 pub mod defects;
@@ -144,7 +145,7 @@ pub fn router(state: AppState) -> Router {
     };
     app.route("/.well-known/agent-messaging.json", get(api::well_known))
         .fallback(api::not_found)
-        .layer(from_fn_with_state(state.clone(), api::body_limit_mw))
+        .layer(from_fn_with_state(state.clone(), body_limit::body_limit_mw))
         .layer(from_fn_with_state(state.clone(), api::rate_limit_mw))
         .layer(from_fn_with_state(state.clone(), api::error_format_mw))
         .layer(DefaultBodyLimit::disable())

@@ -4,6 +4,7 @@
 use crate::generate::{Generator, agent_count, derive_seed};
 use crate::ops::*;
 use crate::oracle::{AgentFacts, Expectation, Invariant, Model, Violation, check_http, excerpt, v};
+use crate::ws_session::{WsAuth, WsSession};
 use amp_client::{ClientError, Http, HttpConfig, Method, Req, Secret, WsConfig, WsConn, WsEvent};
 use amp_core::signing::{Priority, SecretKey, SigningFields, sign_fields};
 use amp_core::{PayloadProfile, payload_hash};
@@ -105,11 +106,22 @@ struct AgentCtx {
     key: SecretKey,
 }
 
+/// The HTTP client of a run's lanes (bounded bodies, bounded 429 retries).
+pub fn lane_http(request_timeout: Duration) -> Result<Http, ExecError> {
+    Http::new(HttpConfig {
+        timeout: request_timeout,
+        body_cap: RESPONSE_CAP,
+        max_429_retries: 3,
+        max_retry_wait: Duration::from_secs(10),
+        ..HttpConfig::default()
+    })
+    .map_err(|e| ExecError::Client(e.to_string()))
+}
+
 /// One lane: agents, client, oracle model.
 pub struct Lane {
     cfg: LaneConfig,
     http: Http,
-    http_oversize: Http,
     agents: Vec<AgentCtx>,
     pub model: Model,
     last_body: Vec<Option<Vec<u8>>>,
@@ -117,14 +129,6 @@ pub struct Lane {
     pub ws_frames: u64,
     pub statuses: BTreeMap<u16, u64>,
     pub rate_limited: u64,
-    /// The current WebSocket session started with a valid auth frame.
-    ws_authed: bool,
-    /// The valid auth frame of the current session has been sent (a `connected` before that
-    /// is a finding, clause in `ws_bad_clause`).
-    ws_auth_sent: bool,
-    ws_bad_clause: &'static str,
-    /// Ids a connection must mark as replays (queued before it opened).
-    ws_replayable: HashSet<String>,
 }
 
 fn run_nonce(lane: u32) -> String {
@@ -158,16 +162,9 @@ fn pct(s: &str) -> String {
 
 impl Lane {
     /// Register the lane's agents (keys derived from seed and lane, names fresh per run).
-    pub async fn setup(cfg: LaneConfig) -> Result<Lane, ExecError> {
-        let http_config = HttpConfig {
-            timeout: cfg.request_timeout,
-            body_cap: RESPONSE_CAP,
-            max_429_retries: 3,
-            max_retry_wait: Duration::from_secs(10),
-            ..HttpConfig::default()
-        };
-        let http = Http::new(http_config.clone()).map_err(|e| ExecError::Client(e.to_string()))?;
-        let http_oversize = Http::new(http_config).map_err(|e| ExecError::Client(e.to_string()))?;
+    /// `http` is shared by the lanes of a run: a client is costly to build (it loads the
+    /// platform's trust store) and lanes gain nothing from separate connection pools.
+    pub async fn setup(cfg: LaneConfig, http: Http) -> Result<Lane, ExecError> {
         let nonce = run_nonce(cfg.lane);
         let mut agents = Vec::new();
         for i in 0..cfg.agents {
@@ -217,17 +214,12 @@ impl Lane {
             model: Model::new(facts, cfg.profile),
             cfg,
             http,
-            http_oversize,
             agents,
             last_body: vec![None; n],
             requests: 0,
             ws_frames: 0,
             statuses: BTreeMap::new(),
             rate_limited: 0,
-            ws_authed: false,
-            ws_auth_sent: false,
-            ws_bad_clause: "WS-006",
-            ws_replayable: HashSet::new(),
         })
     }
 
@@ -244,26 +236,12 @@ impl Lane {
         usize::from(n) % self.agents.len()
     }
 
-    /// Send one HTTP request; transport failures become violations.
+    /// Send one HTTP request; transport failures become violations. (A large body travels on
+    /// a connection of its own in amp-client, and an answer sent before it was fully written
+    /// is kept: a provider refusing it early is judged on that answer.)
     async fn send(&mut self, req: Req, what: &str) -> Result<amp_client::Resp, Violation> {
-        self.send_via(false, req, what).await
-    }
-
-    /// `oversize` requests go through their own connection pool: a server that refuses them
-    /// early closes the connection, which must not break the next, unrelated request.
-    async fn send_via(
-        &mut self,
-        oversize: bool,
-        req: Req,
-        what: &str,
-    ) -> Result<amp_client::Resp, Violation> {
         self.requests += 1;
-        let http = if oversize {
-            &self.http_oversize
-        } else {
-            &self.http
-        };
-        match http.send(&req).await {
+        match self.http.send(&req).await {
             Ok(r) => {
                 *self.statuses.entry(r.status).or_default() += 1;
                 if r.status == 429 {
@@ -275,6 +253,12 @@ impl Lane {
                 Invariant::Hang,
                 None,
                 format!("{what} got no complete answer within {after:?}"),
+            )),
+            // API-009: a body over the limit is refused with an answer, not a hang-up.
+            Err(e @ ClientError::NoAnswer { body_len, .. }) if body_len > API_BODY_LIMIT => Err(v(
+                Invariant::Transport,
+                Some("API-009"),
+                format!("{what} with a {body_len}-byte body: {e}"),
             )),
             Err(e) => Err(v(Invariant::Transport, None, format!("{what}: {e}"))),
         }
@@ -454,9 +438,10 @@ impl Lane {
                     None => Vec::new(),
                 }
             }
-            Op::Pending { agent } => {
+            Op::Pending { agent, limit } => {
                 let a = self.idx(*agent);
-                let req = Req::get(format!("{}/messages/pending?limit=100", self.cfg.base_url))
+                let query = limit.map(|n| format!("?limit={n}")).unwrap_or_default();
+                let req = Req::get(format!("{}/messages/pending{query}", self.cfg.base_url))
                     .bearer(&self.agents[a].api_key);
                 match self.send(req, "GET /messages/pending").await {
                     Err(e) => vec![e],
@@ -598,30 +583,19 @@ impl Lane {
                 ..
             }
         );
-        let oversize = bytes.len() > API_BODY_LIMIT;
         self.last_body[sender] = Some(bytes.clone());
-        let sent_payload = serde_json::from_slice::<Value>(&bytes)
-            .ok()
-            .and_then(|v| v.get("payload").cloned());
         let req = Req::new(Method::POST, format!("{}/route", self.cfg.base_url))
             .body(bytes, "application/json")
             .bearer(&self.agents[sender].api_key);
-        match self.send_via(oversize, req, "POST /route").await {
-            // A server that refuses an over-limit body early (by Content-Length, API-009) may
-            // close the connection while the body is still being written: the client then
-            // sees a broken pipe instead of the 413. That is the recommended behaviour.
-            Err(e) if e.invariant == Invariant::Transport && oversize => Vec::new(),
+        match self.send(req, "POST /route").await {
             Err(e) => vec![e],
             Ok(resp) => {
                 let mut out = check_http(resp.status, &resp.body, malformed, "POST /route");
                 if resp.status != 429 {
-                    out.extend(self.model.route_answer(
-                        sender,
-                        &exp,
-                        resp.status,
-                        &resp.body,
-                        sent_payload,
-                    ));
+                    out.extend(
+                        self.model
+                            .route_answer(sender, &exp, resp.status, &resp.body),
+                    );
                 }
                 out
             }
@@ -647,7 +621,12 @@ impl Lane {
         } else {
             self.cfg.ws_url()
         };
-        self.ws_replayable = self.model.replayable(a);
+        let mut session = WsSession {
+            agent: a,
+            auth: WsAuth::start(w),
+            replayable: self.model.replayable(a),
+            seen: HashSet::new(),
+        };
         let mut conn = match WsConn::connect(&url, protos, &cfg, None).await {
             Ok(c) => c,
             // A target without WebSocket support refuses the upgrade: nothing to fuzz here.
@@ -667,18 +646,7 @@ impl Lane {
                 )];
             }
         };
-        let first_data = w.frames.first();
-        let authed = matches!(first_data, Some(WsFrame::Auth));
-        self.ws_authed = authed;
-        self.ws_auth_sent = false;
-        self.ws_bad_clause = if w.token_in_url {
-            "WS-001"
-        } else if matches!(first_data, Some(WsFrame::BadAuth { .. })) {
-            "WS-005"
-        } else {
-            "WS-006"
-        };
-        let mut seen_on_conn = HashSet::new();
+        let valid_start = session.auth.must_stay_up();
         let mut closed = false;
         for f in &w.frames {
             let text = match f {
@@ -698,7 +666,7 @@ impl Lane {
                     // A text frame must be UTF-8: the oracle judges exactly the text sent
                     // (invalid bytes from a text edit become U+FFFD here).
                     let body = String::from_utf8_lossy(&self.build_route(route, a)).into_owned();
-                    if authed {
+                    if valid_start {
                         let exp = self.model.expect_route(a, body.as_bytes());
                         self.model.ws_route_sent(&exp);
                     }
@@ -722,26 +690,18 @@ impl Lane {
                 closed = true;
                 break;
             }
-            if authed && matches!(f, WsFrame::Auth) {
-                self.ws_auth_sent = true;
-            }
+            session.auth.sent(f);
             if self
-                .drain(
-                    &mut conn,
-                    a,
-                    WS_DRAIN,
-                    &mut seen_on_conn,
-                    &mut out,
-                    &mut closed,
-                )
+                .drain(&mut conn, &mut session, WS_DRAIN, &mut out)
                 .await
             {
+                closed = true;
                 break;
             }
         }
-        if !closed && first_data.is_some() {
+        if !closed && !w.frames.is_empty() {
             let deadline = self.cfg.request_timeout;
-            if authed {
+            if valid_start {
                 self.ws_frames += 1;
                 self.requests += 1;
                 let _ = conn.send_text(r#"{"type":"ping"}"#).await;
@@ -760,10 +720,10 @@ impl Lane {
                         break;
                     }
                     if ev.frame_type() == Some("pong") {
-                        self.check_ws_event(&ev, a, &mut seen_on_conn, &mut out);
+                        self.check_ws_event(&ev, &mut session, &mut out);
                         break;
                     }
-                    if self.check_ws_event(&ev, a, &mut seen_on_conn, &mut out) {
+                    if self.check_ws_event(&ev, &mut session, &mut out) {
                         break;
                     }
                 }
@@ -778,10 +738,9 @@ impl Lane {
                     let probe = json!({"type": "auth", "token": self.agents[a].api_key.expose()});
                     let _ = conn.send_text(&probe.to_string()).await;
                 }
-                let clause = if matches!(first_data, Some(WsFrame::BadAuth { .. })) {
-                    "WS-005"
-                } else {
-                    "WS-006"
+                let clause = match session.auth {
+                    WsAuth::Unauthenticated { open_breaks, .. } => open_breaks,
+                    _ => "WS-006",
                 };
                 let start = Instant::now();
                 loop {
@@ -795,7 +754,7 @@ impl Lane {
                         ));
                         break;
                     }
-                    if self.check_ws_event(&ev, a, &mut seen_on_conn, &mut out) {
+                    if self.check_ws_event(&ev, &mut session, &mut out) {
                         break;
                     }
                 }
@@ -809,19 +768,16 @@ impl Lane {
     async fn drain(
         &mut self,
         conn: &mut WsConn,
-        a: usize,
+        session: &mut WsSession,
         wait: Duration,
-        seen: &mut HashSet<String>,
         out: &mut Vec<Violation>,
-        closed: &mut bool,
     ) -> bool {
         loop {
             let ev = conn.recv(wait).await;
             if matches!(ev, WsEvent::Timeout) {
                 return false;
             }
-            if self.check_ws_event(&ev, a, seen, out) {
-                *closed = true;
+            if self.check_ws_event(&ev, session, out) {
                 return true;
             }
         }
@@ -831,8 +787,7 @@ impl Lane {
     fn check_ws_event(
         &mut self,
         ev: &WsEvent,
-        a: usize,
-        seen: &mut HashSet<String>,
+        session: &mut WsSession,
         out: &mut Vec<Violation>,
     ) -> bool {
         match ev {
@@ -868,20 +823,19 @@ impl Lane {
                     }
                     Some("message.new") => {
                         if let Some(data) = j.get("data") {
-                            out.extend(self.model.ws_message(a, data, seen, &self.ws_replayable));
+                            out.extend(self.model.ws_message(
+                                session.agent,
+                                data,
+                                &mut session.seen,
+                                &session.replayable,
+                            ));
                         }
                     }
-                    Some("connected") if !self.ws_auth_sent => {
-                        out.push(v(
-                            Invariant::WsAuth,
-                            Some(self.ws_bad_clause),
-                            match self.ws_bad_clause {
-                                "WS-001" => "WebSocket authenticated by the token in the URL, before any auth frame".to_string(),
-                                "WS-005" => "WebSocket answered `connected` after a first auth frame with an invalid token".to_string(),
-                                _ => "WebSocket answered `connected` although the first frame was not an auth frame".to_string(),
-                            },
-                        ));
-                        return true;
+                    Some("connected") => {
+                        if let Some((clause, what)) = session.auth.connected_finding() {
+                            out.push(v(Invariant::WsAuth, Some(clause), what.to_string()));
+                            return true;
+                        }
                     }
                     _ => {}
                 }
@@ -901,7 +855,7 @@ impl Lane {
                 // are still in flight; the kernel then answers with a reset. That is a fair
                 // way to end such a session (WS-005/006): only an authenticated one breaking
                 // is a finding.
-                if self.ws_authed {
+                if session.auth.must_stay_up() {
                     out.push(v(
                         Invariant::Transport,
                         None,
@@ -1011,8 +965,12 @@ fn merge(into: &mut BTreeMap<u16, u64>, from: BTreeMap<u16, u64>) {
 }
 
 /// Run one lane until its budget is spent.
-pub async fn run_lane(cfg: LaneConfig, budget: LaneBudget) -> Result<LaneOutcome, ExecError> {
-    let mut lane = Lane::setup(cfg.clone()).await?;
+pub async fn run_lane(
+    cfg: LaneConfig,
+    http: Http,
+    budget: LaneBudget,
+) -> Result<LaneOutcome, ExecError> {
+    let mut lane = Lane::setup(cfg.clone(), http.clone()).await?;
     let mut generator = Generator::new(cfg.seed, cfg.lane, cfg.agents);
     let mut history: Vec<Op> = Vec::new();
     let mut out = LaneOutcome {
@@ -1038,7 +996,8 @@ pub async fn run_lane(cfg: LaneConfig, budget: LaneBudget) -> Result<LaneOutcome
             out.rate_limited += lane.rate_limited;
             out.operations += history.len() as u64;
             history.clear();
-            let old = std::mem::replace(&mut lane, Lane::setup(cfg.clone()).await?);
+            let fresh = Lane::setup(cfg.clone(), http.clone()).await?;
+            let old = std::mem::replace(&mut lane, fresh);
             old.teardown().await;
         }
         let op = generator.next_op();
@@ -1068,8 +1027,12 @@ pub async fn run_lane(cfg: LaneConfig, budget: LaneBudget) -> Result<LaneOutcome
 }
 
 /// Execute a fixed operation list in a fresh lane (replays and shrinking).
-pub async fn run_ops(cfg: LaneConfig, ops: &[Op]) -> Result<(Vec<Violation>, u64), ExecError> {
-    let mut lane = Lane::setup(cfg).await?;
+pub async fn run_ops(
+    cfg: LaneConfig,
+    http: Http,
+    ops: &[Op],
+) -> Result<(Vec<Violation>, u64), ExecError> {
+    let mut lane = Lane::setup(cfg, http).await?;
     let mut all = Vec::new();
     for (i, op) in ops.iter().enumerate() {
         for mut viol in lane.exec(op).await {

@@ -52,7 +52,10 @@ impl Generator {
         let mut u = Unstructured::new(&self.buf);
         // An exhausted stream yields defaults, never an error that matters; fall back to a
         // harmless pending poll in the impossible case.
-        op(&mut u, self.agents).unwrap_or(Op::Pending { agent: 0 })
+        op(&mut u, self.agents).unwrap_or(Op::Pending {
+            agent: 0,
+            limit: None,
+        })
     }
 }
 
@@ -68,6 +71,7 @@ pub(crate) fn op(u: &mut Unstructured, n: u8) -> Result<Op> {
         },
         46..=65 => Op::Pending {
             agent: agent(u, n)?,
+            limit: pending_limit(u)?,
         },
         66..=79 => Op::Ack {
             agent: agent(u, n)?,
@@ -86,6 +90,17 @@ pub(crate) fn op(u: &mut Unstructured, n: u8) -> Result<Op> {
         }
         84..=93 => Op::Raw(raw(u, n)?),
         _ => Op::Ws(ws(u, n)?),
+    })
+}
+
+/// Page sizes across the allowed range (RTE-015): the provider's default, small pages, the
+/// maximum.
+fn pending_limit(u: &mut Unstructured) -> Result<Option<u8>> {
+    Ok(match u.int_in_range(0..=3u8)? {
+        0 => None,
+        1 => Some(u.int_in_range(1..=10)?),
+        2 => Some(u.int_in_range(11..=99)?),
+        _ => Some(100),
     })
 }
 

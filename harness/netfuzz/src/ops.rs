@@ -16,8 +16,13 @@ pub enum Op {
     Route(Box<RouteOp>),
     /// Send the exact bytes of this agent's previous route body again.
     Resend { sender: u8 },
-    /// `GET /messages/pending?limit=100`.
-    Pending { agent: u8 },
+    /// `GET /messages/pending?limit=N`, or without `limit` (the provider's default page).
+    Pending {
+        agent: u8,
+        /// Saved reproducers from before this field listed 100.
+        #[serde(default = "pending_limit_before_it_varied")]
+        limit: Option<u8>,
+    },
     /// `DELETE /messages/pending/{id}`.
     Ack { agent: u8, target: AckTarget },
     /// `POST /messages/pending/ack {"ids": [...]}`.
@@ -26,6 +31,10 @@ pub enum Op {
     Raw(RawOp),
     /// One WebSocket connection carrying a frame sequence.
     Ws(WsOp),
+}
+
+fn pending_limit_before_it_varied() -> Option<u8> {
+    Some(100)
 }
 
 impl Op {

@@ -2,7 +2,8 @@
 //!
 //! Invariants (clause ids from the requirement catalogue):
 //! * no 5xx, ever (JSON-008 for malformed bodies, API-008 otherwise);
-//! * no hang (request timeout) and no connection reset (no clause: transport robustness);
+//! * no hang (request timeout) and no connection reset (no clause: transport robustness;
+//!   API-009 when a body over the 1 MiB limit got no answer at all before the hang-up);
 //! * every 4xx body is `{error: string, message: string, ...}` (API-007);
 //! * a route body whose signature does not verify over what was actually sent, or that has none,
 //!   is never accepted (SIG-015; SIG-002 unsigned; SIG-016 when it only verifies with another
@@ -23,7 +24,7 @@
 //!   trust wrapping applies, TRUST-004).
 
 use amp_core::envelope::{Limits, RouteRequest};
-use amp_core::signing::{Priority, PublicKey, Strictness, verify_fields};
+use amp_core::signing::{Priority, PublicKey, SigningFields, Strictness, verify_fields};
 use amp_core::{PayloadProfile, payload_hash};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -177,17 +178,81 @@ pub enum Expectation {
     /// Must not be accepted (2xx): which invariant and clause a 2xx breaks, and why.
     Reject {
         invariant: Invariant,
-        clause: &'static str,
+        clause: RejectClause,
         why: String,
         /// Recipient index and signature text, for recognising the message if it shows up.
         recipient: Option<usize>,
         signature: String,
     },
-    /// A correct provider may accept it.
+    /// A correct provider may accept it; `payload` is what it must deliver (MSG-010).
     MayAccept {
         recipient: Option<usize>,
         signature: String,
+        payload: Value,
     },
+}
+
+/// The clause a provider breaks by accepting a route it must refuse. For a signature that does
+/// not verify, naming the most specific clause takes up to five more verifications, so that is
+/// done only when a provider does accept one (a finding, hence rare), not for every route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RejectClause {
+    Known(&'static str),
+    BadSignature(Box<BadSignature>),
+}
+
+/// What was signed and sent, to tell SIG-011, SIG-016, SIG-013 and SIG-015 apart later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadSignature {
+    key: PublicKey,
+    from: String,
+    to: String,
+    subject: String,
+    priority: Priority,
+    in_reply_to: Option<String>,
+    payload_hash: amp_core::PayloadHash,
+    signature: String,
+    spoofed: bool,
+}
+
+impl RejectClause {
+    pub fn resolve(&self) -> &'static str {
+        let b = match self {
+            RejectClause::Known(c) => return c,
+            RejectClause::BadSignature(b) => b,
+        };
+        let fields = SigningFields {
+            from: &b.from,
+            to: &b.to,
+            subject: &b.subject,
+            priority: b.priority,
+            in_reply_to: b.in_reply_to.as_deref(),
+            payload_hash: &b.payload_hash,
+        };
+        let lax = |f: &SigningFields| verify_fields(&b.key, f, &b.signature, Strictness::Lax);
+        if lax(&fields).is_ok() {
+            "SIG-011"
+        } else if [
+            Priority::Urgent,
+            Priority::High,
+            Priority::Normal,
+            Priority::Low,
+        ]
+        .into_iter()
+        .any(|p| {
+            lax(&SigningFields {
+                priority: p,
+                ..fields
+            })
+            .is_ok()
+        }) {
+            "SIG-016"
+        } else if b.spoofed {
+            "SIG-013"
+        } else {
+            "SIG-015"
+        }
+    }
 }
 
 impl Expectation {
@@ -234,7 +299,7 @@ pub struct Model {
     /// WebSocket-routed bodies a provider may have accepted (no id is answered, C-26).
     ws_may: HashMap<(usize, String), u32>,
     /// Bodies that were refused or must never be accepted: if they show up, that is a finding.
-    must_not: HashMap<(usize, String), (Invariant, &'static str, String)>,
+    must_not: HashMap<(usize, String), (Invariant, RejectClause, String)>,
     seen: Vec<Vec<String>>,
     seen_set: Vec<HashSet<String>>,
     acked: Vec<HashSet<String>>,
@@ -276,7 +341,7 @@ impl Model {
             Err(e) => {
                 return reject(
                     Invariant::InvalidBodyAccepted,
-                    e.rule(),
+                    RejectClause::Known(e.rule()),
                     e.to_string(),
                     None,
                     String::new(),
@@ -297,7 +362,7 @@ impl Model {
             Err(e) => {
                 return reject(
                     Invariant::InvalidBodyAccepted,
-                    e.rule,
+                    RejectClause::Known(e.rule),
                     e.to_string(),
                     recipient,
                     signature,
@@ -312,7 +377,7 @@ impl Model {
         let Some(sig) = req.signature.as_deref() else {
             return reject(
                 Invariant::BadSignatureAccepted,
-                "SIG-002",
+                RejectClause::Known("SIG-002"),
                 "route body has no signature".into(),
                 recipient,
                 signature,
@@ -321,7 +386,7 @@ impl Model {
         let Ok(hash) = payload_hash(&req.payload, self.profile) else {
             return reject(
                 Invariant::InvalidBodyAccepted,
-                "JSON-004",
+                RejectClause::Known("JSON-004"),
                 "payload cannot be canonicalised".into(),
                 recipient,
                 signature,
@@ -332,29 +397,20 @@ impl Model {
             return Expectation::MayAccept {
                 recipient,
                 signature,
+                payload: req.payload.clone(),
             };
         }
-        // Name the most specific clause a provider that accepted this would break.
-        let clause = if verify_fields(&me.public_key, &fields, sig, Strictness::Lax).is_ok() {
-            "SIG-011"
-        } else if [
-            Priority::Urgent,
-            Priority::High,
-            Priority::Normal,
-            Priority::Low,
-        ]
-        .into_iter()
-        .any(|p| {
-            let mut f = fields;
-            f.priority = p;
-            verify_fields(&me.public_key, &f, sig, Strictness::Lax).is_ok()
-        }) {
-            "SIG-016"
-        } else if spoofed {
-            "SIG-013"
-        } else {
-            "SIG-015"
-        };
+        let clause = RejectClause::BadSignature(Box::new(BadSignature {
+            key: me.public_key,
+            from: me.address.clone(),
+            to: req.to.clone(),
+            subject: req.subject.clone(),
+            priority: fields.priority,
+            in_reply_to: req.in_reply_to.clone(),
+            payload_hash: hash.clone(),
+            signature: sig.to_string(),
+            spoofed,
+        }));
         reject(
             Invariant::BadSignatureAccepted,
             clause,
@@ -376,7 +432,6 @@ impl Model {
         exp: &Expectation,
         status: u16,
         body: &[u8],
-        sent_payload: Option<Value>,
     ) -> Vec<Violation> {
         let accepted = (200..300).contains(&status);
         match exp {
@@ -388,13 +443,15 @@ impl Model {
                 signature,
             } => {
                 if let Some(r) = recipient {
-                    self.must_not
-                        .insert((*r, signature.clone()), (*invariant, clause, why.clone()));
+                    self.must_not.insert(
+                        (*r, signature.clone()),
+                        (*invariant, clause.clone(), why.clone()),
+                    );
                 }
                 if accepted {
                     return vec![v(
                         *invariant,
-                        Some(clause),
+                        Some(clause.resolve()),
                         format!("route accepted ({status}) although {why}"),
                     )];
                 }
@@ -402,13 +459,20 @@ impl Model {
             Expectation::MayAccept {
                 recipient,
                 signature,
+                payload,
             } => {
                 if accepted
                     && let Some(id) = serde_json::from_slice::<Value>(body)
                         .ok()
                         .and_then(|v| v.get("id").and_then(Value::as_str).map(str::to_string))
                 {
-                    self.record_accepted(id, sender, *recipient, signature.clone(), sent_payload);
+                    self.record_accepted(
+                        id,
+                        sender,
+                        *recipient,
+                        signature.clone(),
+                        Some(payload.clone()),
+                    );
                 }
             }
         }
@@ -421,6 +485,7 @@ impl Model {
             Expectation::MayAccept {
                 recipient: Some(r),
                 signature,
+                ..
             } => {
                 *self.ws_may.entry((*r, signature.clone())).or_default() += 1;
             }
@@ -433,7 +498,7 @@ impl Model {
             } => {
                 self.must_not.entry((*r, signature.clone())).or_insert((
                     *invariant,
-                    clause,
+                    clause.clone(),
                     format!("sent over WebSocket although {why}"),
                 ));
             }
@@ -513,7 +578,7 @@ impl Model {
                 format!("{via} of {me} lists message {id} after it was acknowledged"),
             ));
         }
-        match self.accepted.get(id).cloned() {
+        match self.accepted.get(id) {
             Some(acc) => {
                 if acc.recipient.is_some_and(|r| r != agent) {
                     out.push(v(
@@ -566,7 +631,7 @@ impl Model {
                 } else if let Some((inv, clause, why)) = self.must_not.get(&key) {
                     out.push(v(
                         *inv,
-                        Some(clause),
+                        Some(clause.resolve()),
                         format!("{via} of {me} delivers message {id} although {why}"),
                     ));
                 } else if self

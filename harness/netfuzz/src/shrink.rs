@@ -11,6 +11,7 @@ use crate::exec::{ExecError, LaneConfig, run_ops};
 use crate::ops::Op;
 use crate::oracle::Violation;
 use crate::report::Reproducer;
+use amp_client::Http;
 use std::time::{Duration, Instant};
 
 const SHRINK_TIME: Duration = Duration::from_secs(60);
@@ -25,6 +26,7 @@ pub struct ReplayOutcome {
 /// Replay `ops` with the reproducer's seed, lane, agent count and profile against `base_url`.
 pub async fn replay_ops(
     repro: &Reproducer,
+    http: &Http,
     base_url: &str,
     ops: &[Op],
 ) -> Result<ReplayOutcome, ExecError> {
@@ -37,22 +39,22 @@ pub async fn replay_ops(
         request_timeout: Duration::from_millis(repro.request_timeout_ms.max(100)),
         tenant: repro.tenant.clone(),
     };
-    let (violations, requests) = run_ops(cfg, ops).await?;
+    let (violations, requests) = run_ops(cfg, http.clone(), ops).await?;
     Ok(ReplayOutcome {
         violations,
         requests,
     })
 }
 
-async fn reproduces(repro: &Reproducer, base_url: &str, ops: &[Op]) -> bool {
-    match replay_ops(repro, base_url, ops).await {
+async fn reproduces(repro: &Reproducer, http: &Http, base_url: &str, ops: &[Op]) -> bool {
+    match replay_ops(repro, http, base_url, ops).await {
         Ok(o) => o.violations.iter().any(|v| repro.matches(v)),
         Err(_) => false,
     }
 }
 
 /// Shrink `repro` against the run's target; returns the smallest list found (and notes).
-pub async fn shrink(opts: &crate::FuzzOptions, mut repro: Reproducer) -> Reproducer {
+pub async fn shrink(opts: &crate::FuzzOptions, http: &Http, mut repro: Reproducer) -> Reproducer {
     let base = opts.base_url.as_str();
     let started = Instant::now();
     let mut attempts = 0usize;
@@ -61,7 +63,7 @@ pub async fn shrink(opts: &crate::FuzzOptions, mut repro: Reproducer) -> Reprodu
     repro.original_operations = repro.operations.len();
 
     attempts += 1;
-    if !reproduces(&repro, base, &repro.operations).await {
+    if !reproduces(&repro, http, base, &repro.operations).await {
         repro.replays = false;
         repro.shrink_attempts = attempts;
         return repro;
@@ -74,7 +76,7 @@ pub async fn shrink(opts: &crate::FuzzOptions, mut repro: Reproducer) -> Reprodu
     while k < n && budget_left(attempts) {
         attempts += 1;
         let tail = repro.operations[n - k..].to_vec();
-        if reproduces(&repro, base, &tail).await {
+        if reproduces(&repro, http, base, &tail).await {
             repro.operations = tail;
             break;
         }
@@ -96,7 +98,7 @@ pub async fn shrink(opts: &crate::FuzzOptions, mut repro: Reproducer) -> Reprodu
                 .cloned()
                 .collect();
             attempts += 1;
-            if !candidate.is_empty() && reproduces(&repro, base, &candidate).await {
+            if !candidate.is_empty() && reproduces(&repro, http, base, &candidate).await {
                 repro.operations = candidate;
                 granularity = (granularity - 1).max(2);
                 reduced = true;

@@ -1,7 +1,8 @@
 //! Throughput of the network fuzzer against the embedded mock (ignored by default: it is a
 //! measurement, not a check). Run with
 //! `cargo test -p amp-netfuzz --release --test bench -- --ignored --nocapture`.
-//! `NETFUZZ_BENCH_SECS` (default 10) and `NETFUZZ_BENCH_LANES` (default 4) tune it.
+//! `NETFUZZ_BENCH_SECS` (default 10) and `NETFUZZ_BENCH_LANES` (default 8,
+//! like the 8 clients of the mock's `route_pickup` bench it is compared with) tune it.
 
 use amp_mock::MockConfig;
 use amp_netfuzz::{Budget, FuzzOptions, fuzz};
@@ -17,7 +18,7 @@ async fn requests_per_second_against_embedded_mock() {
     let lanes: usize = std::env::var("NETFUZZ_BENCH_LANES")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(4);
+        .unwrap_or(8);
     let m = amp_mock::spawn(MockConfig {
         ws_auth_timeout: Duration::from_millis(500),
         ..MockConfig::default()

@@ -9,7 +9,8 @@ use crate::prereq::Prereq;
 pub(crate) use crate::shared::{RunShared, info_capabilities};
 use crate::verdict::Failure;
 use amp_client::{
-    Bytes, Method, Receiver, Redactor, Req, Resp, Secret, Transcript, WsConfig, WsConn, WsEvent,
+    Bytes, ClientError, Method, Receiver, Redactor, Req, Resp, Secret, Transcript, WsConfig,
+    WsConn, WsEvent,
 };
 use amp_core::PayloadProfile;
 use amp_core::signing::SecretKey;
@@ -238,17 +239,33 @@ impl Ctx {
     /// Send `req` (429s retried, paced) and record it.
     pub async fn send(&mut self, req: Req) -> Result<Resp, Failure> {
         let result = self.shared.http.send(&req).await;
-        self.learn_secrets(&req, &result);
-        self.transcript.record_http(&req, &result);
-        result.map_err(Failure::from)
+        self.record(&req, result).map_err(Failure::from)
     }
 
     /// Send `req` exactly once (no 429 retry, no pacing) and record it: for rate-limit cases.
     pub async fn send_once(&mut self, req: Req) -> Result<Resp, Failure> {
         let result = self.shared.http.send_once(&req).await;
-        self.learn_secrets(&req, &result);
-        self.transcript.record_http(&req, &result);
-        result.map_err(Failure::from)
+        self.record(&req, result).map_err(Failure::from)
+    }
+
+    /// Send `req`, whose body is over the size limit of `clause`, and record it. The target
+    /// must refuse such a body with an answer (413); closing the connection without any answer
+    /// breaks the clause, so that is a `fail` saying what was seen, not a harness `error`.
+    pub async fn send_oversized(&mut self, req: Req, clause: &str) -> Result<Resp, Failure> {
+        let result = self.shared.http.send(&req).await;
+        self.record(&req, result).map_err(|e| match e {
+            e @ ClientError::NoAnswer { .. } => Failure::Fail(format!(
+                "a body over the size limit must be refused with an answer such as 413 \
+                 ({clause}), but {e}"
+            )),
+            e => Failure::from(e),
+        })
+    }
+
+    fn record(&self, req: &Req, result: Result<Resp, ClientError>) -> Result<Resp, ClientError> {
+        self.learn_secrets(req, &result);
+        self.transcript.record_http(req, &result);
+        result
     }
 
     /// Any `api_key` the target hands out is a secret from now on, and belongs to an agent the
@@ -320,12 +337,39 @@ impl Ctx {
         body: Option<Vec<u8>>,
         auth: Option<&Agent>,
     ) -> Result<Resp, Failure> {
+        let r = self.req_with(method, path, headers, body, auth);
+        self.send(r).await
+    }
+
+    /// [`Ctx::request`] with a body over the size limit of `clause` (see
+    /// [`Ctx::send_oversized`]).
+    pub async fn request_oversized(
+        &mut self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+        auth: Option<&Agent>,
+        clause: &str,
+    ) -> Result<Resp, Failure> {
+        let r = self.req_with(method, path, headers, Some(body), auth);
+        self.send_oversized(r, clause).await
+    }
+
+    fn req_with(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+        auth: Option<&Agent>,
+    ) -> Req {
         let mut r = self.req(method, path, auth);
         for (k, v) in headers {
             r = r.header(*k, *v);
         }
         r.body = body.map(Bytes::from);
-        self.send(r).await
+        r
     }
 
     pub async fn get(&mut self, path: &str, auth: Option<&Agent>) -> Result<Resp, Failure> {
@@ -503,6 +547,18 @@ impl Ctx {
     /// `POST /route` as `agent`.
     pub async fn route(&mut self, agent: &Agent, body: &Value) -> Result<Resp, Failure> {
         self.post_json("/route", body, Some(agent)).await
+    }
+
+    /// `POST /route` as `agent` of a body over the size limit of `clause` (see
+    /// [`Ctx::send_oversized`]).
+    pub async fn route_oversized(
+        &mut self,
+        agent: &Agent,
+        body: &Value,
+        clause: &str,
+    ) -> Result<Resp, Failure> {
+        let r = self.req(Method::POST, "/route", Some(agent)).json(body);
+        self.send_oversized(r, clause).await
     }
 
     /// `GET /messages/pending` as `agent`.
