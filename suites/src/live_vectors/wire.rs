@@ -121,13 +121,13 @@ pub(crate) async fn send(
     if !resp.is_success() {
         return Ok(Sent::Refused(resp));
     }
-    let id = crate::routing::route_id(&resp)?;
+    let id = crate::steps::routing::route_id(&resp)?;
     let want = id.clone();
     match pool
         .mailbox(to)
         .find(
             ctx,
-            move |m| crate::routing::entry_id(m) == Some(want.as_str()),
+            move |m| crate::steps::routing::entry_id(m) == Some(want.as_str()),
             DELIVERY_WAIT,
         )
         .await?
