@@ -229,7 +229,6 @@ fn c_pass_plain(_ctx: &mut Ctx) -> BoxFuture<'_, CaseResult> {
 const fn mk(
     id: &'static str,
     level: Level,
-    section: Section,
     needs: &'static [Need],
     clauses: &'static [&'static str],
     run: amp_runner::CaseFn,
@@ -239,9 +238,9 @@ const fn mk(
         title: id,
         clauses,
         level,
-        section,
         needs,
         expectation: "a correct provider does the right thing",
+        module: module_path!(),
         run,
     }
 }
@@ -253,7 +252,6 @@ fn cases() -> Vec<Case> {
         mk(
             "relay.blocked",
             Level::Must,
-            Section::Relay,
             &[Need::Prereq(amp_runner::Prereq::DeliveryObservable)],
             &["RTE-015"],
             c_panic,
@@ -261,7 +259,6 @@ fn cases() -> Vec<Case> {
         mk(
             "disc.pass",
             Level::Must,
-            Section::Discovery,
             &[],
             &["API-004"],
             c_pass,
@@ -269,7 +266,6 @@ fn cases() -> Vec<Case> {
         mk(
             "disc.fail-must",
             Level::Must,
-            Section::Discovery,
             &[],
             &["API-003"],
             c_fail,
@@ -277,7 +273,6 @@ fn cases() -> Vec<Case> {
         mk(
             "disc.fail-should",
             Level::Should,
-            Section::Discovery,
             &[],
             &["API-005"],
             c_fail,
@@ -285,7 +280,6 @@ fn cases() -> Vec<Case> {
         mk(
             "disc.fail-may",
             Level::May,
-            Section::Discovery,
             &[],
             &["REG-009"],
             c_fail,
@@ -293,7 +287,6 @@ fn cases() -> Vec<Case> {
         mk(
             "err.transport",
             Level::Must,
-            Section::Errors,
             &[],
             &["API-007"],
             c_error,
@@ -301,7 +294,6 @@ fn cases() -> Vec<Case> {
         mk(
             "err.hang",
             Level::Must,
-            Section::Errors,
             &[],
             &["API-008"],
             c_hang,
@@ -309,7 +301,6 @@ fn cases() -> Vec<Case> {
         mk(
             "err.panic",
             Level::Must,
-            Section::Errors,
             &[],
             &["API-002"],
             c_panic,
@@ -317,7 +308,6 @@ fn cases() -> Vec<Case> {
         mk(
             "err.huge",
             Level::Must,
-            Section::Errors,
             &[],
             &["API-009"],
             c_huge,
@@ -325,7 +315,6 @@ fn cases() -> Vec<Case> {
         mk(
             "skip.cap",
             Level::Must,
-            Section::Notify,
             &[Need::Capability("attachments")],
             &["UPL-001"],
             c_pass_plain,
@@ -333,7 +322,6 @@ fn cases() -> Vec<Case> {
         mk(
             "skip.hooks",
             Level::Must,
-            Section::Webhooks,
             &[Need::LoopbackWebhooks],
             &["WH-001"],
             c_pass_plain,
@@ -341,7 +329,6 @@ fn cases() -> Vec<Case> {
         mk(
             "skip.peer",
             Level::Must,
-            Section::Federation,
             &[Need::FederationPeer],
             &["FED-001"],
             c_pass_plain,
@@ -349,7 +336,6 @@ fn cases() -> Vec<Case> {
         mk(
             "route.agent",
             Level::Must,
-            Section::Routing,
             &[Need::Capability("notify:v1")],
             &["SIG-015", "ZZZ-999"],
             c_agent,
@@ -357,7 +343,6 @@ fn cases() -> Vec<Case> {
         mk(
             "reg.sticky",
             Level::Must,
-            Section::Registration,
             &[],
             &["REG-002"],
             c_sticky,
@@ -365,7 +350,6 @@ fn cases() -> Vec<Case> {
         mk(
             "reg.dereg",
             Level::Must,
-            Section::Registration,
             &[],
             &["REG-023"],
             c_dereg,
@@ -373,7 +357,6 @@ fn cases() -> Vec<Case> {
         mk(
             "sec.warn",
             Level::Must,
-            Section::Security,
             &[],
             &["SIG-013"],
             c_warn,
@@ -381,7 +364,6 @@ fn cases() -> Vec<Case> {
         mk(
             "x.xfail",
             Level::Must,
-            Section::Keys,
             &[],
             &["REG-019"],
             c_fail,
@@ -389,7 +371,6 @@ fn cases() -> Vec<Case> {
         mk(
             "x.xpass",
             Level::Must,
-            Section::Keys,
             &[],
             &["REG-020"],
             c_pass_plain,
@@ -477,7 +458,10 @@ async fn full_run_verdicts_cleanup_outputs_and_redaction() {
     assert_eq!(report.root_causes.len(), 1);
     assert_eq!(report.root_causes[0].cases, ["relay.blocked"]);
     assert_eq!(exit_code(&report, false), 1);
-    assert_eq!(s.by_section[&Section::Discovery][&Verdict::Pass], 1);
+    // Sections come from the catalogue section of each case's first clause (API-004: 08-api).
+    assert!(s.by_section[&Section::of_clause("API-004")][&Verdict::Pass] >= 1);
+    let per_section: usize = s.by_section.values().flat_map(|v| v.values()).sum();
+    assert_eq!(per_section, s.total);
 
     // Cleanup: every agent created (by the cases and by the prerequisite probes) is deleted,
     // dereg by its own case; sticky cannot be deleted -> the only leftover.
@@ -734,7 +718,6 @@ async fn declared_waits_extend_the_case_deadline_and_are_reported() {
         mk(
             "slow.declared",
             Level::Must,
-            Section::Webhooks,
             &[],
             &["WH-006"],
             c_needs_time,
@@ -742,7 +725,6 @@ async fn declared_waits_extend_the_case_deadline_and_are_reported() {
         mk(
             "slow.overstays",
             Level::Must,
-            Section::Webhooks,
             &[],
             &["WH-006"],
             c_overstays,
@@ -793,7 +775,7 @@ async fn run_scoped_values_are_shared_within_one_run_only() {
             title: "scoped",
             clauses: &["API-004"],
             level: Level::May,
-            section: Section::Discovery,
+            module: module_path!(),
             needs: &[],
             expectation: "shares one counter",
             run: c_scoped,

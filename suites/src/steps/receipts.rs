@@ -12,7 +12,7 @@
 //! (`ctx.timing().observe_window`) plus [`Timing::margin`], and stops as soon as the receipt
 //! arrives.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// Words that, in a `receipt*` field of a route response, say the receipt will not come
 /// (matched as whole words, so `"notified"` is not a `"not"`).
@@ -55,6 +55,7 @@ pub(crate) fn refusal(route: Option<&Value>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn refusal_reads_only_receipt_fields_that_say_no() {

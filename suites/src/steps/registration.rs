@@ -6,7 +6,7 @@
 //! checks the status and the error code of the refusal. Keys are generated per case
 //! (`Ctx::new_key`, whose private half the runner's redactor already knows), names are run-unique.
 
-use amp_core::{PublicKey, signing::SecretKey};
+use amp_core::signing::SecretKey;
 use amp_runner::{Agent, Ctx, Failure, Resp, fail};
 use base64::Engine as _;
 use serde_json::{Value, json};
@@ -142,6 +142,7 @@ pub(crate) fn looks_random(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use amp_core::PublicKey;
     use amp_core::signing::KeyError;
 
     #[test]
