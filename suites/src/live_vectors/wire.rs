@@ -152,8 +152,20 @@ pub(crate) fn answer(resp: &Resp) -> String {
 }
 
 /// Was a refusal a signature-verification failure (the provider computed another string)?
-pub(crate) fn signature_refusal(resp: &Resp) -> bool {
-    resp.status == 403 && resp.error_code().is_none_or(|c| c == "signature_invalid")
+/// Judged by behaviour, not spelling: HTTP 403 whose code is absent or names the signature
+/// (`signature_invalid` in the spec; e.g. `invalid_signature` elsewhere). Another spelling is
+/// recorded once for the run as an error-code finding (API-008), like the hand-written cases do.
+pub(crate) fn signature_refusal(ctx: &Ctx, resp: &Resp) -> bool {
+    let about_signature = resp
+        .error_code()
+        .is_none_or(|c| c.to_ascii_lowercase().contains("signature"));
+    if resp.status != 403 || !about_signature {
+        return false;
+    }
+    if resp.error_code().is_some() {
+        crate::refusal::code_matches(ctx, resp, "signature_invalid", "SIG-010");
+    }
+    true
 }
 
 /// The payload hash of a delivered queue entry under `profile` (from its parsed payload: the
