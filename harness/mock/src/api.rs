@@ -577,7 +577,7 @@ pub(crate) async fn register(
     let name = req_str(obj, "name")?.to_ascii_lowercase();
     let pem = req_str(obj, "public_key")?;
     check_key_algorithm(obj)?;
-    if !valid_name(&name) {
+    if !valid_name(&name) || (state.has(Defect::AgentNameUnderscoreRefused) && name.contains('_')) {
         return Err(ApiError::invalid_field(
             "name",
             "name must be 1-63 characters of A-Z a-z 0-9 - _ (ADDR-002)",

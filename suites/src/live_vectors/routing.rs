@@ -472,6 +472,7 @@ pub(super) async fn judge(
             if resp.status == want_status && resp.error_code() == q.code.as_deref() {
                 Outcome::Pass
             } else if resp.is_success() && want_status == 404 {
+                observable(ctx, format!("a message to the unregistered address {:?} was accepted ({answer})", m.to)).await?;
                 judge_reading(
                     ctx.contradictions().unknown_recipient,
                     UnknownRecipient::Queue,
@@ -502,6 +503,9 @@ pub(super) async fn judge(
         }
         _ => {
             // federate / mesh: must not land in a local mailbox.
+            if resp.is_success() {
+                observable(ctx, format!("a message to {:?} was accepted ({answer})", m.to)).await?;
+            }
             let got = receivers(ctx, &m, &subject, since, None).await?;
             if let Some(who) = elsewhere(&got, None) {
                 return Err(fail(format!(
@@ -524,6 +528,24 @@ pub(super) async fn judge(
         }
     };
     Ok((outcome, m))
+}
+
+/// "Delivered to no local agent" means something only if deliveries can be seen: an empty
+/// pickup proves nothing when the run's probe found routed messages unobservable (e.g. a
+/// provider that delivers with `method: local` into its own host). A refusal needs no such
+/// proof; an accepted message does, else the trial is blocked by that probe.
+async fn observable(ctx: &Ctx, what: String) -> Result<(), Stop> {
+    match ctx.require(Prereq::DeliveryObservable).await {
+        Ok(_) => Ok(()),
+        Err(Failure::Blocked {
+            prerequisite,
+            reason,
+        }) => Err(Stop::Blocked(
+            prerequisite,
+            format!("{what}; where it went cannot be observed: {reason}"),
+        )),
+        Err(f) => Err(Stop::Failed(f)),
+    }
 }
 
 fn fail(what: String) -> Stop {
