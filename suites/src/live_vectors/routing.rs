@@ -472,7 +472,14 @@ pub(super) async fn judge(
             if resp.status == want_status && resp.error_code() == q.code.as_deref() {
                 Outcome::Pass
             } else if resp.is_success() && want_status == 404 {
-                observable(ctx, format!("a message to the unregistered address {:?} was accepted ({answer})", m.to)).await?;
+                observable(
+                    ctx,
+                    format!(
+                        "a message to the unregistered address {:?} was accepted ({answer})",
+                        m.to
+                    ),
+                )
+                .await?;
                 judge_reading(
                     ctx.contradictions().unknown_recipient,
                     UnknownRecipient::Queue,
@@ -504,7 +511,11 @@ pub(super) async fn judge(
         _ => {
             // federate / mesh: must not land in a local mailbox.
             if resp.is_success() {
-                observable(ctx, format!("a message to {:?} was accepted ({answer})", m.to)).await?;
+                observable(
+                    ctx,
+                    format!("a message to {:?} was accepted ({answer})", m.to),
+                )
+                .await?;
             }
             let got = receivers(ctx, &m, &subject, since, None).await?;
             if let Some(who) = elsewhere(&got, None) {
@@ -550,4 +561,45 @@ async fn observable(ctx: &Ctx, what: String) -> Result<(), Stop> {
 
 fn fail(what: String) -> Stop {
     Stop::Failed(Failure::Fail(what))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Refusal, refusal_of};
+
+    #[test]
+    fn registration_refusals_are_told_apart() {
+        let why = |s: &str| {
+            format!(
+                "could not register `bob-1` in tenant `t`: could not register a test agent `ampc-1-2` in tenant `t`: HTTP {s} (check the tenant/registration options of the run)"
+            )
+        };
+        // Another tenant refused while the run's own works: a tenant restriction (REG-009).
+        assert_eq!(
+            refusal_of(&why("400 invalid_field"), "beta-1", "acme"),
+            Refusal::OtherTenant
+        );
+        assert_eq!(
+            refusal_of(&why("403 tenant_access_denied"), "beta-1", "ACME"),
+            Refusal::OtherTenant
+        );
+        // The run's own tenant refused: the name.
+        assert_eq!(
+            refusal_of(&why("400 invalid_field"), "acme", "acme"),
+            Refusal::Name
+        );
+        // Rate limits, server errors and transport failures say nothing about the vector.
+        assert_eq!(
+            refusal_of(&why("429 rate_limited"), "acme", "acme"),
+            Refusal::Other
+        );
+        assert_eq!(
+            refusal_of(&why("503 unavailable"), "beta-1", "acme"),
+            Refusal::Other
+        );
+        assert_eq!(
+            refusal_of("connection refused", "beta-1", "acme"),
+            Refusal::Other
+        );
+    }
 }
