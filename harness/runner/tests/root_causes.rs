@@ -578,7 +578,11 @@ async fn a_case_blocked_although_its_probe_passed_still_has_a_root_cause() {
     ];
     let report = run(&cases, opts(&base)).await.unwrap();
     assert_eq!(verdict(&report, "h.blocked.one"), Verdict::Blocked);
-    assert_eq!(verdict(&report, "g.websocket"), Verdict::Pass, "registration works");
+    assert_eq!(
+        verdict(&report, "g.websocket"),
+        Verdict::Pass,
+        "registration works"
+    );
     let rc = report
         .root_causes
         .iter()
@@ -588,7 +592,15 @@ async fn a_case_blocked_although_its_probe_passed_still_has_a_root_cause() {
     assert_eq!(rc.clause, "REG-002");
     assert!(rc.summary.contains("tenant `other`"), "{}", rc.summary);
     // Every blocked case is listed by some root cause.
-    for c in report.cases.iter().filter(|c| c.verdict == Verdict::Blocked) {
-        assert!(report.root_causes.iter().any(|r| r.cases.contains(&c.id)), "{}", c.id);
+    for c in report
+        .cases
+        .iter()
+        .filter(|c| c.verdict == Verdict::Blocked)
+    {
+        assert!(
+            report.root_causes.iter().any(|r| r.cases.contains(&c.id)),
+            "{}",
+            c.id
+        );
     }
 }
