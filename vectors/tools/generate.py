@@ -817,8 +817,10 @@ def gen_canonical():
     add("canon-026", "Unicode subject (UTF-8, emoji)", ["SIG-007", "C-02"], {**BASE_FIELDS, "subject": "Gr\u00fc\u00dfe \U0001F44B \u65e5\u672c", "payload": HELLO})
     add("canon-027", "Subject in NFD form is not normalised", ["SIG-007", "C-18"], {**BASE_FIELDS, "subject": "Cafe\u0301", "payload": HELLO})
     add("canon-028", "Mixed-case addresses are signed verbatim", ["SIG-007", "C-09"], {**BASE_FIELDS, "to": "Bob@Acme.crabmail.ai", "payload": HELLO})
-    add("canon-029", "Unknown priority value is refused", ["SIG-007", "MSG-004"], {**BASE_FIELDS, "priority": "critical", "payload": HELLO})
-    add("canon-030", "Priority is case-sensitive", ["SIG-007", "MSG-004"], {**BASE_FIELDS, "priority": "URGENT", "payload": HELLO})
+    # MSG-004 first: a provider that accepts an unknown priority breaks the priority rule; SIG-007
+    # (no canonical string exists for it) is the signing consequence.
+    add("canon-029", "Unknown priority value is refused", ["MSG-004", "SIG-007"], {**BASE_FIELDS, "priority": "critical", "payload": HELLO})
+    add("canon-030", "Priority is case-sensitive", ["MSG-004", "SIG-007"], {**BASE_FIELDS, "priority": "URGENT", "payload": HELLO})
     add("canon-031", "Non-ASCII payload: hash (and so the string) differs under python-ascii", ["SIG-007", "SIG-008", "C-02"], {**BASE_FIELDS, "payload": {"type": "notification", "message": "h\u00e9llo \u2713"}})
     add("canon-032", "Subject with a newline is kept verbatim", ["SIG-007"], {**BASE_FIELDS, "subject": "line1\nline2", "payload": HELLO})
     add("canon-033", "Empty subject (schema minLength 1, the string itself is still defined)", ["SIG-007", "C-42"], {**BASE_FIELDS, "subject": "", "payload": HELLO})
