@@ -589,6 +589,18 @@ pub(crate) async fn register(
             "tenant must be dot-separated segments of 1-63 characters of A-Z a-z 0-9 - (ADDR-003)",
         ));
     }
+    if let Some(hosted) = &state.config().tenants
+        && !hosted.iter().any(|t| t.eq_ignore_ascii_case(&tenant))
+    {
+        return Err(ApiError::new(
+            403,
+            "tenant_access_denied",
+            format!(
+                "this provider hosts only the tenant(s) {}: register there (REG-008, REG-009)",
+                hosted.join(", ")
+            ),
+        ));
+    }
     let address = format!("{name}@{tenant}.{}", state.config().provider_domain);
     if address.len() > 254 {
         return Err(ApiError::invalid_field(

@@ -146,6 +146,10 @@ pub struct MockConfig {
     /// Bearer key for the admin endpoints (quarantine, suspension, any agent's risk score,
     /// ADM-001); a random key when `None` (read it back with `MockHandle::admin_key`).
     pub admin_key: Option<String>,
+    /// The tenants registration is open in; `None` = any. A single-organisation deployment
+    /// (as AI Maestro's) hosts one and answers others `403 tenant_access_denied` (REG-008,
+    /// REG-009: providers may restrict tenants). A deployment choice, not a defect.
+    pub tenants: Option<Vec<String>>,
 }
 
 impl Default for MockConfig {
@@ -172,6 +176,7 @@ impl Default for MockConfig {
             max_body_bytes: 1_048_576,
             clock: Clock::default(),
             admin_key: None,
+            tenants: None,
         }
     }
 }

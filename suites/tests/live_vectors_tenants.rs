@@ -1,0 +1,64 @@
+//! Routing vectors against a single-organisation provider (the mock hosting one tenant, as AI
+//! Maestro does): bystanders in other tenants are left out, a trial whose question needs
+//! another tenant is blocked under one root cause, and nothing fails for it (REG-009 lets a
+//! provider restrict tenants).
+
+use amp_mock::MockConfig;
+use amp_runner::{RunOptions, Verdict, run};
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_tenant_provider_blocks_only_the_vectors_that_need_another_tenant() {
+    let mock = amp_mock::spawn(MockConfig {
+        tenants: Some(vec!["acme".to_string()]),
+        ..MockConfig::default()
+    })
+    .await
+    .expect("mock starts");
+    let mut opts = RunOptions::for_target(&mock.base_url()).expect("options");
+    opts.tenant = Some("acme".to_string());
+    opts.seed = Some(7);
+    opts.case_timeout = Duration::from_secs(60);
+    opts.run_patterns = vec!["vector.routing.*".to_string()];
+    let report = run(amp_suites::live_vectors::embedded(), opts)
+        .await
+        .expect("run");
+    let verdict = |id: &str| report.case(id).unwrap_or_else(|| panic!("{id}")).verdict;
+
+    // Only bystanders live in other tenants: judged, and the clean mock passes them.
+    for id in [
+        "vector.routing.route-001",
+        "vector.routing.route-003",
+        "vector.routing.route-020",
+    ] {
+        assert_eq!(verdict(id), Verdict::Pass, "{id}: {:?}", report.case(id));
+    }
+    // The question itself needs `bob@beta`: blocked, not failed, and one root cause lists it.
+    assert_eq!(verdict("vector.routing.route-002"), Verdict::Blocked);
+    let rc = report
+        .root_causes
+        .iter()
+        .find(|r| r.key == "vector:tenant-refused")
+        .unwrap_or_else(|| panic!("{:?}", report.root_causes));
+    assert_eq!(rc.clause, "REG-009");
+    assert!(rc.cases.iter().any(|c| c == "vector.routing.route-002"));
+    let failed: Vec<&str> = report
+        .cases
+        .iter()
+        .filter(|c| matches!(c.verdict, Verdict::Fail | Verdict::Error | Verdict::Warn))
+        .map(|c| c.id.as_str())
+        .collect();
+    assert!(failed.is_empty(), "false verdicts: {failed:?}");
+    // Every blocked trial is explained by a root cause.
+    for c in report
+        .cases
+        .iter()
+        .filter(|c| c.verdict == Verdict::Blocked)
+    {
+        assert!(
+            report.root_causes.iter().any(|r| r.cases.contains(&c.id)),
+            "{} has no root cause",
+            c.id
+        );
+    }
+}
