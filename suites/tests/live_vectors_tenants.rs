@@ -62,3 +62,39 @@ async fn a_single_tenant_provider_blocks_only_the_vectors_that_need_another_tena
         );
     }
 }
+
+/// A provider whose deliveries no API shows (method `local`) and which accepts messages to
+/// unregistered addresses (C-37's `queue` reading, planted as a defect): the trial cannot tell
+/// "queued for later" from "delivered to someone else", so it is blocked by the delivery probe
+/// instead of claiming the message reached no agent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn non_delivery_is_not_claimed_when_deliveries_cannot_be_observed() {
+    let mock = amp_mock::spawn(MockConfig {
+        host_delivery: true,
+        defects: amp_mock::DefectSet::from_names(&["unknown-recipient-accepted"]).expect("defect"),
+        ..MockConfig::default()
+    })
+    .await
+    .expect("mock starts");
+    let mut opts = RunOptions::for_target(&mock.base_url()).expect("options");
+    opts.seed = Some(8);
+    opts.case_timeout = Duration::from_secs(60);
+    opts.run_patterns = vec![
+        "vector.routing.route-021".to_string(),
+        "vector.routing.route-001".to_string(),
+        "vector.routing.route-030".to_string(),
+    ];
+    let report = run(amp_suites::live_vectors::embedded(), opts)
+        .await
+        .expect("run");
+    let case = |id: &str| report.case(id).unwrap_or_else(|| panic!("{id}"));
+    for id in ["vector.routing.route-021", "vector.routing.route-001"] {
+        assert_eq!(case(id).verdict, Verdict::Blocked, "{:?}", case(id));
+        assert_eq!(
+            case(id).blocked_by,
+            Some(amp_runner::Prereq::DeliveryObservable)
+        );
+    }
+    // A refusal needs no observation: the malformed address is still judged.
+    assert_eq!(case("vector.routing.route-030").verdict, Verdict::Pass);
+}

@@ -150,6 +150,10 @@ pub struct MockConfig {
     /// (as AI Maestro's) hosts one and answers others `403 tenant_access_denied` (REG-008,
     /// REG-009: providers may restrict tenants). A deployment choice, not a defect.
     pub tenants: Option<Vec<String>>,
+    /// Deliver on the provider's own host (spec 05 method `local`, as AI Maestro does into its
+    /// inbox files): answered `delivered`/`local`, and nothing is queued, pushed or posted, so
+    /// no API shows the delivered copy. A deployment choice, not a defect.
+    pub host_delivery: bool,
 }
 
 impl Default for MockConfig {
@@ -177,6 +181,7 @@ impl Default for MockConfig {
             clock: Clock::default(),
             admin_key: None,
             tenants: None,
+            host_delivery: false,
         }
     }
 }
