@@ -574,32 +574,34 @@ mod tests {
                 "could not register `bob-1` in tenant `t`: could not register a test agent `ampc-1-2` in tenant `t`: HTTP {s} (check the tenant/registration options of the run)"
             )
         };
-        // Another tenant refused while the run's own works: a tenant restriction (REG-009).
-        assert_eq!(
-            refusal_of(&why("400 invalid_field"), "beta-1", "acme"),
-            Refusal::OtherTenant
-        );
-        assert_eq!(
-            refusal_of(&why("403 tenant_access_denied"), "beta-1", "ACME"),
-            Refusal::OtherTenant
-        );
-        // The run's own tenant refused: the name.
-        assert_eq!(
-            refusal_of(&why("400 invalid_field"), "acme", "acme"),
-            Refusal::Name
-        );
-        // Rate limits, server errors and transport failures say nothing about the vector.
-        assert_eq!(
-            refusal_of(&why("429 rate_limited"), "acme", "acme"),
-            Refusal::Other
-        );
-        assert_eq!(
-            refusal_of(&why("503 unavailable"), "beta-1", "acme"),
-            Refusal::Other
-        );
-        assert_eq!(
-            refusal_of("connection refused", "beta-1", "acme"),
-            Refusal::Other
-        );
+        // (reason, tenant, run tenant, kind): another tenant refused while the run's own works
+        // is a tenant restriction (REG-009); the run's own tenant refused is the name; rate
+        // limits, server errors and transport failures say nothing about the vector.
+        let table = [
+            (
+                why("400 invalid_field"),
+                "beta-1",
+                "acme",
+                Refusal::OtherTenant,
+            ),
+            (
+                why("403 tenant_access_denied"),
+                "beta-1",
+                "ACME",
+                Refusal::OtherTenant,
+            ),
+            (why("400 invalid_field"), "acme", "acme", Refusal::Name),
+            (why("429 rate_limited"), "acme", "acme", Refusal::Other),
+            (why("503 unavailable"), "beta-1", "acme", Refusal::Other),
+            (
+                "connection refused".to_string(),
+                "beta-1",
+                "acme",
+                Refusal::Other,
+            ),
+        ];
+        for (reason, tenant, run_tenant, kind) in table {
+            assert_eq!(refusal_of(&reason, tenant, run_tenant), kind, "{reason}");
+        }
     }
 }
