@@ -1000,7 +1000,7 @@ mod tests {
             assert!(seen.insert(d.name()), "duplicate name {}", d.name());
             assert_eq!(d.name().parse::<Defect>(), Ok(*d));
         }
-        assert_eq!(Defect::ALL.len(), 131);
+        assert_eq!(Defect::ALL.len(), 133);
         assert!("no-such-defect".parse::<Defect>().is_err());
     }
 
