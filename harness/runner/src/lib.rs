@@ -3,7 +3,9 @@
 //! Suites define [`Case`]s (static data plus an async function taking a [`Ctx`]); [`run`]
 //! selects, gates, executes them with bounded concurrency and per-case timeouts, cleans up
 //! the agents they registered and returns a [`RunReport`], which renders as JSON
-//! (`reports/report.schema.json`), JUnit XML and a terminal summary.
+//! (`reports/report.schema.json`), JUnit XML, Markdown, HTML and a terminal summary; compared
+//! with a previous run's JSON report ([`PreviousReport`]), every rendering lists the
+//! [`Changes`].
 //!
 //! Prerequisites many cases build on ([`Prereq`]: registration, observable delivery, a
 //! WebSocket session) are established once per run by probes; a case whose prerequisite
@@ -21,14 +23,18 @@ mod agent;
 mod assemble;
 pub mod case;
 mod cleanup;
+pub mod compare;
 pub mod ctx;
 pub mod event;
+mod excerpt;
 mod execute;
 pub mod expect;
 pub mod facts;
 pub mod message;
 mod observe;
 pub mod options;
+pub mod html;
+pub mod markdown;
 pub mod output;
 pub mod prereq;
 mod probe;
@@ -57,6 +63,9 @@ pub use report::{
     CaseReport, CoverageReport, Leftover, RootCause, RootCauseKind, RunReport, SpecRevision,
     Summary, TimingInfo, Verdict, Warning, exit_code,
 };
-pub use reporter::{Document, DocumentReporter, ProgressReporter, WriteError};
+pub use compare::{CaseChange, Changes, PreviousError, PreviousReport};
+pub use html::to_html;
+pub use markdown::to_markdown;
+pub use reporter::{Document, DocumentReporter, ProgressReporter, WithChanges, WriteError};
 pub use run::{RunError, run, run_with, select};
 pub use verdict::{CaseResult, Failure, Level, Outcome, fail, pass, warn};

@@ -1,6 +1,7 @@
 //! Report renderings: terminal summary, JUnit XML, per-case trace files.
 
 use crate::case::Section;
+use crate::compare::Changes;
 use crate::report::{Bucket, CaseReport, RootCause, RootCauseKind, RunReport, Verdict};
 use amp_client::render_exchanges;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
@@ -106,6 +107,9 @@ pub fn render_terminal(report: &RunReport, strict: bool, color: bool) -> String 
             let _ = writeln!(out, "  [{}] {}", w.kind, one_line(&w.message));
         }
     }
+    if let Some(changes) = &report.changes {
+        render_changes(&mut out, changes);
+    }
     let s = &report.summary;
     let counts: Vec<String> = Verdict::ALL
         .iter()
@@ -154,6 +158,43 @@ fn render_root_causes(out: &mut String, report: &RunReport) {
         let summary: Vec<&str> = rc.summary.split_whitespace().collect();
         let _ = writeln!(out, "      {}", summary.join(" "));
         let _ = writeln!(out, "      cases: {}", rc.cases.join(", "));
+    }
+}
+
+/// Cases listed per part of the changes in the terminal summary.
+const CHANGES_PER_PART: usize = 20;
+
+/// The changes since a previous run: the counts, then each non-empty part with its cases.
+fn render_changes(out: &mut String, changes: &Changes) {
+    let p = &changes.previous;
+    let _ = writeln!(
+        out,
+        "\nchanges since run {} ({}, started {}): {}",
+        p.run_id,
+        p.source,
+        p.started_at,
+        changes.counts_line()
+    );
+    for (name, list) in changes.parts() {
+        if list.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "  {name}:");
+        for c in list.iter().take(CHANGES_PER_PART) {
+            let reason = c
+                .reason
+                .as_deref()
+                .map(|r| format!("  ({})", one_line(r)))
+                .unwrap_or_default();
+            let _ = writeln!(out, "    {}  {}{reason}", c.id, c.transition());
+        }
+        if list.len() > CHANGES_PER_PART {
+            let _ = writeln!(
+                out,
+                "    … and {} more (the JSON report lists them all under `changes`)",
+                list.len() - CHANGES_PER_PART
+            );
+        }
     }
 }
 
