@@ -168,6 +168,26 @@ fn changes_in_every_output() {
     assert_eq!(json["changes"]["fixed"][0]["id"], "route.ok");
     let plain: Value = serde_json::from_str(&fixture().to_json()).unwrap();
     assert!(plain.get("changes").is_none());
+    // As documented in the schema: every required key, no undocumented one.
+    let schema: Value =
+        serde_json::from_str(include_str!("../../../reports/report.schema.json")).unwrap();
+    let part = &schema["properties"]["changes"];
+    let names = |v: &Value| -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    let mut required: Vec<String> =
+        serde_json::from_value(part["required"].clone()).unwrap();
+    required.sort();
+    assert_eq!(names(&json["changes"]), required);
+    assert_eq!(names(&json["changes"]["previous"]), names(&part["properties"]["previous"]["properties"]));
+    let item = names(&schema["$defs"]["change"]["properties"]);
+    for list in ["new_failures", "fixed", "changed", "added", "removed"] {
+        for c in json["changes"][list].as_array().unwrap() {
+            assert!(names(c).iter().all(|k| item.contains(k)), "{list}: {c}");
+        }
+    }
 }
 
 /// Every `<` of the page opens or closes one of the page's own elements: nothing from the
@@ -295,4 +315,27 @@ fn with_changes_hands_the_compared_report_to_every_document() {
     // Each document keeps its own `strict`: the warning fails the run in the HTML only.
     assert!(md.contains("4 passed, 2 failed, 1 skipped, 1 blocked"), "{md}");
     assert!(html.contains("3 passed, 3 failed, 1 skipped, 1 blocked"));
+}
+
+/// `reports/sample-report.{md,html}` are renderings of `reports/sample-report.json` (all three
+/// are written by `AMP_WRITE_SAMPLE_REPORT=1 cargo test -p amp-runner --test runner full_run`;
+/// with that variable this test writes the two renderings of the JSON as it is).
+#[test]
+fn the_samples_render_the_sample_report() {
+    let report = RunReport::from_json(include_str!("../../../reports/sample-report.json")).unwrap();
+    let strict = report.options.strict;
+    if std::env::var_os("AMP_WRITE_SAMPLE_REPORT").is_some() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../reports");
+        std::fs::write(dir.join("sample-report.md"), to_markdown(&report, strict)).unwrap();
+        std::fs::write(dir.join("sample-report.html"), to_html(&report, strict)).unwrap();
+        return;
+    }
+    assert_eq!(
+        to_markdown(&report, strict),
+        include_str!("../../../reports/sample-report.md")
+    );
+    assert_eq!(
+        to_html(&report, strict),
+        include_str!("../../../reports/sample-report.html")
+    );
 }
