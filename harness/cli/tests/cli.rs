@@ -503,7 +503,10 @@ fn every_exit_code_through_the_binary() {
     for args in [&["--help"][..], &["run", "--help"]] {
         let out = bin().args(args).output().unwrap();
         let help = String::from_utf8_lossy(&out.stdout);
-        assert!(help.contains("Exit codes") && help.contains("  3  "), "{args:?}: {help}");
+        assert!(
+            help.contains("Exit codes") && help.contains("  3  "),
+            "{args:?}: {help}"
+        );
     }
 }
 
@@ -534,8 +537,7 @@ fn compare_with_a_previous_run_lists_the_changes_everywhere() {
         stdout.contains("changes since run") && stdout.contains("2 new failures, 0 fixed"),
         "{stdout}"
     );
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     let new: Vec<(&str, &str, &str)> = report["changes"]["new_failures"]
         .as_array()
         .unwrap()
@@ -557,7 +559,10 @@ fn compare_with_a_previous_run_lists_the_changes_everywhere() {
     );
     assert_eq!(report["changes"]["previous"]["source"], previous.as_str());
     let md = std::fs::read_to_string(&md).unwrap();
-    assert!(md.contains("### Changes since run") && md.contains("| new failures |"), "{md}");
+    assert!(
+        md.contains("### Changes since run") && md.contains("| new failures |"),
+        "{md}"
+    );
     assert!(md.contains("### Failures (2)"), "{md}");
     let html = std::fs::read_to_string(&html).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>") && html.contains("id=\"changes\""));
@@ -573,7 +578,11 @@ fn a_previous_report_of_another_schema_or_a_broken_one_is_a_usage_error() {
     let old = dir.path().join("old.json");
     std::fs::write(&old, r#"{"schema":"amp-conformance/report/v0","cases":[]}"#).unwrap();
     let broken = dir.path().join("broken.json");
-    std::fs::write(&broken, "{\"schema\": \"amp-conformance/report/v1\", \"cases\": [").unwrap();
+    std::fs::write(
+        &broken,
+        "{\"schema\": \"amp-conformance/report/v1\", \"cases\": [",
+    )
+    .unwrap();
     for (file, says) in [(&old, "report/v0"), (&broken, "not a JSON report")] {
         let started = std::time::Instant::now();
         let (code, _, stderr) = run_code(&["--compare", file.to_str().unwrap()]);

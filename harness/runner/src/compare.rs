@@ -104,7 +104,8 @@ impl PreviousReport {
             }
             None => return Err(broken("no `schema` field".to_string())),
         }
-        let file: PreviousFile = serde_json::from_value(value).map_err(|e| broken(e.to_string()))?;
+        let file: PreviousFile =
+            serde_json::from_value(value).map_err(|e| broken(e.to_string()))?;
         debug_assert_eq!(file.schema, REPORT_SCHEMA);
         Ok(PreviousReport {
             source: source.to_string(),
@@ -241,7 +242,11 @@ impl Changes {
         format!(
             "{} new failure{}, {} fixed, {} changed, {} added, {} removed, {} unchanged",
             self.new_failures.len(),
-            if self.new_failures.len() == 1 { "" } else { "s" },
+            if self.new_failures.len() == 1 {
+                ""
+            } else {
+                "s"
+            },
             self.fixed.len(),
             self.changed.len(),
             self.added.len(),

@@ -95,6 +95,9 @@ mod tests {
         let (full, cut) = transcript(&notes, 100, usize::MAX);
         assert!(!cut && full.contains('\u{fffd}') && !full.contains('\u{7}'));
         let (short, cut) = transcript(&notes, 100, 200);
-        assert!(cut && short.len() <= 200 && short.ends_with('\n'), "{short}");
+        assert!(
+            cut && short.len() <= 200 && short.ends_with('\n'),
+            "{short}"
+        );
     }
 }

@@ -18,8 +18,7 @@ pub const TRANSCRIPT_BODY_BYTES: usize = 16 * 1024;
 pub const TRANSCRIPT_BYTES: usize = 64 * 1024;
 
 /// No script, no fetch, no frame, no form target: only the inline style.
-const CSP: &str =
-    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; base-uri 'none'";
+const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; base-uri 'none'";
 
 const CSS: &str = "
 body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:72rem;padding:1rem;color:#1b1f24}
@@ -103,9 +102,8 @@ pub fn to_html(report: &RunReport, strict: bool) -> String {
 /// radio hides the other sections. Classes and ids are the verdict names and section indexes,
 /// never text from the report.
 fn filter_css(sections: usize) -> String {
-    let mut css = String::from(
-        "body:has(#fv-problems:checked) .case:not(.problem){display:none}\n",
-    );
+    let mut css =
+        String::from("body:has(#fv-problems:checked) .case:not(.problem){display:none}\n");
     for v in Verdict::ALL {
         let _ = writeln!(
             css,
@@ -204,7 +202,8 @@ fn filters(report: &RunReport, sections: &[(String, Vec<&CaseReport>)]) -> Marku
 }
 
 fn case(c: &CaseReport, strict: bool) -> Markup {
-    let problem = is_failure(c.verdict, strict) || matches!(c.verdict, Verdict::Warn | Verdict::Blocked);
+    let problem =
+        is_failure(c.verdict, strict) || matches!(c.verdict, Verdict::Warn | Verdict::Blocked);
     html! {
         div class={ "case v-" (c.verdict) @if problem { " problem" } } id={ "case-" (c.id) } {
             p {

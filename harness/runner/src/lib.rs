@@ -30,11 +30,11 @@ mod excerpt;
 mod execute;
 pub mod expect;
 pub mod facts;
+pub mod html;
+pub mod markdown;
 pub mod message;
 mod observe;
 pub mod options;
-pub mod html;
-pub mod markdown;
 pub mod output;
 pub mod prereq;
 mod probe;
@@ -49,9 +49,12 @@ pub mod verdict;
 pub use agent::Agent;
 pub use amp_client::{Method, Receiver, Resp, Secret, WsConn, WsEvent};
 pub use case::{BoxFuture, Case, CaseFn, Need, Section};
+pub use compare::{CaseChange, Changes, PreviousError, PreviousReport};
 pub use ctx::Ctx;
 pub use event::{Event, Reporter};
 pub use facts::{Channels, Facts};
+pub use html::to_html;
+pub use markdown::to_markdown;
 pub use message::{MessageBuilder, fingerprint_of};
 pub use options::{
     ConfigError, ContradictionProfiles, ExpectedFailures, FromHandling, PeerConfig, Reading,
@@ -63,9 +66,6 @@ pub use report::{
     CaseReport, CoverageReport, Leftover, RootCause, RootCauseKind, RunReport, SpecRevision,
     Summary, TimingInfo, Verdict, Warning, exit_code,
 };
-pub use compare::{CaseChange, Changes, PreviousError, PreviousReport};
-pub use html::to_html;
-pub use markdown::to_markdown;
 pub use reporter::{Document, DocumentReporter, ProgressReporter, WithChanges, WriteError};
 pub use run::{RunError, run, run_with, select};
 pub use verdict::{CaseResult, Failure, Level, Outcome, fail, pass, warn};

@@ -55,13 +55,12 @@ pub fn code(s: &str) -> String {
 
 /// A fenced code block that `body` cannot close: the fence is longer than any backtick run in it.
 fn fenced(body: &str) -> String {
-    let longest = body
-        .split(|c| c != '`')
-        .map(str::len)
-        .max()
-        .unwrap_or(0);
+    let longest = body.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat((longest + 1).max(3));
-    format!("{fence}text\n{body}{}{fence}\n", if body.ends_with('\n') { "" } else { "\n" })
+    format!(
+        "{fence}text\n{body}{}{fence}\n",
+        if body.ends_with('\n') { "" } else { "\n" }
+    )
 }
 
 /// The Markdown report. `strict` is the run's `--strict` (warnings fail it).
@@ -144,7 +143,10 @@ fn changes_part(out: &mut String, ch: &Changes) {
     if rows.is_empty() {
         return;
     }
-    let _ = writeln!(out, "| change | case | verdict | section | clauses | reason |");
+    let _ = writeln!(
+        out,
+        "| change | case | verdict | section | clauses | reason |"
+    );
     let _ = writeln!(out, "|---|---|---|---|---|---|");
     for (name, c) in rows.iter().take(CHANGE_ROWS) {
         let _ = writeln!(
@@ -206,7 +208,12 @@ fn clauses(list: &[String]) -> String {
 
 /// One table per section: case, clauses, level, verdict, reason; with `transcripts`, a capped
 /// transcript excerpt under the table for the first [`TRANSCRIPT_CASES`] cases.
-fn grouped(out: &mut String, title: &str, sections: &[(String, Vec<&CaseReport>)], transcripts: bool) {
+fn grouped(
+    out: &mut String,
+    title: &str,
+    sections: &[(String, Vec<&CaseReport>)],
+    transcripts: bool,
+) {
     let n: usize = sections.iter().map(|(_, c)| c.len()).sum();
     if n == 0 {
         return;
@@ -290,7 +297,12 @@ fn notes(out: &mut String, report: &RunReport) {
     }
     let _ = writeln!(out, "### Notes\n");
     for w in warnings {
-        let _ = writeln!(out, "- {}: {}", code(&w.kind), text(&w.message, CELL_CHARS * 2));
+        let _ = writeln!(
+            out,
+            "- {}: {}",
+            code(&w.kind),
+            text(&w.message, CELL_CHARS * 2)
+        );
     }
     for l in &report.leftovers {
         let _ = writeln!(
@@ -337,7 +349,10 @@ mod tests {
 
     #[test]
     fn hostile_text_cannot_escape_a_cell() {
-        let t = text("a|b `c` <script>x</script>\n| new row @octocat $x$ [l](u) &lt;", 300);
+        let t = text(
+            "a|b `c` <script>x</script>\n| new row @octocat $x$ [l](u) &lt;",
+            300,
+        );
         assert!(!t.contains('\n'));
         // Every `|`, backtick, `<` and `[` is backslashed.
         for (i, ch) in t.char_indices() {
@@ -357,7 +372,10 @@ mod tests {
     #[test]
     fn a_fence_outlasts_backticks_in_the_body() {
         let f = fenced("x ```` y\n");
-        assert!(f.starts_with("`````text\n") && f.ends_with("\n`````\n"), "{f}");
+        assert!(
+            f.starts_with("`````text\n") && f.ends_with("\n`````\n"),
+            "{f}"
+        );
         assert_eq!(fenced("plain"), "```text\nplain\n```\n");
     }
 }

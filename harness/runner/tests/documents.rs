@@ -37,9 +37,21 @@ fn case(id: &str, section: &str, verdict: &str, level: &str, reason: Option<&str
 fn fixture() -> RunReport {
     let mut fail = case("route.hostile", "routing", "fail", "must", Some(HOSTILE));
     fail["transcript"] = json!([exchange(HOSTILE)]);
-    let mut error = case("ws.error", "web-socket", "error", "must", Some("timed out after 10 s"));
+    let mut error = case(
+        "ws.error",
+        "web-socket",
+        "error",
+        "must",
+        Some("timed out after 10 s"),
+    );
     error["transcript"] = json!([{"kind": "note", "at_ms": 0, "text": "connecting"}]);
-    let mut warn = case("route.from", "routing", "warn", "must", Some("overwrote `from`"));
+    let mut warn = case(
+        "route.from",
+        "routing",
+        "warn",
+        "must",
+        Some("overwrote `from`"),
+    );
     warn["contradiction"] = json!("C-11");
     let mut blocked = case(
         "msg.pending",
@@ -57,7 +69,13 @@ fn fixture() -> RunReport {
         case("route.ok", "routing", "pass", "should", None),
         case("route.xfail", "routing", "xfail", "must", Some("known")),
         error,
-        case("ws.skip", "web-socket", "skip", "may", Some("no capability")),
+        case(
+            "ws.skip",
+            "web-socket",
+            "skip",
+            "may",
+            Some("no capability"),
+        ),
     ];
     let report = json!({
         "schema": "amp-conformance/report/v1",
@@ -177,11 +195,13 @@ fn changes_in_every_output() {
         k.sort();
         k
     };
-    let mut required: Vec<String> =
-        serde_json::from_value(part["required"].clone()).unwrap();
+    let mut required: Vec<String> = serde_json::from_value(part["required"].clone()).unwrap();
     required.sort();
     assert_eq!(names(&json["changes"]), required);
-    assert_eq!(names(&json["changes"]["previous"]), names(&part["properties"]["previous"]["properties"]));
+    assert_eq!(
+        names(&json["changes"]["previous"]),
+        names(&part["properties"]["previous"]["properties"])
+    );
     let item = names(&schema["$defs"]["change"]["properties"]);
     for list in ["new_failures", "fixed", "changed", "added", "removed"] {
         for c in json["changes"][list].as_array().unwrap() {
@@ -215,9 +235,18 @@ fn html_escapes_everything_from_the_target() {
     }
     assert!(!html.to_ascii_lowercase().contains("<script"));
     assert!(html.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&lt;/pre&gt;"));
-    assert_eq!(html.matches("<pre>").count(), html.matches("</pre>").count());
-    assert_eq!(html.matches("<details>").count(), html.matches("</details>").count());
-    assert!(!html.contains('\u{1b}'), "a control character reached the page");
+    assert_eq!(
+        html.matches("<pre>").count(),
+        html.matches("</pre>").count()
+    );
+    assert_eq!(
+        html.matches("<details>").count(),
+        html.matches("</details>").count()
+    );
+    assert!(
+        !html.contains('\u{1b}'),
+        "a control character reached the page"
+    );
     // Self-contained: no URL the browser would fetch, a policy that forbids it anyway.
     assert!(!html.contains("src=") && !html.contains("<link"));
     assert!(html.contains("default-src 'none'"));
@@ -302,7 +331,9 @@ impl Write for Sink {
 fn with_changes_hands_the_compared_report_to_every_document() {
     let (md, html) = (Sink::default(), Sink::default());
     let docs: Vec<Box<dyn Reporter>> = vec![
-        Box::new(DocumentReporter::new(Document::Markdown { strict: false }, Box::new(md.clone())).0),
+        Box::new(
+            DocumentReporter::new(Document::Markdown { strict: false }, Box::new(md.clone())).0,
+        ),
         Box::new(DocumentReporter::new(Document::Html { strict: true }, Box::new(html.clone())).0),
     ];
     let mut reporter = WithChanges::new(previous(), docs);
@@ -313,7 +344,10 @@ fn with_changes_hands_the_compared_report_to_every_document() {
     assert!(md.contains("### Changes since run `ffee00`"), "{md}");
     assert!(html.contains("Changes since run <code>ffee00</code>"));
     // Each document keeps its own `strict`: the warning fails the run in the HTML only.
-    assert!(md.contains("4 passed, 2 failed, 1 skipped, 1 blocked"), "{md}");
+    assert!(
+        md.contains("4 passed, 2 failed, 1 skipped, 1 blocked"),
+        "{md}"
+    );
     assert!(html.contains("3 passed, 3 failed, 1 skipped, 1 blocked"));
 }
 

@@ -32,9 +32,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
     let cases = cases(args)?;
     // Read before the run, so that a wrong file is a usage error at once, not after the suite.
     let previous = match &args.compare {
-        Some(path) => {
-            Some(PreviousReport::load(path).map_err(|e| CliError::usage(e.to_string()))?)
-        }
+        Some(path) => Some(PreviousReport::load(path).map_err(|e| CliError::usage(e.to_string()))?),
         None => None,
     };
     if args.list {
