@@ -63,23 +63,90 @@ fn fenced(body: &str) -> String {
     )
 }
 
-/// The Markdown report. `strict` is the run's `--strict` (warnings fail it).
+/// The Markdown report. `strict` is the run's `--strict` (warnings fail it). It stays within
+/// [`BUDGET`] bytes: each part, most important first, is shown whole if it fits, else in a
+/// shorter form (fewer rows, no transcripts), else left out, and a last line names what was
+/// left out (the JSON and HTML reports have everything).
 pub fn to_markdown(report: &RunReport, strict: bool) -> String {
-    let mut out = String::new();
-    headline(&mut out, report, strict);
+    let mut doc = Budgeted::default();
+    let mut head = String::new();
+    headline(&mut head, report, strict);
+    doc.add("the headline", [head]);
     if let Some(changes) = &report.changes {
-        changes_part(&mut out, changes);
+        doc.add(
+            "the changes",
+            SHORTER_ROWS.map(|rows| part(|out| changes_part(out, changes, rows))),
+        );
     }
-    root_causes(&mut out, report);
+    doc.add("the root causes", [part(|out| root_causes(out, report))]);
     let failures = listed(report, |v| is_failure(v, strict));
     let warnings = listed(report, |v| v == Verdict::Warn && !strict);
     let blocked = listed(report, |v| v == Verdict::Blocked);
-    grouped(&mut out, "Failures", &failures, true);
-    grouped(&mut out, "Warnings", &warnings, false);
-    grouped(&mut out, "Blocked", &blocked, false);
-    notes(&mut out, report);
-    all_cases(&mut out, report);
-    out
+    let with_transcripts = part(|out| grouped(out, "Failures", &failures, true, usize::MAX));
+    let shorter =
+        SHORTER_ROWS.map(|rows| part(|out| grouped(out, "Failures", &failures, false, rows)));
+    doc.add(
+        "the failures",
+        std::iter::once(with_transcripts).chain(shorter),
+    );
+    for (title, list) in [("Warnings", &warnings), ("Blocked", &blocked)] {
+        doc.add(
+            &format!("the {} cases", title.to_lowercase()),
+            SHORTER_ROWS.map(|rows| part(|out| grouped(out, title, list, false, rows))),
+        );
+    }
+    doc.add("the run notes", [part(|out| notes(out, report))]);
+    doc.add(
+        "the table of all cases",
+        [part(|out| all_cases(out, report))],
+    );
+    doc.finish()
+}
+
+/// Bytes the Markdown report keeps under: GitHub refuses a comment of more than 65,536
+/// characters (a job summary may have 1 MiB).
+pub const BUDGET: usize = 60_000;
+
+/// Row limits tried in turn for a table that does not fit.
+const SHORTER_ROWS: [usize; 4] = [usize::MAX, 50, 20, 5];
+
+fn part(render: impl FnOnce(&mut String)) -> String {
+    let mut s = String::new();
+    render(&mut s);
+    s
+}
+
+/// The document under construction, and what did not fit.
+#[derive(Default)]
+struct Budgeted {
+    out: String,
+    left_out: Vec<String>,
+}
+
+impl Budgeted {
+    /// Append the first of `forms` (longest first) that fits.
+    fn add(&mut self, what: &str, forms: impl IntoIterator<Item = String>) {
+        let mut forms = forms.into_iter().peekable();
+        if forms.peek().is_some_and(String::is_empty) {
+            return;
+        }
+        match forms.find(|f| self.out.len() + f.len() <= BUDGET) {
+            Some(f) => self.out.push_str(&f),
+            None => self.left_out.push(what.to_string()),
+        }
+    }
+
+    fn finish(mut self) -> String {
+        if !self.left_out.is_empty() {
+            let _ = writeln!(
+                self.out,
+                "\n_Left out to stay under {BUDGET} bytes: {}. The JSON and HTML reports \
+                 (`--report-json`, `--report-html`) have everything._",
+                self.left_out.join(", ")
+            );
+        }
+        self.out
+    }
 }
 
 fn headline(out: &mut String, report: &RunReport, strict: bool) {
@@ -125,7 +192,7 @@ fn headline(out: &mut String, report: &RunReport, strict: bool) {
     );
 }
 
-fn changes_part(out: &mut String, ch: &Changes) {
+fn changes_part(out: &mut String, ch: &Changes, max_rows: usize) {
     let p = &ch.previous;
     let _ = writeln!(
         out,
@@ -148,7 +215,8 @@ fn changes_part(out: &mut String, ch: &Changes) {
         "| change | case | verdict | section | clauses | reason |"
     );
     let _ = writeln!(out, "|---|---|---|---|---|---|");
-    for (name, c) in rows.iter().take(CHANGE_ROWS) {
+    let max_rows = max_rows.min(CHANGE_ROWS);
+    for (name, c) in rows.iter().take(max_rows) {
         let _ = writeln!(
             out,
             "| {name} | {} | {} | {} | {} | {} |",
@@ -159,11 +227,11 @@ fn changes_part(out: &mut String, ch: &Changes) {
             text(c.reason.as_deref().unwrap_or(""), CELL_CHARS)
         );
     }
-    if rows.len() > CHANGE_ROWS {
+    if rows.len() > max_rows {
         let _ = writeln!(
             out,
             "\n… and {} more (the JSON report lists every change under `changes`).",
-            rows.len() - CHANGE_ROWS
+            rows.len() - max_rows
         );
     }
     out.push('\n');
@@ -206,13 +274,15 @@ fn clauses(list: &[String]) -> String {
     list.iter().map(|c| code(c)).collect::<Vec<_>>().join(", ")
 }
 
-/// One table per section: case, clauses, level, verdict, reason; with `transcripts`, a capped
-/// transcript excerpt under the table for the first [`TRANSCRIPT_CASES`] cases.
+/// One table per section: case, clauses, level, verdict, reason (at most `max_rows` rows in
+/// all); with `transcripts`, a capped transcript excerpt under the table for the first
+/// [`TRANSCRIPT_CASES`] cases.
 fn grouped(
     out: &mut String,
     title: &str,
     sections: &[(String, Vec<&CaseReport>)],
     transcripts: bool,
+    max_rows: usize,
 ) {
     let n: usize = sections.iter().map(|(_, c)| c.len()).sum();
     if n == 0 {
@@ -220,7 +290,13 @@ fn grouped(
     }
     let _ = writeln!(out, "### {title} ({n})\n");
     let mut shown = 0;
+    let mut rows = 0;
     for (section, cases) in sections {
+        let cases = &cases[..cases.len().min(max_rows - rows)];
+        if cases.is_empty() {
+            break;
+        }
+        rows += cases.len();
         let _ = writeln!(out, "#### {}\n", text(section, 80));
         let _ = writeln!(out, "| case | clauses | level | verdict | reason |");
         let _ = writeln!(out, "|---|---|---|---|---|");
@@ -259,6 +335,13 @@ fn grouped(
             out.push_str(&fenced(&excerpt));
             out.push_str("\n</details>\n\n");
         }
+    }
+    if rows < n {
+        let _ = writeln!(
+            out,
+            "… and {} more (the JSON and HTML reports list every case).\n",
+            n - rows
+        );
     }
     if shown > 0 {
         let _ = writeln!(
@@ -361,6 +444,22 @@ mod tests {
             }
         }
         assert!(t.contains("@&#8203;octocat") && t.contains("\\&lt;"), "{t}");
+    }
+
+    #[test]
+    fn a_part_that_does_not_fit_is_shortened_or_named() {
+        let mut doc = Budgeted::default();
+        doc.add("the head", ["head\n".to_string()]);
+        doc.add("empty", [String::new(), "x".repeat(BUDGET)]);
+        doc.add("the big part", ["x".repeat(BUDGET), "short\n".to_string()]);
+        doc.add("the huge part", ["Z".repeat(BUDGET)]);
+        let out = doc.finish();
+        assert!(out.starts_with("head\nshort\n"), "{out}");
+        assert!(
+            out.contains("Left out to stay under 60000 bytes: the huge part."),
+            "{out}"
+        );
+        assert!(!out.contains("empty") && !out.contains('Z'), "{out}");
     }
 
     #[test]
