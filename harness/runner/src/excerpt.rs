@@ -32,12 +32,10 @@ pub fn one_line(s: &str, max_chars: usize) -> String {
     out
 }
 
-/// A transcript as text (bodies cut at `max_body` bytes), control characters other than
-/// newlines and tabs replaced by U+FFFD, and the whole cut at about `max_total` bytes (on a
-/// line boundary when there is one). The flag says whether anything was cut off at the end.
-pub fn transcript(exchanges: &[Exchange], max_body: usize, max_total: usize) -> (String, bool) {
-    let text: String = render_exchanges(exchanges, max_body, "")
-        .chars()
+/// `s` with every control character but newline and tab replaced by U+FFFD: a target's ANSI
+/// escapes cannot recolour or rewrite a terminal, and a page shows no invisible bytes.
+pub fn printable(s: &str) -> String {
+    s.chars()
         .map(|c| {
             if c.is_control() && c != '\n' && c != '\t' {
                 '\u{fffd}'
@@ -45,7 +43,14 @@ pub fn transcript(exchanges: &[Exchange], max_body: usize, max_total: usize) -> 
                 c
             }
         })
-        .collect();
+        .collect()
+}
+
+/// A transcript as text (bodies cut at `max_body` bytes), control characters other than
+/// newlines and tabs replaced by U+FFFD, and the whole cut at about `max_total` bytes (on a
+/// line boundary when there is one). The flag says whether anything was cut off at the end.
+pub fn transcript(exchanges: &[Exchange], max_body: usize, max_total: usize) -> (String, bool) {
+    let text = printable(&render_exchanges(exchanges, max_body, ""));
     if text.len() <= max_total {
         return (text, false);
     }

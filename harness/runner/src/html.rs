@@ -6,7 +6,7 @@
 //! text from the target can only ever be text.
 
 use crate::compare::Changes;
-use crate::excerpt::{by_section, is_failure, transcript};
+use crate::excerpt::{by_section, is_failure, printable, transcript};
 use crate::output::closing_line;
 use crate::report::{CaseReport, RootCause, RootCauseKind, RunReport, Verdict, exit_code};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
@@ -86,16 +86,7 @@ pub fn to_html(report: &RunReport, strict: bool) -> String {
     };
     // Control characters a target sent (ANSI escapes, NUL) are not text a page can show; the
     // page's own markup has none but newlines.
-    page.into_string()
-        .chars()
-        .map(|c| {
-            if c.is_control() && c != '\n' && c != '\t' {
-                '\u{fffd}'
-            } else {
-                c
-            }
-        })
-        .collect()
+    printable(&page.into_string())
 }
 
 /// Filter rules: a checked verdict radio hides the cases of other verdicts, a checked section

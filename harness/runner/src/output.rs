@@ -2,6 +2,7 @@
 
 use crate::case::Section;
 use crate::compare::Changes;
+use crate::excerpt::printable;
 use crate::report::{Bucket, CaseReport, RootCause, RootCauseKind, RunReport, Verdict};
 use amp_client::render_exchanges;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
@@ -62,12 +63,14 @@ pub fn render_terminal(report: &RunReport, strict: bool, color: bool) -> String 
         "amp-conformance {} — target {} ({} {}) — profile {} — run {}",
         report.tool.version,
         report.target.base_url,
-        report
-            .target
-            .provider
-            .as_deref()
-            .unwrap_or("unknown provider"),
-        report.target.version.as_deref().unwrap_or("?"),
+        one_line(
+            report
+                .target
+                .provider
+                .as_deref()
+                .unwrap_or("unknown provider")
+        ),
+        one_line(report.target.version.as_deref().unwrap_or("?")),
         report.profile,
         report.run.id
     );
@@ -91,14 +94,21 @@ pub fn render_terminal(report: &RunReport, strict: bool, color: bool) -> String 
             let failed = matches!(c.verdict, Verdict::Fail | Verdict::Error)
                 || (strict && c.verdict == Verdict::Warn);
             if failed && !c.transcript.is_empty() {
-                out.push_str(&render_exchanges(&c.transcript, SUMMARY_BODY_CAP, "      "));
+                let text = render_exchanges(&c.transcript, SUMMARY_BODY_CAP, "      ");
+                out.push_str(&printable(&text));
             }
         }
     }
     if !report.leftovers.is_empty() {
         let _ = writeln!(out, "\nleftovers (agents not deregistered):");
         for l in &report.leftovers {
-            let _ = writeln!(out, "  {} (from {}): {}", l.address, l.case, l.reason);
+            let _ = writeln!(
+                out,
+                "  {} (from {}): {}",
+                l.address,
+                l.case,
+                one_line(&l.reason)
+            );
         }
     }
     if !report.warnings.is_empty() {
@@ -156,7 +166,7 @@ fn render_root_causes(out: &mut String, report: &RunReport) {
             if rc.cases.len() == 1 { "" } else { "s" }
         );
         let summary: Vec<&str> = rc.summary.split_whitespace().collect();
-        let _ = writeln!(out, "      {}", summary.join(" "));
+        let _ = writeln!(out, "      {}", printable(&summary.join(" ")));
         let _ = writeln!(out, "      cases: {}", rc.cases.join(", "));
     }
 }
@@ -228,8 +238,10 @@ pub fn closing_counts(report: &RunReport, strict: bool) -> (usize, usize, usize)
     t
 }
 
+/// `s` on one line, control characters (a target's ANSI escapes) made visible, cut at 300
+/// characters.
 fn one_line(s: &str) -> String {
-    let l: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let l = printable(&s.split_whitespace().collect::<Vec<_>>().join(" "));
     if l.chars().count() > 300 {
         format!("{}…", l.chars().take(300).collect::<String>())
     } else {
