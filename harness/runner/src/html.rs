@@ -25,11 +25,11 @@ body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:72rem;padding:1
 h1{font-size:1.4rem}h2{font-size:1.15rem;margin-top:1.6rem;border-bottom:1px solid #d0d7de}
 code,pre{font-family:ui-monospace,monospace;font-size:12px}
 pre{background:#f6f8fa;padding:.6rem;overflow-x:auto;white-space:pre-wrap;word-break:break-all}
-table{border-collapse:collapse}td,th{border:1px solid #d0d7de;padding:.2rem .5rem;text-align:left;vertical-align:top}
+table{border-collapse:collapse;max-width:100%}td{overflow-wrap:anywhere}td,th{border:1px solid #d0d7de;padding:.2rem .5rem;text-align:left;vertical-align:top}
 .result{font-weight:bold}.result.passed{color:#1a7f37}.result.failed{color:#cf222e}
 .badge{display:inline-block;min-width:4.2rem;text-align:center;border-radius:.8rem;padding:0 .4rem;font-size:12px;color:#fff;background:#57606a}
-.v-pass,.v-xfail{background:#1a7f37}.v-fail,.v-error,.v-xpass{background:#cf222e}.v-warn{background:#9a6700}
-.v-blocked{background:#8250df}.v-skip,.v-info{background:#6e7781}
+.badge.v-pass,.badge.v-xfail{background:#1a7f37}.badge.v-fail,.badge.v-error,.badge.v-xpass{background:#cf222e}
+.badge.v-warn{background:#9a6700}.badge.v-blocked{background:#8250df}.badge.v-skip,.badge.v-info{background:#6e7781}
 .case,.cause{border-left:3px solid #d0d7de;margin:.4rem 0;padding:.1rem .6rem}.problem,.cause{border-left-color:#cf222e}
 .case p,.cause p{margin:.2rem 0;white-space:pre-wrap}.muted{color:#57606a}
 .filters fieldset{display:inline-block;border:1px solid #d0d7de;margin:0 .5rem .5rem 0}
@@ -89,17 +89,20 @@ pub fn to_html(report: &RunReport, strict: bool) -> String {
     printable(&page.into_string())
 }
 
-/// Filter rules: a checked verdict radio hides the cases of other verdicts, a checked section
-/// radio hides the other sections. Classes and ids are the verdict names and section indexes,
-/// never text from the report.
+/// Filter rules: a checked verdict radio hides the cases of other verdicts (and the sections it
+/// leaves empty), a checked section radio hides the other sections. Classes and ids are the
+/// verdict names and section indexes, never text from the report.
 fn filter_css(sections: usize) -> String {
-    let mut css =
-        String::from("body:has(#fv-problems:checked) .case:not(.problem){display:none}\n");
-    for v in Verdict::ALL {
+    let mut css = String::new();
+    let hide_unless = |css: &mut String, radio: &str, class: &str| {
         let _ = writeln!(
             css,
-            "body:has(#fv-{v}:checked) .case:not(.v-{v}){{display:none}}"
+            "body:has(#{radio}:checked) :is(.case:not(.{class}),.sec:not(:has(.{class}))){{display:none}}"
         );
+    };
+    hide_unless(&mut css, "fv-problems", "problem");
+    for v in Verdict::ALL {
+        hide_unless(&mut css, &format!("fv-{v}"), &format!("v-{v}"));
     }
     for i in 0..sections {
         let _ = writeln!(
