@@ -85,17 +85,28 @@ pub fn to_markdown(report: &RunReport, strict: bool) -> String {
     let with_transcripts = part(|out| grouped(out, "Failures", &failures, true, usize::MAX));
     let shorter =
         SHORTER_ROWS.map(|rows| part(|out| grouped(out, "Failures", &failures, false, rows)));
-    doc.add(
+    let later: Vec<(&str, [String; 4])> = [
+        ("the warnings", "Warnings", &warnings),
+        ("the blocked cases", "Blocked", &blocked),
+    ]
+    .into_iter()
+    .map(|(what, title, list)| {
+        let forms = SHORTER_ROWS.map(|rows| part(|out| grouped(out, title, list, false, rows)));
+        (what, forms)
+    })
+    .collect();
+    let notes = part(|out| notes(out, report));
+    // Transcripts only if the whole warning and blocked tables and the notes still fit after.
+    let reserve = later.iter().map(|(_, forms)| forms[0].len()).sum::<usize>() + notes.len();
+    doc.add_leaving(
         "the failures",
         std::iter::once(with_transcripts).chain(shorter),
+        reserve,
     );
-    for (title, list) in [("Warnings", &warnings), ("Blocked", &blocked)] {
-        doc.add(
-            &format!("the {} cases", title.to_lowercase()),
-            SHORTER_ROWS.map(|rows| part(|out| grouped(out, title, list, false, rows))),
-        );
+    for (what, forms) in later {
+        doc.add(what, forms);
     }
-    doc.add("the run notes", [part(|out| notes(out, report))]);
+    doc.add("the run notes", [notes]);
     doc.add(
         "the table of all cases",
         [part(|out| all_cases(out, report))],
@@ -126,12 +137,23 @@ struct Budgeted {
 impl Budgeted {
     /// Append the first of `forms` (longest first) that fits.
     fn add(&mut self, what: &str, forms: impl IntoIterator<Item = String>) {
-        let mut forms = forms.into_iter().peekable();
-        if forms.peek().is_some_and(String::is_empty) {
+        self.add_leaving(what, forms, 0);
+    }
+
+    /// Append the first of `forms` (longest first) that leaves `reserve` bytes for the parts
+    /// after it, or else the first that fits at all.
+    fn add_leaving(&mut self, what: &str, forms: impl IntoIterator<Item = String>, reserve: usize) {
+        let forms: Vec<String> = forms.into_iter().collect();
+        if forms.first().is_none_or(String::is_empty) {
             return;
         }
-        match forms.find(|f| self.out.len() + f.len() <= BUDGET) {
-            Some(f) => self.out.push_str(&f),
+        let room = BUDGET - self.out.len().min(BUDGET);
+        let chosen = forms
+            .iter()
+            .find(|f| f.len() + reserve <= room)
+            .or_else(|| forms.iter().find(|f| f.len() <= room));
+        match chosen {
+            Some(f) => self.out.push_str(f),
             None => self.left_out.push(what.to_string()),
         }
     }
@@ -452,9 +474,15 @@ mod tests {
         doc.add("the head", ["head\n".to_string()]);
         doc.add("empty", [String::new(), "x".repeat(BUDGET)]);
         doc.add("the big part", ["x".repeat(BUDGET), "short\n".to_string()]);
+        // Leaves room for what follows when it can: the shorter form here.
+        doc.add_leaving(
+            "spared",
+            ["long\n".repeat(10), "brief\n".to_string()],
+            BUDGET - 40,
+        );
         doc.add("the huge part", ["Z".repeat(BUDGET)]);
         let out = doc.finish();
-        assert!(out.starts_with("head\nshort\n"), "{out}");
+        assert!(out.starts_with("head\nshort\nbrief\n"), "{out}");
         assert!(
             out.contains("Left out to stay under 60000 bytes: the huge part."),
             "{out}"
