@@ -166,7 +166,7 @@ pub struct Changes {
 
 /// Whether a verdict counts against a run in a comparison: everything that fails it, plus
 /// `warn` (a regression even when not `--strict`) and `blocked`.
-fn counts_against(v: Verdict) -> bool {
+pub(crate) fn counts_against(v: Verdict) -> bool {
     matches!(
         v,
         Verdict::Fail | Verdict::Error | Verdict::Xpass | Verdict::Warn | Verdict::Blocked

@@ -2,7 +2,7 @@
 //! texts and transcripts with the control characters a target could send taken out, and the
 //! cases grouped by section. Escaping for a format is the format's own job.
 
-use crate::report::{CaseReport, RunReport, Verdict};
+use crate::report::{Bucket, CaseReport, RunReport, Verdict};
 use amp_client::{Exchange, render_exchanges};
 use std::collections::BTreeMap;
 
@@ -72,9 +72,10 @@ pub fn by_section(report: &RunReport) -> BTreeMap<String, Vec<&CaseReport>> {
     m
 }
 
-/// Whether a case is listed with its failure: fail, error and xpass, and warn under `strict`.
+/// Whether a case is listed with the failures: it fails the run (fail, error, xpass; warn under
+/// `strict`), blocked cases apart.
 pub fn is_failure(v: Verdict, strict: bool) -> bool {
-    matches!(v, Verdict::Fail | Verdict::Error | Verdict::Xpass) || (strict && v == Verdict::Warn)
+    v.bucket(strict) == Bucket::Failed
 }
 
 #[cfg(test)]

@@ -5,8 +5,8 @@
 //! transcript in a collapsible block. Built with `maud`, which escapes every spliced value, so
 //! text from the target can only ever be text.
 
-use crate::compare::Changes;
-use crate::excerpt::{by_section, is_failure, printable, transcript};
+use crate::compare::{Changes, counts_against};
+use crate::excerpt::{by_section, printable, transcript};
 use crate::output::closing_line;
 use crate::report::{CaseReport, RootCause, RootCauseKind, RunReport, Verdict, exit_code};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
@@ -74,7 +74,7 @@ pub fn to_html(report: &RunReport, strict: bool) -> String {
                 @for (i, (section, cases)) in sections.iter().enumerate() {
                     div class={ "sec s" (i) } {
                         h2 { (section) }
-                        @for c in cases { (case(c, strict)) }
+                        @for c in cases { (case(c)) }
                     }
                 }
                 (notes(report))
@@ -195,9 +195,9 @@ fn filters(report: &RunReport, sections: &[(String, Vec<&CaseReport>)]) -> Marku
     }
 }
 
-fn case(c: &CaseReport, strict: bool) -> Markup {
-    let problem =
-        is_failure(c.verdict, strict) || matches!(c.verdict, Verdict::Warn | Verdict::Blocked);
+fn case(c: &CaseReport) -> Markup {
+    // What the "fail, error, xpass, warn, blocked" filter keeps, `--strict` or not.
+    let problem = counts_against(c.verdict);
     html! {
         div class={ "case v-" (c.verdict) @if problem { " problem" } } id={ "case-" (c.id) } {
             p {
