@@ -185,9 +185,9 @@ pub struct RunArgs {
     /// section).
     #[arg(long, value_name = "FILE")]
     pub report_html: Option<PathBuf>,
-    /// Compare with a previous run's JSON report (written by --report-json): every output then
-    /// lists new failures, fixed, changed, added and removed cases. It never changes the exit
-    /// code.
+    /// Compare with a previous run's JSON report (written by --report-json): the terminal summary
+    /// and the JSON, Markdown and HTML reports then list new failures, fixed, changed, added and
+    /// removed cases. It never changes the exit code.
     #[arg(long, value_name = "PREVIOUS.json")]
     pub compare: Option<PathBuf>,
     /// Write one full (redacted) wire transcript per case into this directory.
