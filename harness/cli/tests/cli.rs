@@ -499,6 +499,10 @@ fn every_exit_code_through_the_binary() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(3));
+    // A report that cannot be written is 3 as well, before the run (its folder is a file).
+    let (code, _, stderr) = run_code(&["--report-html", "/dev/null/report.html"]);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(stderr.contains("/dev/null"), "{stderr}");
     // --help documents them.
     for args in [&["--help"][..], &["run", "--help"]] {
         let out = bin().args(args).output().unwrap();

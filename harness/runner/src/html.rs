@@ -18,7 +18,8 @@ pub const TRANSCRIPT_BODY_BYTES: usize = 16 * 1024;
 pub const TRANSCRIPT_BYTES: usize = 64 * 1024;
 
 /// No script, no fetch, no frame, no form target: only the inline style.
-const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; base-uri 'none'";
+const CSP: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'none'; base-uri 'none'";
 
 const CSS: &str = "
 body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:72rem;padding:1rem;color:#1b1f24}
