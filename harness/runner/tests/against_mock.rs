@@ -3,8 +3,7 @@
 //! webhooks to the loopback receiver, and cleanup leaving no leftovers.
 
 use amp_runner::{
-    BoxFuture, Case, CaseResult, Ctx, Level, Need, Outcome, RunOptions, Verdict, expect,
-    run,
+    BoxFuture, Case, CaseResult, Ctx, Level, Need, Outcome, RunOptions, Verdict, expect, run,
 };
 use serde_json::{Value, json};
 use std::time::Duration;

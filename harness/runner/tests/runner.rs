@@ -256,62 +256,14 @@ fn cases() -> Vec<Case> {
             &["RTE-015"],
             c_panic,
         ),
-        mk(
-            "disc.pass",
-            Level::Must,
-            &[],
-            &["API-004"],
-            c_pass,
-        ),
-        mk(
-            "disc.fail-must",
-            Level::Must,
-            &[],
-            &["API-003"],
-            c_fail,
-        ),
-        mk(
-            "disc.fail-should",
-            Level::Should,
-            &[],
-            &["API-005"],
-            c_fail,
-        ),
-        mk(
-            "disc.fail-may",
-            Level::May,
-            &[],
-            &["REG-009"],
-            c_fail,
-        ),
-        mk(
-            "err.transport",
-            Level::Must,
-            &[],
-            &["API-007"],
-            c_error,
-        ),
-        mk(
-            "err.hang",
-            Level::Must,
-            &[],
-            &["API-008"],
-            c_hang,
-        ),
-        mk(
-            "err.panic",
-            Level::Must,
-            &[],
-            &["API-002"],
-            c_panic,
-        ),
-        mk(
-            "err.huge",
-            Level::Must,
-            &[],
-            &["API-009"],
-            c_huge,
-        ),
+        mk("disc.pass", Level::Must, &[], &["API-004"], c_pass),
+        mk("disc.fail-must", Level::Must, &[], &["API-003"], c_fail),
+        mk("disc.fail-should", Level::Should, &[], &["API-005"], c_fail),
+        mk("disc.fail-may", Level::May, &[], &["REG-009"], c_fail),
+        mk("err.transport", Level::Must, &[], &["API-007"], c_error),
+        mk("err.hang", Level::Must, &[], &["API-008"], c_hang),
+        mk("err.panic", Level::Must, &[], &["API-002"], c_panic),
+        mk("err.huge", Level::Must, &[], &["API-009"], c_huge),
         mk(
             "skip.cap",
             Level::Must,
@@ -340,41 +292,11 @@ fn cases() -> Vec<Case> {
             &["SIG-015", "ZZZ-999"],
             c_agent,
         ),
-        mk(
-            "reg.sticky",
-            Level::Must,
-            &[],
-            &["REG-002"],
-            c_sticky,
-        ),
-        mk(
-            "reg.dereg",
-            Level::Must,
-            &[],
-            &["REG-023"],
-            c_dereg,
-        ),
-        mk(
-            "sec.warn",
-            Level::Must,
-            &[],
-            &["SIG-013"],
-            c_warn,
-        ),
-        mk(
-            "x.xfail",
-            Level::Must,
-            &[],
-            &["REG-019"],
-            c_fail,
-        ),
-        mk(
-            "x.xpass",
-            Level::Must,
-            &[],
-            &["REG-020"],
-            c_pass_plain,
-        ),
+        mk("reg.sticky", Level::Must, &[], &["REG-002"], c_sticky),
+        mk("reg.dereg", Level::Must, &[], &["REG-023"], c_dereg),
+        mk("sec.warn", Level::Must, &[], &["SIG-013"], c_warn),
+        mk("x.xfail", Level::Must, &[], &["REG-019"], c_fail),
+        mk("x.xpass", Level::Must, &[], &["REG-020"], c_pass_plain),
     ]
 }
 
@@ -725,20 +647,8 @@ async fn declared_waits_extend_the_case_deadline_and_are_reported() {
     o.timing.ws_auth_timeout = Duration::from_millis(700);
     o.contradictions.from_handling = Some(amp_runner::FromHandling::Overwrite);
     let cases = [
-        mk(
-            "slow.declared",
-            Level::Must,
-            &[],
-            &["WH-006"],
-            c_needs_time,
-        ),
-        mk(
-            "slow.overstays",
-            Level::Must,
-            &[],
-            &["WH-006"],
-            c_overstays,
-        ),
+        mk("slow.declared", Level::Must, &[], &["WH-006"], c_needs_time),
+        mk("slow.overstays", Level::Must, &[], &["WH-006"], c_overstays),
     ];
     let started = std::time::Instant::now();
     let report = run(&cases, o).await.unwrap();

@@ -160,7 +160,7 @@ pub(crate) fn signature_refusal(ctx: &Ctx, resp: &Resp) -> bool {
         return false;
     }
     if resp.error_code().is_some() {
-        crate::refusal::code_matches(ctx, resp, "signature_invalid", "SIG-010");
+        crate::steps::refusal::code_matches(ctx, resp, "signature_invalid", "SIG-010");
     }
     true
 }

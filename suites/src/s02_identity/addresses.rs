@@ -356,7 +356,13 @@ async fn route_to_case_insensitive(ctx: &mut Ctx) -> CaseResult {
             b.address
         )));
     };
-    let mixed = format!("{}@{domain}", local.to_ascii_uppercase());
+    // Name and domain both re-cased: a provider that lowercases only the name (and refuses the
+    // domain as foreign) shows the deviation without a delivery having to be observed.
+    let mixed = format!(
+        "{}@{}",
+        local.to_ascii_uppercase(),
+        domain.to_ascii_uppercase()
+    );
     if mixed == b.address {
         return Ok(Outcome::Skip(
             "the registered address has no lowercase letters to re-case".to_string(),

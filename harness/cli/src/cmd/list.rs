@@ -21,9 +21,8 @@ pub fn run(args: &ListArgs) -> Result<ExitCode, CliError> {
     let mut cases = amp_suites::all();
     if let Some(wanted) = &args.section {
         let known: BTreeMap<Section, ()> = cases.iter().map(|c| (c.section(), ())).collect();
-        let matches = |s: &Section| {
-            s.as_str() == wanted || s.as_str().starts_with(&format!("{wanted}-"))
-        };
+        let matches =
+            |s: &Section| s.as_str() == wanted || s.as_str().starts_with(&format!("{wanted}-"));
         if !known.keys().any(matches) {
             let names: Vec<&str> = known.keys().map(Section::as_str).collect();
             return Err(CliError::usage(format!(
