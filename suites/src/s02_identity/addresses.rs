@@ -1,11 +1,12 @@
-//! TODO-DOC s02_identity/addresses (from extras, registration, routing)
+//! Agent addresses (spec 02 › Constraints, Uniqueness, Collision Handling, Short Addresses):
+//! the length limits of names and addresses, lowercase normalisation and case-insensitive
+//! matching, uniqueness across case variants, name suggestions after a collision, and the
+//! expansion of a short `to`. Refusals first register the same body with a valid value, so a
+//! target that refuses every registration cannot pass.
 
-use crate::{
-    steps::refusal::code, steps::refusal::refused, steps::registration::looks_random,
-    steps::registration::padded, steps::registration::refused_400, steps::registration::reg_body,
-    steps::registration::tenant_of_len, steps::routing::delivered, steps::routing::route_id,
-    steps::routing::route_ok, steps::routing::subject,
-};
+use crate::steps::refusal::{code, refused};
+use crate::steps::registration::{looks_random, padded, refused_400, reg_body, tenant_of_len};
+use crate::steps::routing::{delivered, route_id, route_ok, subject};
 use amp_case_attr::case;
 use amp_runner::{Case, CaseResult, Ctx, Failure, Outcome, Resp, expect, fail, pass};
 use serde_json::{Value, json};

@@ -1,18 +1,21 @@
-//! TODO-DOC s03_registration/keys (from authority, keys)
+//! API-key and public-key lifecycle (spec 03 Key Rotation / Revocation / Public Key Rotation /
+//! Deregistration, 07 Key Revocation).
+//!
+//! The cases change credentials of agents they registered themselves and keep the runner's
+//! cleanup in step (`update_cleanup_key`, `forget_agent`), so that rotated or revoked agents
+//! are neither left behind needlessly nor cleaned up with a dead key.
 
-use crate::{
-    steps::keys::ProofLayout, steps::keys::proof_layout_finding, steps::keys::rotate_correctly,
-    steps::keys::rotate_keys, steps::refusal::code, steps::refusal::refused,
-    steps::registration::me_ok, steps::registration::reg_body, steps::routing::route_ok,
-    steps::routing::subject,
-};
+use crate::steps::keys::{ProofLayout, proof_layout_finding, rotate_correctly, rotate_keys};
+use crate::steps::refusal::{code, refused};
+use crate::steps::registration::{me_ok, reg_body};
+use crate::steps::routing::{route_ok, subject};
 use amp_case_attr::case;
 use amp_core::parse_rfc3339;
 use amp_runner::{
     Case, CaseResult, Ctx, Failure, Method, Outcome, Resp, Secret, expect, fail, pass,
 };
 use serde_json::{Value, json};
-use std::{time::SystemTime, time::UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The cases of this module, in the order they are written.
 pub(crate) const CASES: &[Case] = &[

@@ -1,13 +1,19 @@
-//! TODO-DOC s03_registration/register (from agents, authority, registration)
+//! Registration (spec 03 Registration Request / Response, Error Responses, API Key Management,
+//! Updating Registration), including the re-registration of a taken name with the owner's own
+//! public key, tried anonymously and as another agent.
+//!
+//! Every refusal case first registers an agent with the same body shape that differs only in
+//! the value under test, so a target that refuses every registration cannot pass, and then
+//! checks the status and the error code of the refusal. Keys are generated per case
+//! (`Ctx::new_key`, whose private half the runner's redactor already knows), names are run-unique.
 
-use crate::{
-    steps::agents::alias, steps::agents::resolve, steps::refusal::refused,
-    steps::registration::identity_key_pem, steps::registration::me_ok,
-    steps::registration::refused_400, steps::registration::reg_body, steps::routing::route_ok,
-    steps::routing::subject,
-};
+use crate::steps::agents::{alias, resolve};
+use crate::steps::refusal::refused;
+use crate::steps::registration::{identity_key_pem, me_ok, refused_400, reg_body};
+use crate::steps::routing::{route_ok, subject};
 use amp_case_attr::case;
-use amp_core::{PublicKey, parse_rfc3339, signing::FingerprintProfile};
+use amp_core::signing::FingerprintProfile;
+use amp_core::{PublicKey, parse_rfc3339};
 use amp_runner::{Case, CaseResult, Ctx, Failure, Method, Outcome, Resp, expect, fail, pass};
 use serde_json::{Value, json};
 

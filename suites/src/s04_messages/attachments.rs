@@ -1,16 +1,15 @@
-//! TODO-DOC s04_messages/attachments (from attachments)
+//! Attachments as part of a message (spec 04 › Attachment Fields, Attachment Rules, Attachment
+//! Signing Flow): metadata, limits, single use, hostile filenames and ids, idempotent retries.
+//! How an attachment is made and why refusals are routed before the good variant: see
+//! [`crate::steps::attachments`].
 
-use crate::{
-    steps::attachments::TEXT, steps::attachments::USABLE, steps::attachments::attachment_payload,
-    steps::attachments::clean_attachment, steps::attachments::confirm,
-    steps::attachments::digest_of, steps::attachments::disposition_filename,
-    steps::attachments::download, steps::attachments::header_of, steps::attachments::is_reserved,
-    steps::attachments::metadata, steps::attachments::parse_upload, steps::attachments::put_bytes,
-    steps::attachments::request_upload, steps::attachments::route_with,
-    steps::attachments::route_with_ok, steps::attachments::safe_filename,
-    steps::attachments::upload_ok, steps::attachments::wait_scanned, steps::refusal::refused,
-    steps::routing::not_delivered, steps::routing::route_ok, steps::routing::subject,
+use crate::steps::attachments::{
+    TEXT, USABLE, attachment_payload, clean_attachment, confirm, digest_of, disposition_filename,
+    download, header_of, is_reserved, metadata, parse_upload, put_bytes, request_upload,
+    route_with, route_with_ok, safe_filename, upload_ok, wait_scanned,
 };
+use crate::steps::refusal::refused;
+use crate::steps::routing::{not_delivered, route_ok, subject};
 use amp_case_attr::case;
 use amp_runner::{Case, CaseResult, Ctx, Failure, Outcome, expect, fail, pass};
 use serde_json::{Value, json};

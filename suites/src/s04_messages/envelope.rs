@@ -1,11 +1,11 @@
-//! TODO-DOC s04_messages/envelope (from discovery, extras, routing)
+//! The envelope (spec 04 › Envelope Fields, Protocol Version, Context Object, Threading): the
+//! shape a recipient receives, the protocol version, `context` kept as sent, and replies that
+//! keep their thread.
 
-use crate::{
-    steps::routing::delivered, steps::routing::entry_id, steps::routing::route_id,
-    steps::routing::route_ok, steps::routing::subject,
-};
+use crate::steps::routing::{delivered, entry_id, route_id, route_ok, subject};
 use amp_case_attr::case;
-use amp_core::{IdStrictness, MessageId, PROTOCOL_VERSION, signing::Priority};
+use amp_core::signing::Priority;
+use amp_core::{IdStrictness, MessageId, PROTOCOL_VERSION};
 use amp_runner::{Case, CaseResult, Ctx, Outcome, expect, fail, pass};
 use serde_json::{Value, json};
 

@@ -1,10 +1,9 @@
-//! TODO-DOC s04_messages/idempotency (from extras, routing)
+//! Idempotency of routes (spec 04 › Idempotency; 08 Send Message): a repeated key returns the
+//! first answer and delivers once, a key reused for another message conflicts, and a repeat
+//! after the horizon the provider states.
 
-use crate::{
-    steps::refusal::code, steps::refusal::refused, steps::routing::delivered,
-    steps::routing::entry_subject, steps::routing::pending_list, steps::routing::route_id,
-    steps::routing::route_ok, steps::routing::subject,
-};
+use crate::steps::refusal::{code, refused};
+use crate::steps::routing::{delivered, entry_subject, pending_list, route_id, route_ok, subject};
 use amp_case_attr::case;
 use amp_runner::{Case, CaseResult, Ctx, expect, fail, pass};
 use serde_json::json;

@@ -1,10 +1,11 @@
-//! TODO-DOC s04_messages/json_profile (from errors, extras)
+//! The JSON profile (spec 04 › JSON Profile; 08 Error Codes): duplicate keys, non-finite numbers,
+//! a payload that is not an object, malformed JSON, and `null` members. Each case first sends
+//! the well-formed request of the same shape and requires it to succeed, then breaks exactly one
+//! thing.
 
-use crate::{
-    steps::refusal::code, steps::refusal::refused, steps::registration::refused_400,
-    steps::routing::delivered, steps::routing::not_delivered, steps::routing::route_id,
-    steps::routing::route_ok, steps::routing::subject,
-};
+use crate::steps::refusal::{code, refused};
+use crate::steps::registration::refused_400;
+use crate::steps::routing::{delivered, not_delivered, route_id, route_ok, subject};
 use amp_case_attr::case;
 use amp_runner::{Agent, Case, CaseResult, Ctx, Failure, Method, expect, fail, pass};
 use serde_json::{Value, json};

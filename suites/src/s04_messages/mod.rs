@@ -1,4 +1,8 @@
-//! TODO-DOC section s04_messages
+//! Spec file 04-messages. Messages: envelope, signing, JSON profile, idempotency, attachments, and the refusal table.
+//!
+//! Every case here cites a clause of 04-messages first (the catalogue section of the first clause is
+//! the section a case is reported under; `every_case_lives_in_the_module_of_its_section` checks
+//! it). One module per topic, each with its `CASES` table.
 
 use amp_runner::Case;
 

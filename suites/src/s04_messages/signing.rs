@@ -1,15 +1,17 @@
-//! TODO-DOC s04_messages/signing (from authority, routing)
+//! Message signing (spec 04 › Message Signing, Canonical Signature Format, Signature Process,
+//! Sender Address Validation): what the canonical string covers, the payload hash, accepted
+//! signature encodings, unsigned messages to another provider, and a `from` that is not the
+//! sender's. The refusals that follow the one "accepted control, one mutation" script are rows of
+//! [`super::refusal`].
 
-use crate::{
-    steps::authority::elsewhere_twin, steps::refusal::code, steps::routing::DELIVERY_WAIT,
-    steps::routing::delivered, steps::routing::entry_id, steps::routing::not_delivered,
-    steps::routing::route_id, steps::routing::route_ok, steps::routing::sign_text,
-    steps::routing::subject,
+use crate::steps::authority::elsewhere_twin;
+use crate::steps::refusal::code;
+use crate::steps::routing::{
+    DELIVERY_WAIT, delivered, entry_id, not_delivered, route_id, route_ok, sign_text, subject,
 };
 use amp_case_attr::case;
-use amp_core::{
-    PayloadProfile, payload_hash, signing::Priority, signing::SigningFields, signing::sign_fields,
-};
+use amp_core::signing::{Priority, SigningFields, sign_fields};
+use amp_core::{PayloadProfile, payload_hash};
 use amp_runner::{Agent, Case, CaseResult, Ctx, Failure, Outcome, fail, pass};
 use serde_json::{Value, json};
 

@@ -1,13 +1,12 @@
-//! TODO-DOC s05_routing/attachments (from attachments)
+//! Routing a message that carries attachments (spec 05 › Messages with Attachments): foreign,
+//! pending, rejected or tampered attachments are refused at route time.
 
-use crate::{
-    steps::attachments::TEXT, steps::attachments::clean_attachment, steps::attachments::confirm,
-    steps::attachments::digest_of, steps::attachments::metadata,
-    steps::attachments::payload_object, steps::attachments::put_bytes,
-    steps::attachments::route_with, steps::attachments::route_with_ok,
-    steps::attachments::upload_ok, steps::attachments::wait_scanned, steps::refusal::refused,
-    steps::routing::not_delivered,
+use crate::steps::attachments::{
+    TEXT, clean_attachment, confirm, digest_of, metadata, payload_object, put_bytes, route_with,
+    route_with_ok, upload_ok, wait_scanned,
 };
+use crate::steps::refusal::refused;
+use crate::steps::routing::not_delivered;
 use amp_case_attr::case;
 use amp_runner::{Case, CaseResult, Ctx, Outcome, expect, fail, pass};
 use serde_json::{Value, json};

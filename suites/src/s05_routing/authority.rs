@@ -1,11 +1,20 @@
-//! TODO-DOC s05_routing/authority (from authority)
+//! Attacks from every position on the inputs that carry identity or authority: a registration
+//! of an existing name, key rotation and revocation, the recipient's provider in `to`, the mesh
+//! header of spec 06a, and the ack / read / pickup of a message. Each case tries the input unauthenticated, as another
+//! registered agent, and with an empty or malformed body where there is one, and then shows,
+//! with a request signed by the rightful owner, that nothing changed (keys, API keys, queues,
+//! deliveries). A control by the owner at the end proves the ids and paths were the right ones.
+//!
+//! This module holds the routing positions (pickup, batch ack and read of another agent's
+//! message; a `to` on another provider); the same discipline is applied in the modules of the
+//! other sections (a taken name in `s03_registration`, the mesh header in `s06a_local_networks`,
+//! a WebSocket ack in `s12_notification`, a delivery from a made-up provider in
+//! `s06_federation`).
 
-use crate::{
-    steps::authority::elsewhere_twin, steps::authority::frame_about,
-    steps::authority::still_queued, steps::refusal::code, steps::relay::queued,
-    steps::routing::delivered, steps::routing::entry_id, steps::routing::not_delivered,
-    steps::routing::route_ok, steps::routing::subject,
-};
+use crate::steps::authority::{elsewhere_twin, frame_about};
+use crate::steps::refusal::code;
+use crate::steps::relay::queued;
+use crate::steps::routing::{delivered, entry_id, in_queue, not_delivered, route_ok, subject};
 use amp_case_attr::case;
 use amp_runner::{Agent, Case, CaseResult, Ctx, Failure, Outcome, expect, fail, pass};
 use serde_json::{Value, json};
@@ -124,7 +133,7 @@ async fn pending_foreign(ctx: &mut Ctx) -> CaseResult {
         }
     }
     expect::that(
-        still_queued(ctx, &victim, &id).await?,
+        in_queue(ctx, &victim, &id).await?,
         format!("message {id} left the owner's queue after other agents asked for it (RTE-015)"),
     )?;
     pass()
@@ -161,7 +170,7 @@ async fn batch_ack_foreign(ctx: &mut Ctx) -> CaseResult {
         foreign.text()
     ));
     expect::that(
-        still_queued(ctx, &victim, &id).await?,
+        in_queue(ctx, &victim, &id).await?,
         format!(
             "another agent's POST /messages/pending/ack {{ids: [{id}]}} (HTTP {}) removed the \
              message from its recipient's queue: acks are scoped to the authenticated agent \
@@ -185,7 +194,7 @@ async fn batch_ack_foreign(ctx: &mut Ctx) -> CaseResult {
         )
         .await?;
     expect::that(
-        still_queued(ctx, &victim, &id).await?,
+        in_queue(ctx, &victim, &id).await?,
         format!(
             "a batch ack naming no id removed message {id} (empty list: HTTP {}, no `ids`: \
              HTTP {}, malformed body: HTTP {}); only the listed ids are acknowledged (RTE-018)",
@@ -211,7 +220,7 @@ async fn batch_ack_foreign(ctx: &mut Ctx) -> CaseResult {
         .await?;
     expect::success(&own)?;
     expect::that(
-        !still_queued(ctx, &victim, &id).await?,
+        !in_queue(ctx, &victim, &id).await?,
         format!("the owner's own batch ack of {id} did not remove it (RTE-018)"),
     )?;
     pass()

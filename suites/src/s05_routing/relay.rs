@@ -1,9 +1,13 @@
-//! TODO-DOC s05_routing/relay (from extras, relay)
+//! The relay queue (spec 05 › Pickup Endpoint, Acknowledging Pickup, Batch Acknowledgment,
+//! Message Ordering): the pending list, acks that remove, FIFO order and expiry. The notify:v1
+//! additions (counts, cursors, long-poll) are in [`crate::s12_notification`].
+//!
+//! Every case uses fresh recipients, so the recipient's queue holds exactly the messages the
+//! case routed; notify cases are gated on the capability tokens the target advertises in
+//! `/v1/info` (NOTIFY-017) and never assumed.
 
-use crate::{
-    steps::relay::ids, steps::relay::queued, steps::routing::delivered, steps::routing::entry_id,
-    steps::routing::pending_list, steps::routing::route_ok, steps::routing::subject,
-};
+use crate::steps::relay::{ids, queued};
+use crate::steps::routing::{delivered, entry_id, pending_list, route_ok, subject};
 use amp_case_attr::case;
 use amp_runner::{Case, CaseResult, Ctx, Failure, Outcome, expect, fail, pass};
 use serde_json::{Value, json};

@@ -1,9 +1,9 @@
-//! TODO-DOC s05_routing/route (from extras, routing)
+//! The route endpoint (spec 05 › Route Request, Routing Algorithm; 08 Send Message options): a
+//! correct signed message is accepted with the documented response, and route options are
+//! honoured.
 
-use crate::{
-    steps::refusal::code, steps::routing::delivered, steps::routing::route_id,
-    steps::routing::subject,
-};
+use crate::steps::refusal::code;
+use crate::steps::routing::{delivered, route_id, subject};
 use amp_case_attr::case;
 use amp_runner::{Case, CaseResult, Ctx, expect, fail, pass};
 use serde_json::json;

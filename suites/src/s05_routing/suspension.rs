@@ -1,10 +1,10 @@
-//! TODO-DOC s05_routing/suspension (from admin)
+//! Delivery to an agent that is held or suspended (spec 05 › Status Values; 07 › Quarantine and
+//! Route Response, Behavior When Suspended): a quarantined message is reported held, and a
+//! suspended recipient's webhook and WebSocket receive nothing. Admin credentials and how
+//! quarantine is provoked: see [`crate::steps::admin`].
 
-use crate::{
-    steps::admin::admin, steps::admin::find_entry, steps::admin::lift_after,
-    steps::admin::quarantine_id, steps::admin::quarantined, steps::admin::queued,
-    steps::admin::suspend_ok,
-};
+use crate::steps::admin::{admin, find_entry, lift_after, quarantine_id, quarantined, suspend_ok};
+use crate::steps::routing::in_queue;
 use amp_case_attr::case;
 use amp_client::{Method, Receiver, WsEvent};
 use amp_runner::{Case, CaseResult, Ctx, Failure, Outcome, Timing, expect, fail, pass};
@@ -49,7 +49,7 @@ async fn quarantine_held(ctx: &mut Ctx) -> CaseResult {
     )?;
     // Give a provider that delivers anyway the time to do so.
     tokio::time::sleep(ctx.timing().observe_window).await;
-    if queued(ctx, &b, &held.id).await? {
+    if in_queue(ctx, &b, &held.id).await? {
         return fail(format!(
             "message {} was answered `quarantined` but is in the recipient's pending queue \
              before any approval (RTE-004)",
@@ -171,7 +171,7 @@ async fn webhook_suspended_skipped(ctx: &mut Ctx) -> CaseResult {
     }
     .await;
     let outcome = lift_after(ctx, &b, checked).await?;
-    if matches!(outcome, Outcome::Pass) && !queued(ctx, &b, &held.id).await? {
+    if matches!(outcome, Outcome::Pass) && !in_queue(ctx, &b, &held.id).await? {
         return fail(format!(
             "the approved message {} is not in the relay queue after unsuspension (WH-016, SUS-004)",
             held.id

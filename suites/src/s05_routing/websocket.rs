@@ -1,11 +1,11 @@
-//! TODO-DOC s05_routing/websocket (from websocket)
+//! The WebSocket channel (spec 05 › WebSocket; 08 › Connection, Client → Server, Server →
+//! Client): authentication by first frame (never by URL), its timeout and refusal, heartbeat,
+//! pushed `message.new` frames, acknowledgment, routing over the socket, and the subprotocol.
 
-use crate::{
-    steps::routing::entry_id, steps::routing::pending_list, steps::routing::route_ok,
-    steps::routing::subject, steps::websocket::Closed, steps::websocket::SETTLE_PAUSE,
-    steps::websocket::SUBPROTOCOL, steps::websocket::connect_as, steps::websocket::connect_session,
-    steps::websocket::describe, steps::websocket::frame_message_id, steps::websocket::open,
-    steps::websocket::open_settled, steps::websocket::quiet_window,
+use crate::steps::routing::{entry_id, pending_list, route_ok, subject};
+use crate::steps::websocket::{
+    Closed, SETTLE_PAUSE, SUBPROTOCOL, connect_as, connect_session, describe, frame_message_id,
+    open, open_settled, quiet_window,
 };
 use amp_case_attr::case;
 use amp_client::{ClientError, WsConn};
@@ -13,7 +13,7 @@ use amp_runner::{
     Agent, Case, CaseResult, Ctx, Failure, Outcome, Timing, WsEvent, expect, fail, pass,
 };
 use serde_json::{Value, json};
-use std::{time::Duration, time::Instant};
+use std::time::{Duration, Instant};
 
 /// The cases of this module, in the order they are written.
 pub(crate) const CASES: &[Case] = &[

@@ -1,6 +1,7 @@
-//! TODO-DOC s06_federation/attachments (from attachments)
+//! Attachments across providers (spec 06 › Cross-Provider Attachment URLs): the download URL a
+//! remote recipient gets must be usable from outside.
 
-use crate::{steps::attachments::TEXT, steps::attachments::clean_attachment};
+use crate::steps::attachments::{TEXT, clean_attachment};
 use amp_case_attr::case;
 use amp_runner::{Case, CaseResult, Ctx, expect, fail, pass};
 use serde_json::Value;

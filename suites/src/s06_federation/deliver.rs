@@ -1,12 +1,26 @@
-//! TODO-DOC s06_federation/deliver (from federation)
+//! Federation: accepting messages forwarded by a peer provider (spec 06 "Federation API",
+//! "Provider Identity Verification"; 07 "Replay Protection", "Content Wrapping").
+//!
+//! The suite plays the peer provider named by the run's [`PeerConfig`] (the target must trust
+//! that domain and its key: `Need::FederationPeer`). It owns the key of a sender
+//! `name@tenant.<peer domain>`, signs that sender's envelope exactly as amp-core signs a route
+//! (SIG-007), wraps it in `{envelope, payload, sender_public_key}` and signs the request as the
+//! peer: Ed25519 over `"<X-AMP-Timestamp>.<body>"`, standard Base64 (FED-002).
+//!
+//! C-28: the spec's reference signs `json.dumps(body)` (Python defaults) while the natural
+//! reading signs the bytes sent. Every baseline first sends compact JSON signed over its bytes;
+//! if that is refused as unauthenticated it re-sends the body *serialised as Python's json.dumps
+//! would*, which satisfies both readings (the bytes sent are the dumps text). The cases then use
+//! whichever form the target accepted, and `federation.accepted` warns when only the second did.
+//!
+//! Every negative case first delivers a correct message through the same path, then changes one
+//! thing, and checks that the change is refused and that nothing reached the recipient.
 
-use crate::{
-    steps::federation::Auth, steps::federation::Draft, steps::federation::Request,
-    steps::federation::Wire, steps::federation::baseline, steps::federation::deliver,
-    steps::federation::now_unix, steps::federation::post, steps::federation::prepare,
-    steps::federation::sender_at, steps::federation::setup, steps::federation::wire_bytes,
-    steps::routing::delivered, steps::routing::not_delivered,
+use crate::steps::federation::{
+    Auth, Draft, Request, Wire, baseline, deliver, now_unix, post, prepare, sender_at, setup,
+    wire_bytes,
 };
+use crate::steps::routing::{delivered, not_delivered};
 use amp_case_attr::case;
 use amp_runner::{Case, CaseResult, Ctx, Failure, Outcome, Resp, expect, fail, pass};
 use serde_json::{Value, json};

@@ -1,9 +1,7 @@
-//! TODO-DOC s06_federation/discovery (from discovery)
+//! Provider discovery (spec 06 › Method 2: Well-Known URL): the well-known document a peer
+//! reads before federating.
 
-use crate::{
-    steps::discovery::Ty, steps::discovery::key_and_fingerprint, steps::discovery::object,
-    steps::discovery::shape_problems,
-};
+use crate::steps::discovery::{Ty, key_and_fingerprint, object, shape_problems};
 use amp_case_attr::case;
 use amp_core::PublicKey;
 use amp_runner::{Case, CaseResult, Ctx, Method, Outcome, expect, fail};

@@ -1,12 +1,14 @@
-//! TODO-DOC s06a_local_networks/mesh_header (from authority, extras)
+//! The mesh header of local networks (spec 06a; 08 Send Message note): a `from` named by
+//! `X-Forwarded-From` is honoured only from an authenticated mesh peer, never from an agent or
+//! an anonymous caller.
 
-use crate::{
-    steps::refusal::code, steps::routing::delivered, steps::routing::not_delivered,
-    steps::routing::route_id, steps::routing::route_ok, steps::routing::route_via_mesh_header,
-    steps::routing::subject,
+use crate::steps::refusal::code;
+use crate::steps::routing::{
+    delivered, not_delivered, route_id, route_ok, route_via_mesh_header, subject,
 };
 use amp_case_attr::case;
-use amp_core::{payload_hash, signing::Priority, signing::SigningFields, signing::sign_fields};
+use amp_core::payload_hash;
+use amp_core::signing::{Priority, SigningFields, sign_fields};
 use amp_runner::{Case, CaseResult, Ctx, Failure, fail, pass};
 use serde_json::{Value, json};
 

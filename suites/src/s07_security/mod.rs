@@ -1,4 +1,8 @@
-//! TODO-DOC section s07_security
+//! Spec file 07-security. Security: quarantine, suspension, risk, rate limits, scanning, signatures, replay, content wrapping.
+//!
+//! Every case here cites a clause of 07-security first (the catalogue section of the first clause is
+//! the section a case is reported under; `every_case_lives_in_the_module_of_its_section` checks
+//! it). One module per topic, each with its `CASES` table.
 
 use amp_runner::Case;
 

@@ -1,11 +1,24 @@
-//! TODO-DOC s07_security/quarantine (from admin)
+//! Admin surface: quarantine (spec 07 › Message Quarantine, 08 › Quarantine Management),
+//! suspension (07 › Behavior When Suspended, 08 › Agent Suspension) and the risk score
+//! (07 › Risk Scoring, 08 › Get Agent Risk Score).
+//!
+//! Most cases need the provider's admin credential (`Need::AdminKey`: `[admin] key_env` in
+//! `--config`; the embedded mock has one) and skip without it. The risk cases and the
+//! "held, not delivered" quarantine cases only use agent keys.
+//!
+//! Quarantine needs a message the target holds. The suite sends an instruction-override phrase
+//! (Appendix A category 1, severity high under QTN-003's default mapping). Quarantine itself is
+//! optional (QTN-001 MAY) and detection is provider-specific, so a target that delivers or
+//! refuses the phrase makes these cases skip with that reason rather than fail.
+//!
+//! Every suspension case lifts its suspension before it returns (also on failure paths where
+//! the target still answers), so agents are left usable for cleanup.
 
-use crate::{
-    steps::admin::TRIGGER, steps::admin::admin, steps::admin::agent_id,
-    steps::admin::expected_scores, steps::admin::find_entry, steps::admin::level_for,
-    steps::admin::message, steps::admin::quarantine_id, steps::admin::quarantined,
-    steps::admin::queued, steps::admin::rfc3339, steps::routing::route_ok,
+use crate::steps::admin::{
+    TRIGGER, admin, agent_id, expected_scores, find_entry, level_for, message, quarantine_id,
+    quarantined, rfc3339,
 };
+use crate::steps::routing::{in_queue, route_ok};
 use amp_case_attr::case;
 use amp_client::Method;
 use amp_runner::{Case, CaseResult, Ctx, Outcome, expect, fail, pass};
@@ -273,7 +286,7 @@ async fn quarantine_one_way(ctx: &mut Ctx) -> CaseResult {
     expect::status_in(&ap, &[400, 403, 404, 409, 410, 422])?;
     expect::error_format(&ap)?;
     tokio::time::sleep(ctx.timing().observe_window).await;
-    if queued(ctx, &b, &held.id).await? {
+    if in_queue(ctx, &b, &held.id).await? {
         return fail("a rejected message reached the recipient (ADM-005, QTN-004)");
     }
     pass()

@@ -1,11 +1,17 @@
-//! TODO-DOC s07_security/rate_limits (from extras, ratelimit)
+//! Rate limits (spec 07 Rate Limiting / Rate Limit Headers, 08 Rate Limits).
+//!
+//! `ratelimit.headers` only reads headers of ordinary responses. `ratelimit.retry-after`
+//! deliberately exceeds a budget the spec sets for one endpoint (RL-003: 30 pending fetches per
+//! minute) with one fresh agent, sending each request exactly once (no client-side pacing or
+//! 429 retry), and bounded so that a provider with higher budgets costs a few dozen requests and
+//! a skip, never a flood.
 
-use crate::{steps::ratelimit::header_problems, steps::ratelimit::retry_after_valid};
+use crate::steps::ratelimit::{header_problems, retry_after_valid};
 use amp_case_attr::case;
 use amp_client::Req;
 use amp_runner::{Case, CaseResult, Ctx, Failure, Method, Outcome, Resp, expect, fail, pass};
 use serde_json::Value;
-use std::{time::Duration, time::Instant};
+use std::time::{Duration, Instant};
 
 /// The cases of this module, in the order they are written.
 pub(crate) const CASES: &[Case] = &[PER_AGENT_BUDGET, HEADERS, RETRY_AFTER];

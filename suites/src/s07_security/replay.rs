@@ -1,12 +1,9 @@
-//! TODO-DOC s07_security/replay (from federation, routing)
+//! Replay protection (spec 07 › Replay Protection): a message id is delivered once, a replayed or
+//! far-future federated delivery is refused.
 
-use crate::{
-    steps::federation::Auth, steps::federation::Draft, steps::federation::baseline,
-    steps::federation::deliver, steps::federation::now_unix, steps::federation::post,
-    steps::federation::prepare, steps::federation::setup, steps::refusal::refused as refused_with,
-    steps::routing::delivered, steps::routing::entry_id, steps::routing::not_delivered,
-    steps::routing::pending_list, steps::routing::route_ok, steps::routing::subject,
-};
+use crate::steps::federation::{Auth, Draft, baseline, deliver, now_unix, post, prepare, setup};
+use crate::steps::refusal::refused as refused_with;
+use crate::steps::routing::{delivered, entry_id, not_delivered, pending_list, route_ok, subject};
 use amp_case_attr::case;
 use amp_runner::{Agent, Case, CaseResult, Ctx, Failure, expect, fail, pass};
 use std::time::Duration;

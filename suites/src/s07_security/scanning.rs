@@ -1,9 +1,8 @@
-//! TODO-DOC s07_security/scanning (from attachments)
+//! Attachment scanning (spec 07 › Blocked MIME Types): executables and blocked types never
+//! become downloadable.
 
-use crate::{
-    steps::attachments::clean_attachment, steps::attachments::confirm,
-    steps::attachments::digest_of, steps::attachments::parse_upload, steps::attachments::put_bytes,
-    steps::attachments::request_upload, steps::attachments::wait_scanned,
+use crate::steps::attachments::{
+    clean_attachment, confirm, digest_of, parse_upload, put_bytes, request_upload, wait_scanned,
 };
 use amp_case_attr::case;
 use amp_runner::{Agent, Case, CaseResult, Ctx, Failure, expect, fail, pass};

@@ -1,10 +1,9 @@
-//! TODO-DOC s07_security/signatures (from extras, keys)
+//! Signature and key security (spec 07 › Signature Failures, Key Revocation): the failure codes of
+//! a bad signature, and a revoked public key that must no longer verify.
 
-use crate::{
-    steps::keys::ProofLayout, steps::keys::proof_layout_finding, steps::keys::rotate_correctly,
-    steps::refusal::code, steps::refusal::code_matches, steps::refusal::refused,
-    steps::routing::route_ok, steps::routing::subject,
-};
+use crate::steps::keys::{ProofLayout, proof_layout_finding, rotate_correctly};
+use crate::steps::refusal::{code, code_matches, refused};
+use crate::steps::routing::{route_ok, subject};
 use amp_case_attr::case;
 use amp_core::Signature;
 use amp_runner::{Case, CaseResult, Ctx, Outcome, expect, fail, pass};

@@ -1,10 +1,11 @@
-//! TODO-DOC s07_security/suspension (from admin)
+//! Agent suspension (spec 07 › Behavior When Suspended): a suspended sender cannot route, a
+//! suspended recipient receives nothing, and its queue is kept for when the suspension is
+//! lifted. Every case lifts its suspension before it returns; admin credentials: see
+//! [`crate::steps::admin`].
 
-use crate::{
-    steps::admin::agent_id, steps::admin::lift_after, steps::admin::message, steps::admin::queued,
-    steps::admin::rfc3339, steps::admin::suspend, steps::admin::suspend_ok,
-    steps::refusal::refused, steps::routing::route_ok,
-};
+use crate::steps::admin::{agent_id, lift_after, message, rfc3339, suspend, suspend_ok};
+use crate::steps::refusal::refused;
+use crate::steps::routing::{in_queue, route_ok};
 use amp_case_attr::case;
 use amp_runner::{Case, CaseResult, Ctx, Failure, Outcome, expect, fail, pass};
 use serde_json::{Value, json};
@@ -98,7 +99,7 @@ async fn suspend_pickup_keeps_queue(ctx: &mut Ctx) -> CaseResult {
     let b = ctx.agent().await?;
     let (m1, _) = message(ctx, &a, &b, "queued before suspension", "keep me")?;
     let id = route_ok(ctx, &a, &m1, "a message before the suspension").await?;
-    if !queued(ctx, &b, &id).await? {
+    if !in_queue(ctx, &b, &id).await? {
         return fail(format!(
             "baseline: message {id} is not in the recipient's queue (RTE-015)"
         ));
@@ -107,7 +108,7 @@ async fn suspend_pickup_keeps_queue(ctx: &mut Ctx) -> CaseResult {
     let p = ctx.get("/messages/pending", Some(&b)).await;
     let checked = p.and_then(|p| refused(ctx, &p, 403, "agent_suspended", "SUS-003"));
     lift_after(ctx, &b, checked.map(|_| Outcome::Pass)).await?;
-    if !queued(ctx, &b, &id).await? {
+    if !in_queue(ctx, &b, &id).await? {
         return fail(format!(
             "message {id}, queued before the suspension, is gone after unsuspension (SUS-004)"
         ));

@@ -1,11 +1,10 @@
-//! TODO-DOC s07_security/trust (from federation, routing)
+//! Content wrapping by trust level (spec 07 › Content Wrapping): content from another tenant or an
+//! untrusted provider reaches the recipient wrapped; same-tenant content does not need to be.
 
-use crate::{
-    steps::federation::Draft, steps::federation::baseline, steps::federation::deliver,
-    steps::federation::setup, steps::routing::delivered, steps::routing::entry_id,
-    steps::routing::judge_external_wrapping, steps::routing::looks_wrapped,
-    steps::routing::marked_wrapped, steps::routing::not_delivered, steps::routing::pending_list,
-    steps::routing::route_ok, steps::routing::subject,
+use crate::steps::federation::{Draft, baseline, deliver, setup};
+use crate::steps::routing::{
+    delivered, entry_id, judge_external_wrapping, looks_wrapped, marked_wrapped, not_delivered,
+    pending_list, route_ok, subject,
 };
 use amp_case_attr::case;
 use amp_runner::{Case, CaseResult, Ctx, Outcome, expect, fail, pass};

@@ -1,10 +1,9 @@
-//! TODO-DOC s08_api/admin (from admin)
+//! The admin API (spec 08 › Quarantine Management, Agent Suspension, Get Agent Risk Score): agent
+//! keys are refused, approval releases a held message, and an agent sees only its own risk.
 
-use crate::{
-    steps::admin::admin, steps::admin::agent_id, steps::admin::find_entry,
-    steps::admin::quarantine_id, steps::admin::quarantined, steps::admin::unsuspend,
-    steps::refusal::refused, steps::routing::entry_id,
-};
+use crate::steps::admin::{admin, agent_id, find_entry, quarantine_id, quarantined, unsuspend};
+use crate::steps::refusal::refused;
+use crate::steps::routing::entry_id;
 use amp_case_attr::case;
 use amp_client::{Method, Resp};
 use amp_runner::{Case, CaseResult, Ctx, Failure, Outcome, expect, fail, pass};

@@ -1,9 +1,12 @@
-//! TODO-DOC s08_api/agents (from agents, extras)
+//! Agent endpoints (spec 08 Get Current Agent, Update Agent, List Agents, Resolve; 03 Updating
+//! Registration).
+//!
+//! Agents are registered fresh per case; what the provider returns is compared with what the
+//! case registered (address, key, alias), never with provider-specific values.
 
-use crate::{
-    steps::agents::alias, steps::agents::resolve, steps::refusal::refused,
-    steps::registration::PUBLIC_HOOK, steps::registration::me_ok,
-};
+use crate::steps::agents::{alias, resolve};
+use crate::steps::refusal::refused;
+use crate::steps::registration::{PUBLIC_HOOK, me_ok};
 use amp_case_attr::case;
 use amp_core::{PublicKey, parse_rfc3339};
 use amp_runner::{Agent, Case, CaseResult, Ctx, Failure, Outcome, Resp, expect, fail, pass};

@@ -1,14 +1,13 @@
-//! TODO-DOC s08_api/attachments (from attachments)
+//! The attachment API (spec 08 › Attachments): upload request, presigned URL rules, confirm,
+//! scan status, download headers, ranges and redirects, and the limits `/info` advertises. How
+//! an attachment is made: see [`crate::steps::attachments`].
 
-use crate::{
-    steps::attachments::TEXT, steps::attachments::USABLE, steps::attachments::Upload,
-    steps::attachments::clean_attachment, steps::attachments::confirm,
-    steps::attachments::digest_of, steps::attachments::disposition_filename,
-    steps::attachments::download, steps::attachments::header_of, steps::attachments::metadata,
-    steps::attachments::parse_upload, steps::attachments::put_bytes,
-    steps::attachments::request_upload, steps::attachments::upload_and_scan,
-    steps::attachments::upload_ok, steps::attachments::wait_scanned, steps::refusal::refused,
+use crate::steps::attachments::{
+    TEXT, USABLE, Upload, clean_attachment, confirm, digest_of, disposition_filename, download,
+    header_of, metadata, parse_upload, put_bytes, request_upload, upload_and_scan, upload_ok,
+    wait_scanned,
 };
+use crate::steps::refusal::refused;
 use amp_case_attr::case;
 use amp_runner::{Case, CaseResult, Ctx, Failure, Method, Outcome, Resp, expect, fail, pass};
 use serde_json::{Value, json};

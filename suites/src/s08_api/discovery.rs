@@ -1,9 +1,12 @@
-//! TODO-DOC s08_api/discovery (from discovery, extras)
+//! Discovery (spec 08 Health / Provider Info, 06 Well-Known URL, 09 Step 1, 12.7 capability
+//! tokens).
+//!
+//! These endpoints need no authentication, so the cases fetch them afresh (the runner's cached
+//! `/info` is not recorded in a case transcript) and judge the shapes field by field: a missing
+//! field is named, a field of the wrong JSON type is named, and nothing else is assumed.
 
-use crate::{
-    steps::discovery::Ty, steps::discovery::key_and_fingerprint, steps::discovery::object,
-    steps::discovery::shape_problems, steps::refusal::code,
-};
+use crate::steps::discovery::{Ty, key_and_fingerprint, object, shape_problems};
+use crate::steps::refusal::code;
 use amp_case_attr::case;
 use amp_core::PROTOCOL_VERSION;
 use amp_runner::{Case, CaseResult, Ctx, Outcome, expect, fail, pass};

@@ -1,9 +1,11 @@
-//! TODO-DOC s08_api/errors (from errors, routing)
+//! Authentication, error format and request-body rules (spec 08 Authentication, Error Format,
+//! Error Codes, Body Size Enforcement; Unknown Recipient).
+//!
+//! Each case first sends the well-formed, authenticated request of the same shape and requires
+//! it to succeed, then breaks exactly one thing and checks status and error code.
 
-use crate::{
-    steps::refusal::refused, steps::routing::not_delivered, steps::routing::route_ok,
-    steps::routing::subject,
-};
+use crate::steps::refusal::refused;
+use crate::steps::routing::{not_delivered, route_ok, subject};
 use amp_case_attr::case;
 use amp_runner::{
     Agent, Case, CaseResult, Ctx, Failure, Method, Outcome, Resp, expect, fail, pass,

@@ -1,4 +1,8 @@
-//! TODO-DOC section s08_api
+//! Spec file 08-api. The API surface: discovery endpoints, agents, attachments, admin, authentication and errors.
+//!
+//! Every case here cites a clause of 08-api first (the catalogue section of the first clause is
+//! the section a case is reported under; `every_case_lives_in_the_module_of_its_section` checks
+//! it). One module per topic, each with its `CASES` table.
 
 use amp_runner::Case;
 

@@ -1,4 +1,8 @@
-//! TODO-DOC section s12_notification
+//! Spec file 12-notification. notify:v1: counts, cursors, long-poll, receipts, WebSocket replay.
+//!
+//! Every case here cites a clause of 12-notification first (the catalogue section of the first clause is
+//! the section a case is reported under; `every_case_lives_in_the_module_of_its_section` checks
+//! it). One module per topic, each with its `CASES` table.
 
 use amp_runner::Case;
 

@@ -1,15 +1,17 @@
-//! TODO-DOC s12_notification/pickup (from extras, relay)
+//! notify:v1 pickup (spec 12.3, 12.4): counts and their floor, `after` cursors and their expiry,
+//! long-poll, and idempotent acks. Gated on the capability the target advertises (NOTIFY-017),
+//! never assumed; every case uses fresh recipients, so a queue holds exactly what the case
+//! routed.
 
-use crate::{
-    steps::refusal::refused, steps::relay::ids, steps::relay::queued, steps::routing::delivered,
-    steps::routing::route_ok, steps::routing::subject,
-};
+use crate::steps::refusal::refused;
+use crate::steps::relay::{ids, queued};
+use crate::steps::routing::{delivered, route_ok, subject};
 use amp_case_attr::case;
 use amp_runner::{
     Agent, Case, CaseResult, Ctx, Failure, Method, Outcome, Resp, expect, fail, pass,
 };
 use serde_json::{Value, json};
-use std::{time::Duration, time::Instant};
+use std::time::{Duration, Instant};
 
 /// The cases of this module, in the order they are written.
 pub(crate) const CASES: &[Case] = &[

@@ -1,14 +1,14 @@
-//! TODO-DOC s12_notification/push (from authority, discovery, websocket)
+//! notify:v1 on the WebSocket (spec 12.4, 12.5, 12.7): replayed messages are marked, an ack of
+//! another agent's message changes nothing, and the capability tokens `/info` advertises.
 
-use crate::{
-    steps::authority::frame_about, steps::authority::still_queued, steps::relay::queued,
-    steps::routing::route_ok, steps::routing::subject, steps::websocket::connect_as,
-    steps::websocket::frame_message_id, steps::websocket::quiet_window,
-};
+use crate::steps::authority::frame_about;
+use crate::steps::relay::queued;
+use crate::steps::routing::{in_queue, route_ok, subject};
+use crate::steps::websocket::{connect_as, frame_message_id, quiet_window};
 use amp_case_attr::case;
 use amp_runner::{Case, CaseResult, Ctx, Outcome, expect, fail, pass};
 use serde_json::{Value, json};
-use std::{time::Duration, time::Instant};
+use std::time::{Duration, Instant};
 
 /// The cases of this module, in the order they are written.
 pub(crate) const CASES: &[Case] = &[WS_ACK_FOREIGN, CAPABILITIES_NOTIFY, WS_REPLAY_MARKED];
@@ -39,7 +39,7 @@ async fn ws_ack_foreign(ctx: &mut Ctx) -> CaseResult {
     frame_about(&mut conn, "error", &id, window).await;
     conn.close().await;
     expect::that(
-        still_queued(ctx, &victim, &id).await?,
+        in_queue(ctx, &victim, &id).await?,
         format!(
             "another agent's WebSocket ack of message {id} removed it from its recipient's \
              queue: acks are scoped to the authenticated agent (NOTIFY-009, WS-008)"

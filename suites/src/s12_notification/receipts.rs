@@ -1,9 +1,23 @@
-//! TODO-DOC s12_notification/receipts (from extras, receipts, relay)
+//! Receipts for a sender that cannot be reached (spec 12.2, NOTIFY-003; receipt frames of 05
+//! "Read Receipts", RTE-022).
+//!
+//! A sender that asks for a receipt (`options.receipt: true`) and has no open WebSocket when
+//! the receipt comes into being must not be left guessing: the provider either keeps the
+//! receipt for it or says in the route response that none will come. The only retrieval path
+//! the spec names for receipts is the WebSocket, so the case reads "retained" as "delivered
+//! once the sender connects".
+//!
+//! Timing: retained receipts belong to the connect burst (after `connected` and any replayed
+//! messages), so the case watches the new socket for the run's observation window
+//! (`ctx.timing().observe_window`) plus [`Timing::margin`], and stops as soon as the receipt
+//! arrives.
+//!
+//! With it: the delivery basis of a route response (12.2) and a read receipt that is not an ack
+//! (12.4).
 
-use crate::{
-    steps::receipts::refusal, steps::relay::ids, steps::relay::queued, steps::routing::delivered,
-    steps::routing::pending_list, steps::routing::route_id, steps::routing::subject,
-};
+use crate::steps::receipts::refusal;
+use crate::steps::relay::{ids, queued};
+use crate::steps::routing::{delivered, pending_list, route_id, subject};
 use amp_case_attr::case;
 use amp_runner::{Case, CaseResult, Ctx, Outcome, Timing, WsEvent, expect, fail, pass};
 use serde_json::{Value, json};

@@ -1,23 +1,14 @@
-//! Admin surface: quarantine (spec 07 › Message Quarantine, 08 › Quarantine Management),
-//! suspension (07 › Behavior When Suspended, 08 › Agent Suspension) and the risk score
-//! (07 › Risk Scoring, 08 › Get Agent Risk Score).
+//! Steps for the admin surface: authenticated admin requests (`Need::AdminKey`: `[admin] key_env`
+//! in `--config`; the embedded mock has one), provoking and finding a quarantined message,
+//! suspending and lifting a suspension, and the expected risk scores.
 //!
-//! Most cases need the provider's admin credential (`Need::AdminKey`: `[admin] key_env` in
-//! `--config`; the embedded mock has one) and skip without it. The risk cases and the
-//! "held, not delivered" quarantine cases only use agent keys.
-//!
-//! Quarantine needs a message the target holds. The suite sends an instruction-override phrase
+//! Quarantine needs a message the target holds: the steps send an instruction-override phrase
 //! (Appendix A category 1, severity high under QTN-003's default mapping). Quarantine itself is
 //! optional (QTN-001 MAY) and detection is provider-specific, so a target that delivers or
-//! refuses the phrase makes these cases skip with that reason rather than fail.
-//!
-//! Every suspension case lifts its suspension before it returns (also on failure paths where
-//! the target still answers), so agents are left usable for cleanup.
+//! refuses the phrase makes the cases skip with that reason rather than fail. Every suspension
+//! is lifted by the case that made it ([`lift_after`]), so agents stay usable for cleanup.
 
-use crate::{
-    steps::routing::entry_id, steps::routing::pending_list, steps::routing::route_ok,
-    steps::routing::subject,
-};
+use crate::steps::routing::{route_ok, subject};
 use amp_client::{Method, Req, Resp};
 use amp_runner::{Agent, CaseResult, Ctx, Failure, expect, fail};
 use serde_json::{Value, json};
@@ -169,11 +160,6 @@ pub(crate) fn quarantine_id(entry: &Value) -> Result<String, Failure> {
 }
 
 /// Is message `id` in `agent`'s queue?
-pub(crate) async fn queued(ctx: &mut Ctx, agent: &Agent, id: &str) -> Result<bool, Failure> {
-    let msgs = pending_list(ctx, agent, "?limit=100").await?;
-    Ok(msgs.iter().any(|m| entry_id(m) == Some(id)))
-}
-
 pub(crate) async fn suspend(ctx: &mut Ctx, who: &Agent) -> Result<Resp, Failure> {
     let id = agent_id(who)?;
     admin(

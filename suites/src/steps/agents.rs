@@ -1,8 +1,5 @@
-//! Agent endpoints (spec 08 Get Current Agent, Update Agent, List Agents, Resolve; 03 Updating
-//! Registration).
-//!
-//! Agents are registered fresh per case; what the provider returns is compared with what the
-//! case registered (address, key, alias), never with provider-specific values.
+//! Steps for the agent endpoints: resolving an address as a given agent, and run-unique aliases
+//! a case can recognise as its own change.
 
 use amp_runner::{Agent, Ctx, Failure};
 

@@ -1,21 +1,16 @@
-//! Provider attachments: the upload API (spec 08 "Attachments": upload request, presigned PUT,
-//! confirm, scan status, download), the attachment rules of 04 (limits, single use, TTL,
-//! filenames, ids), the route-time checks of 05 "Messages with Attachments" and the scanning
-//! pipeline of 07.
-//!
-//! Every case is gated on the `attachments` capability (API-005). Attachments are created the
-//! way a client would: `POST /attachments/upload`, PUT the bytes to `upload_url` with
-//! `upload_method`/`upload_headers`, `POST /attachments/{id}/confirm`, poll
-//! `GET /attachments/{id}` until the scan ends, then build the payload object from that
-//! metadata (ATT-002). Attachments are single use (ATT-011), so a case that needs a positive
+//! Steps that make an attachment the way a client would (spec 08 Attachments): `POST
+//! /attachments/upload`, PUT the bytes to `upload_url` with `upload_method`/`upload_headers`,
+//! `POST /attachments/{id}/confirm`, poll `GET /attachments/{id}` until the scan ends, then
+//! build the payload object from that metadata (ATT-002); plus routing with attachments and
+//! reading downloads. Attachments are single use (ATT-011), so a case that needs a positive
 //! baseline AND a refusal on the same attachment routes the refused variant first (a refused
 //! route must not consume the attachment) and the correct one after it.
 
-use crate::{steps::routing::route_ok, steps::routing::subject};
+use crate::steps::routing::{route_ok, subject};
 use amp_runner::{Agent, Ctx, Failure, Method, Resp, expect, fail};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
-use std::{time::Duration, time::Instant};
+use std::time::{Duration, Instant};
 
 /// A small, harmless text file.
 pub(crate) const TEXT: &[u8] = b"amp-conformance attachment test file\n";

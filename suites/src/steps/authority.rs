@@ -1,26 +1,12 @@
-//! Attacks from every position on the inputs that carry identity or authority: a registration
-//! of an existing name, key rotation and revocation, the recipient's provider in `to`, the mesh
-//! header of spec 06a, and the ack / read / pickup of a message. Each case tries the input unauthenticated, as another
-//! registered agent, and with an empty or malformed body where there is one, and then shows,
-//! with a request signed by the rightful owner, that nothing changed (keys, API keys, queues,
-//! deliveries). A control by the owner at the end proves the ids and paths were the right ones.
-//!
-//! Federation deliveries from a made-up provider (no peer configuration needed) live with the
-//! other federation cases (`federation.deliver.no-peer`).
+//! Steps for the attacks on identity and authority: a provider domain no target hosts, the twin
+//! of an address on it, and the WebSocket frame about a given message.
 
-use crate::{steps::routing::entry_id, steps::routing::pending_list};
-use amp_runner::{Agent, Ctx, Failure, WsEvent};
+use amp_runner::{Agent, Failure, WsEvent};
 use serde_json::Value;
-use std::{time::Duration, time::Instant};
+use std::time::{Duration, Instant};
 
 /// A provider domain no target hosts (RFC 2606 `.invalid`).
 pub(crate) const ELSEWHERE: &str = "amp-elsewhere.invalid";
-
-/// Whether message `id` is still in `owner`'s queue (the owner's own signed view).
-pub(crate) async fn still_queued(ctx: &mut Ctx, owner: &Agent, id: &str) -> Result<bool, Failure> {
-    let msgs = pending_list(ctx, owner, "").await?;
-    Ok(msgs.iter().any(|m| entry_id(m) == Some(id)))
-}
 
 // ------------------------------------------------------------------------------------------
 // `to` on another provider never lands in a local inbox (RTE-023)

@@ -1,9 +1,5 @@
-//! Discovery (spec 08 Health / Provider Info, 06 Well-Known URL, 09 Step 1, 12.7 capability
-//! tokens).
-//!
-//! These endpoints need no authentication, so the cases fetch them afresh (the runner's cached
-//! `/info` is not recorded in a case transcript) and judge the shapes field by field: a missing
-//! field is named, a field of the wrong JSON type is named, and nothing else is assumed.
+//! Steps that judge JSON shapes field by field (a missing field or one of the wrong JSON type is
+//! named, nothing else is assumed) and read a provider's public key and fingerprint.
 
 use crate::provider_key::ProviderKey;
 use amp_core::signing::FingerprintProfile;

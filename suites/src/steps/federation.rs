@@ -1,4 +1,4 @@
-//! Federation: accepting messages forwarded by a peer provider (spec 06 "Federation API",
+//! Steps for playing a peer provider that forwards messages (spec 06 "Federation API",
 //! "Provider Identity Verification"; 07 "Replay Protection", "Content Wrapping").
 //!
 //! The suite plays the peer provider named by the run's [`PeerConfig`] (the target must trust
@@ -12,16 +12,15 @@
 //! if that is refused as unauthenticated it re-sends the body *serialised as Python's json.dumps
 //! would*, which satisfies both readings (the bytes sent are the dumps text). The cases then use
 //! whichever form the target accepted, and `federation.accepted` warns when only the second did.
-//!
-//! Every negative case first delivers a correct message through the same path, then changes one
-//! thing, and checks that the change is refused and that nothing reached the recipient.
 
 use crate::steps::routing::subject;
-use amp_core::{MessageId, SecretKey, payload_hash, signing::Priority, signing::SigningFields};
+use amp_core::signing::{Priority, SigningFields};
+use amp_core::{MessageId, SecretKey, payload_hash};
 use amp_runner::{Agent, Ctx, Failure, Method, PeerConfig, Resp, fail};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use std::{fmt::Write as _, time::SystemTime, time::UNIX_EPOCH};
+use std::fmt::Write as _;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 pub(crate) fn now_unix() -> i64 {
     SystemTime::now()

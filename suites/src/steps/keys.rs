@@ -1,9 +1,5 @@
-//! API-key and public-key lifecycle (spec 03 Key Rotation / Revocation / Public Key Rotation /
-//! Deregistration, 07 Key Revocation).
-//!
-//! The cases change credentials of agents they registered themselves and keep the runner's
-//! cleanup in step (`update_cleanup_key`, `forget_agent`), so that rotated or revoked agents
-//! are neither left behind needlessly nor cleaned up with a dead key.
+//! Steps for key lifecycle cases: rotating an agent's keypair with a proof in each layout the spec
+//! describes, and recording which layout the target accepted as a finding.
 
 use amp_core::signing::SecretKey;
 use amp_runner::{Agent, Ctx, Failure, Resp};

@@ -1,10 +1,5 @@
-//! Rate limits (spec 07 Rate Limiting / Rate Limit Headers, 08 Rate Limits).
-//!
-//! `ratelimit.headers` only reads headers of ordinary responses. `ratelimit.retry-after`
-//! deliberately exceeds a budget the spec sets for one endpoint (RL-003: 30 pending fetches per
-//! minute) with one fresh agent, sending each request exactly once (no client-side pacing or
-//! 429 retry), and bounded so that a provider with higher budgets costs a few dozen requests and
-//! a skip, never a flood.
+//! Steps that read rate-limit headers (spec 07 Rate Limit Headers, 08 Rate Limits): which
+//! headers must be present, and whether a `Retry-After` value is valid (seconds or an HTTP date).
 
 use amp_runner::Resp;
 

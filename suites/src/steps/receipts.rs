@@ -1,16 +1,5 @@
-//! Receipts for a sender that cannot be reached (spec 12.2, NOTIFY-003; receipt frames of 05
-//! "Read Receipts", RTE-022).
-//!
-//! A sender that asks for a receipt (`options.receipt: true`) and has no open WebSocket when
-//! the receipt comes into being must not be left guessing: the provider either keeps the
-//! receipt for it or says in the route response that none will come. The only retrieval path
-//! the spec names for receipts is the WebSocket, so the case reads "retained" as "delivered
-//! once the sender connects".
-//!
-//! Timing: retained receipts belong to the connect burst (after `connected` and any replayed
-//! messages), so the case watches the new socket for the run's observation window
-//! (`ctx.timing().observe_window`) plus [`Timing::margin`], and stops as soon as the receipt
-//! arrives.
+//! Steps for receipts: reading a route response's statement that a receipt will not be delivered
+//! (only fields that say no count).
 
 use serde_json::Value;
 

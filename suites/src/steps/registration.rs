@@ -1,10 +1,6 @@
-//! Registration (spec 03 Registration, 02 Identity constraints, 05 SSRF prevention, 07 API key
-//! format).
-//!
-//! Every refusal case first registers an agent with the same body shape that differs only in
-//! the value under test, so a target that refuses every registration cannot pass, and then
-//! checks the status and the error code of the refusal. Keys are generated per case
-//! (`Ctx::new_key`, whose private half the runner's redactor already knows), names are run-unique.
+//! Steps for registration cases: registration bodies, keys in PEM (including a small-order
+//! identity key), names and tenants of exact lengths, a refusal with status 400, and the check
+//! that a registered agent answers `/agents/me`.
 
 use amp_core::signing::SecretKey;
 use amp_runner::{Agent, Ctx, Failure, Resp, fail};

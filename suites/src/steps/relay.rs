@@ -1,14 +1,7 @@
-//! Relay queue (spec 05 Pickup / Acknowledging) and the notify:v1 extension (spec 12:
-//! count, cursors, long-poll, idempotent ack, read receipts that do not ack).
-//!
-//! Every case uses fresh recipients, so the recipient's queue holds exactly the messages the
-//! case routed; notify cases are gated on the capability tokens the target advertises in
-//! `/v1/info` (NOTIFY-017) and never assumed.
+//! Steps for the relay queue: route a message and wait until it is queued, and the ids of a
+//! pending list.
 
-use crate::{
-    steps::routing::delivered, steps::routing::entry_id, steps::routing::route_ok,
-    steps::routing::subject,
-};
+use crate::steps::routing::{delivered, entry_id, route_ok, subject};
 use amp_runner::{Agent, Ctx, Failure};
 use serde_json::Value;
 

@@ -1,10 +1,7 @@
-//! Messages, signing and routing (spec 04 Messages, 05 Routing, 07 Security, 08 Send Message).
-//!
-//! Every case talks to the target only through the spec'd REST surface: `POST /route`,
-//! `GET /messages/pending` (to observe what a recipient actually receives) and registration.
-//! Negative cases first show that the same agents and the same message shape are accepted
-//! when nothing is wrong, so a target that refuses everything cannot pass them, and then
-//! check the status AND the error code, so a refusal for another reason is not a pass.
+//! The steps most cases are made of: a run-unique subject, routing a signed message and requiring
+//! acceptance, waiting until a message is delivered (through whatever channel the run observes)
+//! or showing that it is not, reading pending lists, signing arbitrary canonical text, and the
+//! content-wrapping checks of spec 07.
 
 use amp_runner::{Agent, CaseResult, Ctx, Failure, Outcome, Resp, expect, fail, pass};
 use serde_json::Value;
@@ -252,4 +249,11 @@ pub(crate) fn judge_external_wrapping(
         });
     }
     pass()
+}
+
+/// Whether message `id` is in `owner`'s pending list (the owner's own signed view; up to 100
+/// entries, more than any case queues).
+pub(crate) async fn in_queue(ctx: &mut Ctx, owner: &Agent, id: &str) -> Result<bool, Failure> {
+    let msgs = pending_list(ctx, owner, "?limit=100").await?;
+    Ok(msgs.iter().any(|m| entry_id(m) == Some(id)))
 }

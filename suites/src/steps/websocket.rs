@@ -1,18 +1,5 @@
-//! WebSocket delivery (spec 05 "WebSocket Delivery", 08 "WebSocket API", 12.5 replay).
-//!
-//! Every case opens its own sockets at `{base}/ws`. Positive cases authenticate with the
-//! first-frame `auth` message (WS-002) and check the frames the provider sends; negative cases
-//! first show that the same agent authenticates normally, so a target whose WebSocket endpoint is
-//! simply broken cannot pass them. An auth frame sent right after the upgrade that gets no
-//! `connected` is tried once more on a new socket half a second later: a provider that loses
-//! such frames fails `ws.auth.connected` for it, and the other cases still judge their own clause.
-//!
-//! Timing: the spec gives the provider 10 s to close an unauthenticated socket (WS-004). Cases
-//! wait the run's declared auth timeout (`ctx.timing().ws_auth_timeout`: the spec's 10 s, the
-//! embedded mock's 1 s, or a `[timing]` section of `--config`) plus a margin, and finish as soon
-//! as the close arrives; only a provider that never closes costs the full window (12 s at the
-//! spec's figure, 2 s against the embedded mock). `ping` waits `ws_pong_wait`; windows that watch
-//! for an error frame that must not come are `observe_window` long.
+//! Steps for WebSocket cases: opening a socket, authenticating by first frame, reading the
+//! `connected` frame, and the quiet window after which no further frame is expected.
 
 use amp_client::WsConn;
 use amp_runner::{Agent, Ctx, Failure, WsEvent, fail};
