@@ -1,8 +1,10 @@
-//! amp-suites: the AMP conformance cases, one module per spec section.
+//! amp-suites: the AMP conformance cases, one module per spec file (`s05_routing` holds the cases
+//! whose first clause is from spec 05), one file per topic inside it.
 //!
-//! Each module exports `CASES`, a static table: one entry per case, naming its stable id, the
-//! catalogue clauses it checks, its level, what it needs from the target, and the async function
-//! that runs it. [`all`] is the whole suite, in id order.
+//! Every case is an async function with its metadata on it (`#[case(...)]`: id, title, clauses,
+//! level, needs, expectation); each topic file lists its cases in a `CASES` table, and the
+//! refusal cases of spec 04 are rows of one table (`s04_messages/refusal.rs`). Helpers shared
+//! by several modules are in `steps/`. [`all`] is the whole suite, in id order.
 
 use amp_runner::Case;
 

@@ -426,7 +426,7 @@ async fn full_run_verdicts_cleanup_outputs_and_redaction() {
     let back = amp_runner::RunReport::from_json(&json).unwrap();
     assert_eq!(back, report);
     let junit = to_junit(&report, false).unwrap();
-    assert!(junit.contains("<testsuite name=\"discovery\""));
+    assert!(junit.contains("<testsuite name=\"08-api\""));
     assert!(junit.contains("route.agent"));
     assert!(junit.contains("<failure"));
     assert!(junit.contains("<error"));
