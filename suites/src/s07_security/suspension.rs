@@ -3,11 +3,13 @@
 //! lifted. Every case lifts its suspension before it returns; admin credentials: see
 //! [`crate::steps::admin`].
 
-use crate::steps::admin::{agent_id, lift_after, message, rfc3339, suspend, suspend_ok};
+use crate::steps::admin::{admin, agent_id, lift_after, message, rfc3339, suspend, suspend_ok};
 use crate::steps::refusal::refused;
 use crate::steps::routing::{in_queue, route_ok};
 use amp_case_attr::case;
-use amp_runner::{Case, CaseResult, Ctx, Failure, Outcome, expect, fail, pass};
+use amp_runner::{
+    Agent, Case, CaseResult, Ctx, Failure, Method, Outcome, Resp, expect, fail, pass,
+};
 use serde_json::{Value, json};
 
 /// The cases of this module, in the order they are written.
@@ -15,6 +17,7 @@ pub(crate) const CASES: &[Case] = &[
     SUSPEND_SENDER,
     SUSPEND_RECIPIENT,
     SUSPEND_PICKUP_KEEPS_QUEUE,
+    SUSPEND_RECORD,
 ];
 
 // ------------------------------------------------------------------------------------------
@@ -114,4 +117,124 @@ async fn suspend_pickup_keeps_queue(ctx: &mut Ctx) -> CaseResult {
         ));
     }
     pass()
+}
+
+/// Slack allowed between `expires_at - suspended_at` and the requested duration (clock rounding).
+const EXPIRY_SLACK_SECS: i64 = 60;
+
+/// `POST /agents/{id}/suspend` with `reason` and, when given, `duration_hours`.
+async fn suspend_for(
+    ctx: &mut Ctx,
+    who: &Agent,
+    reason: &str,
+    hours: Option<u64>,
+) -> Result<Resp, Failure> {
+    let id = agent_id(who)?;
+    let mut body = json!({ "reason": reason });
+    if let Some(h) = hours {
+        body["duration_hours"] = json!(h);
+    }
+    admin(
+        ctx,
+        Method::POST,
+        &format!("/agents/{id}/suspend"),
+        Some(&body),
+    )
+    .await
+}
+
+/// What is wrong with the suspension record in a suspend response: the echoed `reason` and
+/// `suspended_by` when present, and `expires_at` against the requested duration (`None`: the
+/// suspension is indefinite, so `expires_at` must be null or absent).
+fn record_problems(r: &Resp, reason: &str, hours: Option<u64>) -> Vec<String> {
+    let mut problems = Vec::new();
+    if let Some(got) = r.pointer("/reason").filter(|v| !v.is_null()) {
+        if got.as_str() != Some(reason) {
+            problems.push(format!(
+                "`reason` is {got}, not the reason given `{reason}`"
+            ));
+        }
+    }
+    if let Some(by) = r.pointer("/suspended_by").filter(|v| !v.is_null()) {
+        if by.as_str().is_none_or(str::is_empty) {
+            problems.push(format!("`suspended_by` is {by}, not a non-empty string"));
+        }
+    }
+    let at = rfc3339(r.pointer("/suspended_at"));
+    let expires = r.pointer("/expires_at").filter(|v| !v.is_null());
+    match (hours, expires) {
+        (None, None) => {}
+        (None, Some(e)) => problems.push(format!(
+            "a suspension without duration_hours is indefinite, but `expires_at` is {e}"
+        )),
+        (Some(h), e) => match (at, rfc3339(e)) {
+            (Some(at), Some(exp)) => {
+                let want = i64::try_from(h * 3600).unwrap_or(i64::MAX);
+                if (exp - at - want).abs() > EXPIRY_SLACK_SECS {
+                    problems.push(format!(
+                        "duration_hours {h} gave `expires_at` {}s after `suspended_at`, not {want}s",
+                        exp - at
+                    ));
+                }
+            }
+            _ => problems.push(format!(
+                "duration_hours {h}: `suspended_at`/`expires_at` are not both RFC 3339 times"
+            )),
+        },
+    }
+    problems
+}
+
+#[case(
+    id = "admin.suspend.record",
+    title = "The suspension record keeps the reason and the requested expiry",
+    clauses = ["SUS-006", "ADM-006"],
+    level = Must,
+    needs = [AdminKey],
+    expect = "A suspension for 2 hours answers expires_at = suspended_at + 7200 s and echoes \
+              the reason (when it returns one); a suspension without duration_hours is \
+              indefinite: expires_at is null or absent and the agent cannot send.",
+)]
+async fn suspend_record(ctx: &mut Ctx) -> CaseResult {
+    let a = ctx.agent().await?;
+    let b = ctx.agent().await?;
+    let reason = format!("amp-conformance record {}", ctx.unique_name("sus"));
+    let r = suspend_for(ctx, &a, &reason, Some(2)).await?;
+    if !r.is_success() {
+        return fail(format!(
+            "POST /agents/{{id}}/suspend with reason and duration_hours 2 answered HTTP {} {} \
+             (ADM-006)",
+            r.status,
+            r.error_code().unwrap_or("")
+        ));
+    }
+    let timed = record_problems(&r, &reason, Some(2));
+    lift_after(ctx, &a, Ok(Outcome::Pass)).await?;
+    if !timed.is_empty() {
+        return fail(format!("suspend response (SUS-006): {}", timed.join("; ")));
+    }
+    let r = suspend_for(ctx, &a, &reason, None).await?;
+    if !r.is_success() {
+        return fail(format!(
+            "POST /agents/{{id}}/suspend without duration_hours answered HTTP {} {} (ADM-006: \
+             duration_hours is optional)",
+            r.status,
+            r.error_code().unwrap_or("")
+        ));
+    }
+    let indefinite = record_problems(&r, &reason, None);
+    let (m, _) = message(ctx, &a, &b, "while suspended indefinitely", "hello")?;
+    let routed = ctx.route(&a, &m).await;
+    let checked = routed.and_then(|routed| {
+        refused(ctx, &routed, 403, "agent_suspended", "SUS-001")?;
+        if indefinite.is_empty() {
+            pass()
+        } else {
+            fail(format!(
+                "suspend response (SUS-006): {}",
+                indefinite.join("; ")
+            ))
+        }
+    });
+    lift_after(ctx, &a, checked).await
 }

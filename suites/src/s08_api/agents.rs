@@ -19,6 +19,7 @@ pub(crate) const CASES: &[Case] = &[
     RESOLVE_UNKNOWN,
     LIST,
     AGENTS_PAGINATION,
+    CAPABILITIES_KEPT,
 ];
 
 /// Percent-encode a path or query component (addresses carry `@`, cursors may carry `+/=`).
@@ -375,4 +376,82 @@ async fn agents_pagination(ctx: &mut Ctx) -> CaseResult {
         ));
     }
     expect::no_problems(&problems, "GET /agents pagination (API-011)")
+}
+
+/// The capability tokens of `resp` (`GET /agents/resolve/…` or `/agents/me`) as a sorted list, or
+/// `None` when the body carries no `capabilities` array.
+fn capability_tokens(resp: &Resp) -> Option<Vec<String>> {
+    let arr = resp.pointer("/capabilities")?.as_array()?;
+    let mut out: Vec<String> = arr
+        .iter()
+        .map(|t| t.as_str().map_or_else(|| t.to_string(), str::to_string))
+        .collect();
+    out.sort();
+    Some(out)
+}
+
+/// `declared` sorted, for comparison with [`capability_tokens`].
+fn sorted(declared: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = declared.iter().map(|t| (*t).to_string()).collect();
+    v.sort();
+    v
+}
+
+#[case(
+    id = "agents.capabilities.kept",
+    title = "Declared agent capabilities are kept exactly, custom tokens included",
+    clauses = ["AGT-004", "AGT-003"],
+    level = Must,
+    expect = "An agent registered with capabilities [attachments, threading, a namespaced \
+              custom token] resolves with exactly those tokens; after PATCH /agents/me with a \
+              new list it resolves with exactly the new list.",
+)]
+async fn capabilities_kept(ctx: &mut Ctx) -> CaseResult {
+    let custom = format!("ampc:{}", ctx.unique_name("cap"));
+    let declared = ["attachments", "threading", custom.as_str()];
+    let tenant = ctx.tenant();
+    let list = json!(declared);
+    let a = ctx
+        .agent_with(&tenant, |body| body["capabilities"] = list)
+        .await?;
+    let b = ctx.agent().await?;
+    let r = resolve(ctx, &b, &a.address).await?;
+    expect::status(&r, 200)?;
+    let Some(got) = capability_tokens(&r) else {
+        return Ok(Outcome::Skip(
+            "GET /agents/resolve returns no `capabilities` (optional in AGT-003), so what the \
+             provider kept of the declared capabilities cannot be observed"
+                .to_string(),
+        ));
+    };
+    if got != sorted(&declared) {
+        return fail(format!(
+            "registered with capabilities {declared:?}, the agent resolves with {got:?}: the \
+             provider did not keep them as declared (AGT-004)"
+        ));
+    }
+    let custom2 = format!("ampc:{}", ctx.unique_name("cap"));
+    let updated = ["webhooks", custom2.as_str()];
+    let p = ctx
+        .patch_json("/agents/me", &json!({"capabilities": updated}), Some(&a))
+        .await?;
+    if !p.is_success() {
+        return Ok(Outcome::Info(format!(
+            "registration kept the capabilities; PATCH /agents/me with `capabilities` answered \
+             HTTP {} {} (03 does not list the field as updatable, so only registration was \
+             judged)",
+            p.status,
+            p.error_code().unwrap_or("")
+        )));
+    }
+    let r = resolve(ctx, &b, &a.address).await?;
+    expect::status(&r, 200)?;
+    match capability_tokens(&r) {
+        Some(got) if got == sorted(&updated) => pass(),
+        got => fail(format!(
+            "PATCH /agents/me set capabilities {updated:?} (HTTP {}), but the agent resolves \
+             with {got:?} (AGT-004)",
+            p.status
+        )),
+    }
 }

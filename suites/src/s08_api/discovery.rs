@@ -5,15 +5,21 @@
 //! `/info` is not recorded in a case transcript) and judge the shapes field by field: a missing
 //! field is named, a field of the wrong JSON type is named, and nothing else is assumed.
 
+use crate::steps::attachments::{digest_of, parse_upload, request_upload};
 use crate::steps::discovery::{Ty, key_and_fingerprint, object, shape_problems};
 use crate::steps::refusal::code;
 use amp_case_attr::case;
 use amp_core::PROTOCOL_VERSION;
-use amp_runner::{Case, CaseResult, Ctx, Outcome, expect, fail, pass};
+use amp_runner::{Agent, Case, CaseResult, Ctx, Failure, Outcome, expect, fail, pass};
 use serde_json::Value;
 
 /// The cases of this module, in the order they are written.
-pub(crate) const CASES: &[Case] = &[HEALTH_SHAPE, INFO_SHAPE, VERSION_PATH];
+pub(crate) const CASES: &[Case] = &[
+    HEALTH_SHAPE,
+    INFO_SHAPE,
+    VERSION_PATH,
+    CAPABILITIES_HONOURED,
+];
 
 // ------------------------------------------------------------------------------------------
 // Cases
@@ -205,4 +211,104 @@ async fn version_path(ctx: &mut Ctx) -> CaseResult {
     }
     expect::error_format(&resp)?;
     pass()
+}
+
+/// The capability tokens whose meaning 12.7 / 08 fix and this case can exercise cheaply.
+const CHECKED_TOKENS: [&str; 3] = ["notify:v1", "notify:longpoll", "attachments"];
+
+/// Exercise the feature one advertised token promises; `Some(problem)` when it does not work.
+async fn token_problem(
+    ctx: &mut Ctx,
+    agent: &Agent,
+    token: &str,
+) -> Result<Option<String>, Failure> {
+    match token {
+        "notify:v1" => {
+            let r = ctx.get("/messages/pending/count", Some(agent)).await?;
+            Ok((r.status != 200 || !r.pointer("/count").is_some_and(Value::is_u64)).then(|| {
+                format!(
+                    "`notify:v1` is advertised but GET /messages/pending/count answered HTTP {} \
+                     without a numeric `count` (12.2)",
+                    r.status
+                )
+            }))
+        }
+        "notify:longpoll" => {
+            let r = ctx.get("/messages/pending?wait=1", Some(agent)).await?;
+            Ok(
+                (r.status != 200 || !r.pointer("/messages").is_some_and(Value::is_array)).then(
+                    || {
+                        format!(
+                            "`notify:longpoll` is advertised but GET /messages/pending?wait=1 \
+                         answered HTTP {} {} without a `messages` array (12.4)",
+                            r.status,
+                            code(&r)
+                        )
+                    },
+                ),
+            )
+        }
+        "attachments" => {
+            let bytes = b"amp-conformance capability check\n";
+            let r = request_upload(
+                ctx,
+                agent,
+                "capability-check.txt",
+                "text/plain",
+                bytes.len() as u64,
+                &digest_of(bytes),
+            )
+            .await?;
+            if !r.is_success() {
+                return Ok(Some(format!(
+                    "`attachments` is advertised but POST /attachments/upload answered HTTP {} {}",
+                    r.status,
+                    code(&r)
+                )));
+            }
+            Ok(parse_upload(&r).err().map(|e| {
+                format!("`attachments` is advertised but the upload answer is unusable: {e:?}")
+            }))
+        }
+        _ => Ok(None),
+    }
+}
+
+#[case(
+    id = "discovery.capabilities.honoured",
+    title = "Every advertised capability token works",
+    clauses = ["API-006", "NOTIFY-017"],
+    level = Must,
+    expect = "For each of notify:v1, notify:longpoll and attachments that /info advertises, the \
+              feature answers: pending/count with a count, pending?wait=1 with 200, an upload \
+              request with an upload URL.",
+)]
+async fn capabilities_honoured(ctx: &mut Ctx) -> CaseResult {
+    let info = ctx.get("/info", None).await?;
+    expect::status(&info, 200)?;
+    let advertised: Vec<&str> = CHECKED_TOKENS
+        .into_iter()
+        .filter(|t| {
+            info.pointer("/capabilities")
+                .and_then(Value::as_array)
+                .is_some_and(|caps| caps.iter().any(|c| c.as_str() == Some(t)))
+        })
+        .collect();
+    if advertised.is_empty() {
+        return Ok(Outcome::Skip(format!(
+            "/info advertises none of {CHECKED_TOKENS:?}; nothing to hold to its word"
+        )));
+    }
+    let agent = ctx.agent().await?;
+    let mut problems = Vec::new();
+    for token in &advertised {
+        if let Some(p) = token_problem(ctx, &agent, token).await? {
+            problems.push(p);
+        }
+    }
+    if problems.is_empty() {
+        pass()
+    } else {
+        fail(format!("(API-006) {}", problems.join("; ")))
+    }
 }
