@@ -725,6 +725,11 @@ pub(crate) async fn suspend(
     };
     let agent = agent_by_id(&state, &agent_id)?;
     let now = state.clock().now_unix();
+    // SUS-006: no duration means no expiry (`indefinite-suspension-expires` invents 24 h).
+    let hours = match hours {
+        None if state.has(Defect::IndefiniteSuspensionExpires) => Some(24),
+        h => h,
+    };
     let expires_at = hours.map(|h| now.saturating_add(i64::try_from(h * 3600).unwrap_or(i64::MAX)));
     {
         let mut db = state.lock();

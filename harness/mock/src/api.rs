@@ -474,6 +474,27 @@ fn opt_object_or_array(
     }
 }
 
+/// The `capabilities` an agent declares, kept exactly as sent (AGT-004); under
+/// `capabilities-drop-custom` namespaced tokens (`vendor:thing`) are dropped.
+fn declared_capabilities(
+    state: &AppState,
+    obj: &Map<String, Value>,
+) -> Result<Option<Value>, ApiError> {
+    let caps = opt_object_or_array(obj, "capabilities", true)?;
+    if !state.has(Defect::CapabilitiesDropCustom) {
+        return Ok(caps);
+    }
+    Ok(caps.map(|c| match c {
+        Value::Array(tokens) => Value::Array(
+            tokens
+                .into_iter()
+                .filter(|t| !t.as_str().is_some_and(|t| t.contains(':')))
+                .collect(),
+        ),
+        other => other,
+    }))
+}
+
 fn new_api_key() -> String {
     format!("amp_test_sk_{}", random_hex::<24>())
 }
@@ -615,7 +636,7 @@ pub(crate) async fn register(
     let public_key = parse_public_key(&state, pem, "public_key")?;
     let delivery = parse_delivery(&state, obj.get("delivery"), false)?;
     let metadata = opt_object_or_array(obj, "metadata", false)?;
-    let capabilities = opt_object_or_array(obj, "capabilities", true)?;
+    let capabilities = declared_capabilities(&state, obj)?;
 
     if let Some(resp) = reissue_for_own_key(&state, &address, &public_key) {
         return resp;
@@ -830,7 +851,7 @@ pub(crate) async fn patch_me(
     };
     let delivery = parse_delivery(&state, obj.get("delivery"), true)?;
     let metadata = opt_object_or_array(obj, "metadata", false)?;
-    let capabilities = opt_object_or_array(obj, "capabilities", true)?;
+    let capabilities = declared_capabilities(&state, obj)?;
     let mut db = state.lock();
     let a = db
         .agents
@@ -1099,6 +1120,12 @@ pub(crate) async fn pending(
     let limit = parse_limit(q.get("limit"), 10, 100)?;
     let wait = match q.get("wait") {
         None => 0,
+        Some(_) if state.has(Defect::LongpollWaitRefused) => {
+            return Err(ApiError::invalid_field(
+                "wait",
+                "long-polling is not supported on this provider",
+            ));
+        }
         Some(w) => w
             .trim()
             .parse::<u64>()

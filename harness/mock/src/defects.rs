@@ -324,6 +324,19 @@ defects! {
         description: "a route to an unregistered address answers 400 invalid_recipient (the reading of another spec section, C-37)",
         killed_by: ["route.unknown-recipient"],
     }
+    LongpollWaitRefused {
+        name: "longpoll-wait-refused",
+        clause: "API-006",
+        description: "`notify:longpoll` is advertised but `wait` on GET /messages/pending is refused with 400",
+        killed_by: ["discovery.capabilities.honoured"],
+    }
+    // AGT: agent endpoints
+    CapabilitiesDropCustom {
+        name: "capabilities-drop-custom",
+        clause: "AGT-004",
+        description: "namespaced custom capability tokens are dropped when an agent registers or updates",
+        killed_by: ["agents.capabilities.kept"],
+    }
     // MSG: message fields
     SubjectTooLong {
         name: "subject-too-long",
@@ -845,6 +858,12 @@ defects! {
         description: "suspending an agent discards its queued messages",
         killed_by: ["admin.suspend.pickup-and-queue"],
     }
+    IndefiniteSuspensionExpires {
+        name: "indefinite-suspension-expires",
+        clause: "SUS-006",
+        description: "a suspension without duration_hours is recorded with a 24 h expiry instead of none",
+        killed_by: ["admin.suspend.record"],
+    }
     // RISK: risk score
     RiskUnweighted {
         name: "risk-unweighted",
@@ -1000,7 +1019,7 @@ mod tests {
             assert!(seen.insert(d.name()), "duplicate name {}", d.name());
             assert_eq!(d.name().parse::<Defect>(), Ok(*d));
         }
-        assert_eq!(Defect::ALL.len(), 133);
+        assert_eq!(Defect::ALL.len(), 136);
         assert!("no-such-defect".parse::<Defect>().is_err());
     }
 

@@ -477,3 +477,25 @@ async fn own_score_only(m: &Mock) -> bool {
     own.status == 200 && other.status == 403 && other.err() == "forbidden"
 }
 defect_test!(risk_access, Defect::RiskAnyAgent, own_score_only);
+
+async fn indefinite_has_no_expiry(m: &Mock) -> bool {
+    let (a, _b) = pair(m).await;
+    let timed = suspend(m, &a, Some(2)).await;
+    let expires = timed.body["expires_at"]
+        .as_str()
+        .and_then(|s| amp_core::parse_rfc3339(s).ok());
+    let at = timed.body["suspended_at"]
+        .as_str()
+        .and_then(|s| amp_core::parse_rfc3339(s).ok());
+    unsuspend(m, &a).await;
+    let open = suspend(m, &a, None).await;
+    timed.status == 200
+        && expires.zip(at).is_some_and(|(e, s)| e - s == 7200)
+        && open.status == 200
+        && open.body["expires_at"].is_null()
+}
+defect_test!(
+    sus_record_indefinite,
+    Defect::IndefiniteSuspensionExpires,
+    indefinite_has_no_expiry
+);

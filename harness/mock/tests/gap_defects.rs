@@ -490,3 +490,45 @@ defect_test!(
     Defect::WrappedMarkerOnly,
     external_content_wrapped
 );
+
+// --- agent capabilities, advertised tokens ------------------------------------------------
+
+async fn custom_capabilities_kept(m: &Mock) -> bool {
+    let declared = json!(["attachments", "acme:review"]);
+    let r = m
+        .post(
+            "/register",
+            None,
+            &json!({"tenant": "acme", "name": "carol",
+                    "public_key": new_key().public_key().to_spki_pem(),
+                    "key_algorithm": "Ed25519", "capabilities": declared}),
+        )
+        .await;
+    let key = r.body["api_key"].as_str().unwrap_or_default().to_string();
+    let at_registration = m.get("/agents/me", Some(&key)).await.body["capabilities"] == declared;
+    let updated = json!(["acme:triage"]);
+    m.patch("/agents/me", Some(&key), &json!({"capabilities": updated}))
+        .await;
+    let after_update = m.get("/agents/me", Some(&key)).await.body["capabilities"] == updated;
+    r.status == 201 && at_registration && after_update
+}
+defect_test!(
+    capabilities_drop_custom,
+    Defect::CapabilitiesDropCustom,
+    custom_capabilities_kept
+);
+
+async fn advertised_wait_accepted(m: &Mock) -> bool {
+    let info = m.get("/info", None).await;
+    let advertised = info.body["capabilities"]
+        .as_array()
+        .is_some_and(|c| c.iter().any(|t| t == "notify:longpoll"));
+    let (_a, b) = pair(m).await;
+    let r = m.get("/messages/pending?wait=1", Some(&b.api_key)).await;
+    advertised && r.status == 200
+}
+defect_test!(
+    longpoll_wait_refused,
+    Defect::LongpollWaitRefused,
+    advertised_wait_accepted
+);
