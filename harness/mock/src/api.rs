@@ -5,6 +5,7 @@
 use crate::defects::Defect;
 use crate::error::{ApiError, json_response};
 use crate::policy::RateScope;
+use crate::recipient_policy::CommunicationPolicy;
 use crate::ssrf::validate_webhook_url;
 use crate::state::{
     AckResult, AckVia, Agent, AgentRef, AppState, KeyRecord, NAME_BLOCK_SECS, fingerprint_of,
@@ -495,6 +496,15 @@ fn declared_capabilities(
     }))
 }
 
+/// The optional `communication_policy` of a registration or update (POL-001; updatable per
+/// C-64).
+fn opt_policy(obj: &Map<String, Value>) -> Result<Option<CommunicationPolicy>, ApiError> {
+    match obj.get("communication_policy") {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => CommunicationPolicy::parse(v).map(Some),
+    }
+}
+
 fn new_api_key() -> String {
     format!("amp_test_sk_{}", random_hex::<24>())
 }
@@ -637,6 +647,7 @@ pub(crate) async fn register(
     let delivery = parse_delivery(&state, obj.get("delivery"), false)?;
     let metadata = opt_object_or_array(obj, "metadata", false)?;
     let capabilities = declared_capabilities(&state, obj)?;
+    let communication_policy = opt_policy(obj)?;
 
     if let Some(resp) = reissue_for_own_key(&state, &address, &public_key) {
         return resp;
@@ -684,6 +695,7 @@ pub(crate) async fn register(
         prefer_websocket: delivery.prefer_websocket.unwrap_or(false),
         metadata,
         capabilities,
+        communication_policy,
         registered_at: now,
         last_seen_at: now,
         api_key_plain: state.has(Defect::ApiKeyInMe).then(|| api_key.clone()),
@@ -818,6 +830,9 @@ pub(crate) async fn me(State(state): State<AppState>, headers: HeaderMap) -> Api
     if let Some(c) = &a.capabilities {
         m.insert("capabilities".into(), c.clone());
     }
+    if let Some(p) = &a.communication_policy {
+        m.insert("communication_policy".into(), p.to_json());
+    }
     if let Some(k) = &a.api_key_plain {
         m.insert("api_key".into(), json!(k));
     }
@@ -852,6 +867,7 @@ pub(crate) async fn patch_me(
     let delivery = parse_delivery(&state, obj.get("delivery"), true)?;
     let metadata = opt_object_or_array(obj, "metadata", false)?;
     let capabilities = declared_capabilities(&state, obj)?;
+    let communication_policy = opt_policy(obj)?;
     let mut db = state.lock();
     let a = db
         .agents
@@ -881,6 +897,9 @@ pub(crate) async fn patch_me(
     }
     if capabilities.is_some() {
         a.capabilities = capabilities;
+    }
+    if communication_policy.is_some() {
+        a.communication_policy = communication_policy;
     }
     let address = a.address.clone();
     drop(db);

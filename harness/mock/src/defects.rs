@@ -170,6 +170,19 @@ defects! {
         description: "after rotate-keys, messages signed with the old key still route",
         killed_by: ["keys.rotate-keys.old-key-revoked"],
     }
+    // POL: communication policy
+    RecipientPolicyUnenforced {
+        name: "recipient-policy-unenforced",
+        clause: "POL-003",
+        description: "a restricted communication policy is stored and shown but routes to recipients it does not allow are accepted",
+        killed_by: ["policy.restricted.refuses"],
+    }
+    PolicyDomainAnyTenant {
+        name: "policy-domain-any-tenant",
+        clause: "POL-002",
+        description: "an allowed_recipients pattern `*@<tenant>.<provider>` admits every tenant of the provider",
+        killed_by: ["policy.patterns"],
+    }
     // SIG: message signatures
     AcceptUnsigned {
         name: "accept-unsigned",
@@ -1019,7 +1032,7 @@ mod tests {
             assert!(seen.insert(d.name()), "duplicate name {}", d.name());
             assert_eq!(d.name().parse::<Defect>(), Ok(*d));
         }
-        assert_eq!(Defect::ALL.len(), 136);
+        assert_eq!(Defect::ALL.len(), 138);
         assert!("no-such-defect".parse::<Defect>().is_err());
     }
 

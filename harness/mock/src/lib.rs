@@ -41,6 +41,7 @@ pub mod error;
 pub mod federation;
 pub mod policy;
 pub mod ratelimit;
+pub mod recipient_policy;
 pub mod ssrf;
 pub mod state;
 pub mod webhook;

@@ -248,6 +248,8 @@ pub(crate) struct Agent {
     pub prefer_websocket: bool,
     pub metadata: Option<Value>,
     pub capabilities: Option<Value>,
+    /// Who the agent may write to (POL-001); `None` = never set (open).
+    pub communication_policy: Option<crate::recipient_policy::CommunicationPolicy>,
     pub registered_at: i64,
     pub last_seen_at: i64,
     /// Plaintext API key, kept ONLY when the `api-key-in-me` defect is planted.
@@ -713,6 +715,43 @@ impl AppState {
         }
     }
 
+    /// POL-003: `403 recipient_not_allowed` when the sender's policy is `restricted` and no
+    /// `allowed_recipients` pattern matches `to` (POL-002). `recipient-policy-unenforced`
+    /// skips the check; `policy-domain-any-tenant` reads `*@<domain>` as any tenant.
+    fn check_recipient_allowed(&self, sender: &AgentRef, to: &str) -> Result<(), ApiError> {
+        use crate::recipient_policy::DomainReading;
+        if self.has(Defect::RecipientPolicyUnenforced) {
+            return Ok(());
+        }
+        let Some(policy) = self
+            .lock()
+            .agents
+            .get(&sender.agent_id)
+            .and_then(|a| a.communication_policy.clone())
+        else {
+            return Ok(());
+        };
+        let provider_domain = self.config().provider_domain.clone();
+        let reading = if self.has(Defect::PolicyDomainAnyTenant) {
+            DomainReading::AnyTenant {
+                provider_domain: &provider_domain,
+            }
+        } else {
+            DomainReading::Exact
+        };
+        if policy.allows(to, reading) {
+            return Ok(());
+        }
+        Err(ApiError::new(
+            403,
+            "recipient_not_allowed",
+            format!(
+                "{to} matches none of the sender's allowed_recipients (communication_policy is restricted): add it or a pattern to the policy with PATCH /agents/me"
+            ),
+        )
+        .with_field("to"))
+    }
+
     fn route_sync(
         &self,
         sender: &AgentRef,
@@ -800,6 +839,8 @@ impl AppState {
             return Ok(self.queued_nowhere());
         };
 
+        // POL-003: a restricted sender may only write to recipients its policy allows.
+        self.check_recipient_allowed(sender, &recipient.address)?;
         // SUS-002: nothing new for a suspended recipient.
         crate::admin::check_recipient(self, &recipient)?;
         let envelope = self.build_envelope(&req, &from, &recipient, signature, now);

@@ -532,3 +532,60 @@ defect_test!(
     Defect::LongpollWaitRefused,
     advertised_wait_accepted
 );
+
+// --- communication policy ------------------------------------------------------------------
+
+/// Register `name` in `acme` with a restricted policy allowing `patterns`.
+async fn restricted(m: &Mock, name: &str, patterns: &[&str]) -> Agent {
+    let key = new_key();
+    let r = m
+        .post(
+            "/register",
+            None,
+            &json!({"tenant": "acme", "name": name,
+                    "public_key": key.public_key().to_spki_pem(),
+                    "key_algorithm": "Ed25519",
+                    "communication_policy": {"mode": "restricted", "allowed_recipients": patterns}}),
+        )
+        .await;
+    Agent {
+        address: r.body["address"].as_str().unwrap_or_default().to_string(),
+        api_key: r.body["api_key"].as_str().unwrap_or_default().to_string(),
+        key,
+        name: name.to_string(),
+        tenant: "acme".to_string(),
+        reg: r.body,
+    }
+}
+
+async fn policy_enforced(m: &Mock) -> bool {
+    let (b, c) = pair(m).await;
+    let a = restricted(m, "carol", &[&b.address]).await;
+    let to_b = m.send(&a, &b, "allowed").await;
+    let to_c = m.send(&a, &c, "not allowed").await;
+    (200..300).contains(&to_b.status) && to_c.status == 403 && to_c.err() == "recipient_not_allowed"
+}
+defect_test!(
+    recipient_policy_unenforced,
+    Defect::RecipientPolicyUnenforced,
+    policy_enforced
+);
+
+async fn domain_pattern_is_exact(m: &Mock) -> bool {
+    let b = m.register("acme", "bob").await;
+    let c = m.register("other", "carol").await;
+    let domain = b
+        .address
+        .split_once('@')
+        .map(|(_, d)| d)
+        .unwrap_or_default()
+        .to_string();
+    let a = restricted(m, "dave", &[&format!("*@{domain}")]).await;
+    (200..300).contains(&m.send(&a, &b, "same tenant").await.status)
+        && m.send(&a, &c, "other tenant").await.status == 403
+}
+defect_test!(
+    policy_domain_any_tenant,
+    Defect::PolicyDomainAnyTenant,
+    domain_pattern_is_exact
+);

@@ -7,9 +7,10 @@
 use amp_runner::Case;
 
 mod keys;
+mod policy;
 mod register;
 
 /// Every case of this section, module by module.
 pub(crate) fn cases() -> Vec<Case> {
-    [keys::CASES, register::CASES].concat()
+    [keys::CASES, policy::CASES, register::CASES].concat()
 }
