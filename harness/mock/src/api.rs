@@ -520,7 +520,8 @@ fn capabilities() -> Value {
         "websockets",
         "webhooks",
         "federation",
-        "attachments"
+        "attachments",
+        "attachments:afp"
     ])
 }
 

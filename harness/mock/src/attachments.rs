@@ -857,8 +857,10 @@ fn parse_range(v: &str, len: usize) -> Option<(usize, usize)> {
 }
 
 /// The `provider` attachments of a payload (entries without `storage` or with
-/// `storage: "provider"`); `afp` ones are left to amp-core's shape check (RTE-011).
-fn provider_attachments(payload: &Value) -> Vec<&Map<String, Value>> {
+/// `storage: "provider"`); `afp` ones are left to amp-core's shape check (RTE-011), except
+/// under `afp-provider-checked`, which treats every entry as a provider upload.
+fn provider_attachments<'p>(state: &AppState, payload: &'p Value) -> Vec<&'p Map<String, Value>> {
+    let every = state.has(Defect::AfpProviderChecked);
     payload
         .get("attachments")
         .and_then(Value::as_array)
@@ -866,9 +868,10 @@ fn provider_attachments(payload: &Value) -> Vec<&Map<String, Value>> {
             arr.iter()
                 .filter_map(Value::as_object)
                 .filter(|o| {
-                    o.get("storage")
-                        .and_then(Value::as_str)
-                        .is_none_or(|s| s == "provider")
+                    every
+                        || o.get("storage")
+                            .and_then(Value::as_str)
+                            .is_none_or(|s| s == "provider")
                 })
                 .collect()
         })
@@ -900,7 +903,7 @@ pub fn claim_for_route(
     sender: &AgentRef,
     payload: &Value,
 ) -> Result<Claim, ApiError> {
-    let list = provider_attachments(payload);
+    let list = provider_attachments(state, payload);
     if list.is_empty() {
         return Ok(Claim {
             tag: 0,

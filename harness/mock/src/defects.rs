@@ -764,6 +764,19 @@ defects! {
         description: "attachments expire 1 day after upload instead of 7",
         killed_by: ["attachments.metadata.expiry"],
     }
+    // AFP: attachments stored outside the provider
+    AfpProviderChecked {
+        name: "afp-provider-checked",
+        clause: "RTE-011",
+        description: "`afp` attachments go through the provider-attachment checks and are refused as unknown uploads",
+        killed_by: ["attachments.route.afp-shape-only"],
+    }
+    AfpAttachmentRewritten {
+        name: "afp-attachment-rewritten",
+        clause: "AFP-003",
+        description: "the provider stamps its own `scan_status` onto `afp` attachments it routes",
+        killed_by: ["attachments.route.afp-shape-only"],
+    }
     // UPL: attachment upload and download
     UploadMd5Accepted {
         name: "upload-md5-accepted",
@@ -1032,7 +1045,7 @@ mod tests {
             assert!(seen.insert(d.name()), "duplicate name {}", d.name());
             assert_eq!(d.name().parse::<Defect>(), Ok(*d));
         }
-        assert_eq!(Defect::ALL.len(), 138);
+        assert_eq!(Defect::ALL.len(), 140);
         assert!("no-such-defect".parse::<Defect>().is_err());
     }
 

@@ -854,6 +854,14 @@ impl AppState {
             Trust::External
         };
         let mut payload = req.payload.clone();
+        // AFP-003: `afp` attachments travel as sent (`afp-attachment-rewritten` stamps them).
+        if self.has(Defect::AfpAttachmentRewritten)
+            && let Some(atts) = payload.get_mut("attachments").and_then(Value::as_array_mut)
+        {
+            for att in atts.iter_mut().filter(|a| a["storage"] == "afp") {
+                att["scan_status"] = Value::from("clean");
+            }
+        }
         if self.has(Defect::ContextModified)
             && let Some(ctx) = payload.get_mut("context")
         {

@@ -589,3 +589,43 @@ defect_test!(
     Defect::PolicyDomainAnyTenant,
     domain_pattern_is_exact
 );
+
+// --- afp attachments -----------------------------------------------------------------------
+
+fn afp() -> Value {
+    json!({"storage": "afp", "filename": "data.csv", "content_type": "text/csv",
+           "size": 31_457_280u64,
+           "digest": "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+           "ref": "afp://shared/data/data.csv"})
+}
+
+async fn route_afp(m: &Mock) -> (Resp, Vec<Value>) {
+    let (a, b) = pair(m).await;
+    let p = json!({"type": "notification", "message": "x", "attachments": [afp()]});
+    let body = m.body(&a, &b.address, "afp", &p);
+    let r = m.route(&a, &body).await;
+    (r, m.pending(&b).await)
+}
+
+async fn afp_accepted_unknown(m: &Mock) -> bool {
+    let (r, _) = route_afp(m).await;
+    (200..300).contains(&r.status)
+}
+defect_test!(
+    afp_provider_checked,
+    Defect::AfpProviderChecked,
+    afp_accepted_unknown
+);
+
+async fn afp_delivered_as_sent(m: &Mock) -> bool {
+    let (r, got) = route_afp(m).await;
+    (200..300).contains(&r.status)
+        && got.len() == 1
+        && got[0]["envelope"].is_object()
+        && got[0]["payload"]["attachments"][0] == afp()
+}
+defect_test!(
+    afp_attachment_rewritten,
+    Defect::AfpAttachmentRewritten,
+    afp_delivered_as_sent
+);

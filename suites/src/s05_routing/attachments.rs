@@ -6,13 +6,19 @@ use crate::steps::attachments::{
     route_with_ok, upload_ok, wait_scanned,
 };
 use crate::steps::refusal::refused;
-use crate::steps::routing::not_delivered;
+use crate::steps::routing::{delivered, not_delivered};
 use amp_case_attr::case;
 use amp_runner::{Case, CaseResult, Ctx, Outcome, expect, fail, pass};
 use serde_json::{Value, json};
 
 /// The cases of this module, in the order they are written.
-pub(crate) const CASES: &[Case] = &[ROUTE_FOREIGN, ROUTE_PENDING, ROUTE_REJECTED, ROUTE_TAMPERED];
+pub(crate) const CASES: &[Case] = &[
+    ROUTE_FOREIGN,
+    ROUTE_PENDING,
+    ROUTE_REJECTED,
+    ROUTE_TAMPERED,
+    ROUTE_AFP_SHAPE_ONLY,
+];
 
 #[case(
     id = "attachments.route.foreign",
@@ -199,5 +205,74 @@ async fn route_tampered(ctx: &mut Ctx) -> CaseResult {
     }
     // The true metadata routes (and the refusals did not consume the attachment).
     route_with_ok(ctx, &a, &b.address, vec![obj], "true metadata").await?;
+    pass()
+}
+
+/// Size of the `afp` attachment: above every `provider` limit (AFP-004), so a provider that
+/// applied its upload checks to it would refuse it.
+const AFP_SIZE: u64 = 30 * 1024 * 1024;
+
+/// A well-formed `afp` attachment this provider never stored (AFP-001/002 shape).
+fn afp_attachment(ctx: &Ctx) -> Value {
+    let path: String = ctx
+        .unique_name("dataset")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    json!({
+        "storage": "afp",
+        "filename": "dataset.csv",
+        "content_type": "text/csv",
+        "size": AFP_SIZE,
+        "digest": digest_of(b"amp-conformance afp dataset"),
+        "ref": format!("afp://ampc-conformance/runs/{path}.csv"),
+    })
+}
+
+#[case(
+    id = "attachments.route.afp-shape-only",
+    title = "An afp attachment is only shape-checked and travels unchanged",
+    clauses = ["RTE-011", "AFP-004", "AFP-003"],
+    level = Must,
+    needs = [Capability("attachments:afp")],
+    expect = "A message with a well-formed 30 MB afp attachment the provider never stored is \
+              accepted and delivered with the attachment unchanged; the same attachment with a \
+              malformed digest is refused with 400 and not delivered.",
+)]
+async fn route_afp_shape_only(ctx: &mut Ctx) -> CaseResult {
+    let a = ctx.agent().await?;
+    let b = ctx.agent().await?;
+    let afp = afp_attachment(ctx);
+    let (resp, _) = route_with(ctx, &a, &b.address, vec![afp.clone()], "afp attachment").await?;
+    if !resp.is_success() {
+        return fail(format!(
+            "a message with a well-formed afp attachment (never uploaded here, {AFP_SIZE} \
+             bytes) was refused with HTTP {} {}: upload, ownership, scan and size checks do not \
+             apply to afp (RTE-011, AFP-004)",
+            resp.status,
+            resp.error_code().unwrap_or("")
+        ));
+    }
+    let id = crate::steps::routing::route_id(&resp)?;
+    let m = delivered(ctx, &b, &id).await?;
+    if m.pointer("/payload/attachments/0") != Some(&afp) {
+        return fail(format!(
+            "the afp attachment arrived as {} instead of as sent (AFP-003)",
+            m.pointer("/payload/attachments/0")
+                .map_or_else(|| "nothing".to_string(), Value::to_string)
+        ));
+    }
+    let mut bad = afp;
+    bad["digest"] = json!("md5:not-a-sha256-digest");
+    let (resp, subj) = route_with(ctx, &a, &b.address, vec![bad], "afp bad digest").await?;
+    if resp.status != 400 {
+        return fail(format!(
+            "an afp attachment with a malformed digest must be refused with 400 (the shape is \
+             still checked, RTE-011), got HTTP {} {}",
+            resp.status,
+            resp.error_code().unwrap_or("")
+        ));
+    }
+    not_delivered(ctx, &b, &subj, "RTE-011").await?;
     pass()
 }
