@@ -24,6 +24,15 @@ pub struct Config {
     pub timing: TimingSection,
     /// Admin credential for the quarantine/suspension/risk cases (`[admin] key_env`).
     pub admin: Option<AdminSection>,
+    /// An owner's User Key for the owner-authentication cases (`[owner] user_key_env`).
+    pub owner: Option<OwnerSection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OwnerSection {
+    /// Environment variable holding a User Key (`uk_…`) of a test account (never the key itself).
+    pub user_key_env: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -190,6 +199,20 @@ impl Config {
                 path: path.to_string(),
                 key: "admin.key_env".to_string(),
                 var: admin.key_env.clone(),
+            })
+    }
+
+    /// The owner's User Key, read from the environment (`None` without an `[owner]` section).
+    pub fn user_key(&self, path: &str) -> Result<Option<String>, ConfigError> {
+        let Some(owner) = &self.owner else {
+            return Ok(None);
+        };
+        std::env::var(&owner.user_key_env)
+            .map(|v| Some(v.trim().to_string()))
+            .map_err(|_| ConfigError::MissingEnv {
+                path: path.to_string(),
+                key: "owner.user_key_env".to_string(),
+                var: owner.user_key_env.clone(),
             })
     }
 

@@ -32,6 +32,14 @@ pub const WEBHOOK_RETRY_DELAYS: [Duration; 3] = [
 /// endpoints of the suite's own in-process mock, never a real provider.
 pub const ADMIN_KEY: &str = "amp_admin_embedded_conformance_k1";
 
+/// User Key of the embedded mock's one owner account. A public test value: it only registers
+/// agents on the suite's own in-process mock.
+pub const USER_KEY: &str = "uk_dXNyX2VtYmVkZGVkX2NvbmZvcm1hbmNl";
+
+/// Owner id encoded in [`USER_KEY`] (base64url of it) and the tenant its agents live in.
+pub const OWNER_ID: &str = "usr_embedded_conformance";
+const OWNER_TENANT: &str = "ampc-owned";
+
 /// The mock configuration used by `run` (no `--target`) and by `selftest`.
 pub fn mock_config(defects: DefectSet, profile: amp_core::PayloadProfile) -> MockConfig {
     let peer_key = SecretKey::from_seed(PEER_SEED);
@@ -55,6 +63,11 @@ pub fn mock_config(defects: DefectSet, profile: amp_core::PayloadProfile) -> Moc
             public_key: peer_key.public_key(),
         }],
         admin_key: Some(ADMIN_KEY.to_string()),
+        user_keys: vec![amp_mock::OwnerKey {
+            user_key: USER_KEY.to_string(),
+            owner_id: OWNER_ID.to_string(),
+            tenant: OWNER_TENANT.to_string(),
+        }],
         ..MockConfig::default()
     }
 }
@@ -81,6 +94,7 @@ pub fn timing() -> amp_runner::Timing {
 pub fn adapt_options(opts: &mut amp_runner::RunOptions, mock: &amp_mock::MockHandle) {
     opts.loopback_webhooks = true;
     opts.admin_key = Some(amp_client::Secret::new(ADMIN_KEY));
+    opts.user_key = Some(amp_client::Secret::new(USER_KEY));
     opts.timing = timing();
     opts.federation_peer = Some(amp_runner::PeerConfig {
         provider: PEER_DOMAIN.to_string(),

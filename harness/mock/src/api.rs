@@ -218,7 +218,24 @@ fn auth(state: &AppState, headers: &HeaderMap) -> Result<AgentRef, ApiError> {
     let token = bearer(headers).ok_or_else(|| {
         ApiError::unauthorized("missing API key: send `Authorization: Bearer <api_key>` (API-002)")
     })?;
+    if state.has(Defect::UserKeyAuthenticates)
+        && let Some(agent) = owned_agent(state, &token)
+    {
+        return Ok(agent);
+    }
     state.authenticate(&token)
+}
+
+/// `user-key-authenticates` (REG-014): a User Key is taken as the credential of the newest agent
+/// in its owner's tenant.
+fn owned_agent(state: &AppState, token: &str) -> Option<AgentRef> {
+    let owner = crate::owner_auth::owner_of(state, token)?;
+    let db = state.lock();
+    db.agents
+        .values()
+        .filter(|a| a.tenant.eq_ignore_ascii_case(&owner.tenant))
+        .max_by_key(|a| a.registered_at)
+        .map(|a| a.as_ref())
 }
 
 /// Parse a JSON request body strictly (JSON-003/005/008).
@@ -605,7 +622,15 @@ pub(crate) async fn register(
 ) -> ApiResult {
     let v = parse_json(&state, &body)?;
     let obj = as_object(&v)?;
-    let tenant = req_str(obj, "tenant")?.to_ascii_lowercase();
+    // REG-011: with a valid User Key the tenant comes from the owner when the body omits it.
+    let owner = crate::owner_auth::registering_owner(&state, &headers)?;
+    let tenant = match (&owner, obj.get("tenant")) {
+        (Some(o), None | Some(Value::Null)) if !state.has(Defect::UserKeyTenantRequired) => {
+            o.tenant.clone()
+        }
+        _ => req_str(obj, "tenant")?.to_string(),
+    }
+    .to_ascii_lowercase();
     let name = req_str(obj, "name")?.to_ascii_lowercase();
     let pem = req_str(obj, "public_key")?;
     check_key_algorithm(obj)?;
@@ -668,7 +693,11 @@ pub(crate) async fn register(
     }
 
     let now = state.clock().now_unix();
-    let api_key = new_api_key();
+    // REG-013: the agent's API key is never the owner's User Key (`agent-key-is-user-key`).
+    let api_key = match &owner {
+        Some(o) if state.has(Defect::AgentKeyIsUserKey) => o.user_key.clone(),
+        _ => new_api_key(),
+    };
     let webhook_url = delivery.webhook_url.flatten();
     let mut generated_secret = None;
     let webhook_secret = match delivery.webhook_secret.flatten() {
@@ -746,6 +775,9 @@ pub(crate) async fn register(
     });
     if let (Some(s), Some(m)) = (generated_secret, resp.as_object_mut()) {
         m.insert("webhook_secret".into(), json!(s));
+    }
+    if let (Some(o), Some(m)) = (&owner, resp.as_object_mut()) {
+        m.insert("owner_id".into(), json!(o.owner_id));
     }
     ok(StatusCode::CREATED, resp)
 }

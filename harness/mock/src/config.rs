@@ -154,6 +154,8 @@ pub struct MockConfig {
     /// inbox files): answered `delivered`/`local`, and nothing is queued, pushed or posted, so
     /// no API shows the delivered copy. A deployment choice, not a defect.
     pub host_delivery: bool,
+    /// Owner accounts whose User Keys may register agents (REG-010/011); empty = none.
+    pub user_keys: Vec<crate::owner_auth::OwnerKey>,
 }
 
 impl Default for MockConfig {
@@ -182,6 +184,7 @@ impl Default for MockConfig {
             admin_key: None,
             tenants: None,
             host_delivery: false,
+            user_keys: Vec::new(),
         }
     }
 }

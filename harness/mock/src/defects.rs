@@ -163,6 +163,24 @@ defects! {
         description: "POST /auth/rotate-keys with an empty, `{}` or malformed body generates a key pair on the server and replaces the agent's key",
         killed_by: ["keys.rotate-keys.malformed"],
     }
+    UserKeyTenantRequired {
+        name: "user-key-tenant-required",
+        clause: "REG-011",
+        description: "a registration with a valid User Key but no `tenant` is refused instead of using the owner's tenant",
+        killed_by: ["register.user-key"],
+    }
+    AgentKeyIsUserKey {
+        name: "agent-key-is-user-key",
+        clause: "REG-013",
+        description: "an agent registered with a User Key is handed that User Key as its API key",
+        killed_by: ["register.user-key"],
+    }
+    UserKeyAuthenticates {
+        name: "user-key-authenticates",
+        clause: "REG-014",
+        description: "a User Key is accepted on message endpoints as the credential of the owner's newest agent",
+        killed_by: ["register.user-key-not-for-messages"],
+    }
     // REV: key revocation
     OldKeyValidAfterRotate {
         name: "old-key-valid-after-rotate",
@@ -1045,7 +1063,7 @@ mod tests {
             assert!(seen.insert(d.name()), "duplicate name {}", d.name());
             assert_eq!(d.name().parse::<Defect>(), Ok(*d));
         }
-        assert_eq!(Defect::ALL.len(), 140);
+        assert_eq!(Defect::ALL.len(), 143);
         assert!("no-such-defect".parse::<Defect>().is_err());
     }
 

@@ -39,6 +39,7 @@ pub mod config;
 pub mod defects;
 pub mod error;
 pub mod federation;
+pub mod owner_auth;
 pub mod policy;
 pub mod ratelimit;
 pub mod recipient_policy;
@@ -50,6 +51,7 @@ pub mod ws;
 pub use config::{Clock, FederationPeer, MockConfig, RateLimits};
 pub use defects::{Defect, DefectSet, UnknownDefect, defect_table};
 pub use error::ApiError;
+pub use owner_auth::OwnerKey;
 pub use policy::Policy;
 pub use state::{
     AckResult, AgentRef, AppState, ConnId, PushEvent, QueuedMessage, RouteOutcome, SecurityMeta,

@@ -187,6 +187,10 @@ impl Ctx {
     pub fn admin_key(&self) -> Option<&Secret> {
         self.shared.opts.admin_key.as_ref()
     }
+    /// The owner's User Key the run was given (`RunOptions::user_key`), if any.
+    pub fn user_key(&self) -> Option<&Secret> {
+        self.shared.opts.user_key.as_ref()
+    }
 
     pub fn federation_peer(&self) -> Option<&PeerConfig> {
         self.shared.opts.federation_peer.as_ref()

@@ -354,6 +354,9 @@ pub struct RunOptions {
     /// Admin bearer credential for the quarantine/suspension/risk endpoints (`Need::AdminKey`
     /// cases); `None` = those cases skip.
     pub admin_key: Option<Secret>,
+    /// An owner's User Key (`uk_…`, spec 03 Owner Authentication) for the REG-011/013/014
+    /// cases; `None` = those cases skip.
+    pub user_key: Option<Secret>,
 }
 
 impl RunOptions {
@@ -381,6 +384,7 @@ impl RunOptions {
             timing: Timing::SPEC,
             contradictions: ContradictionProfiles::default(),
             admin_key: None,
+            user_key: None,
         })
     }
 }

@@ -36,6 +36,9 @@ pub(crate) async fn open(
     if let Some(k) = &opts.admin_key {
         redactor.add_secret("admin_key", k);
     }
+    if let Some(k) = &opts.user_key {
+        redactor.add_secret("user_key", k);
+    }
     for (name, v) in &opts.registration_headers {
         redactor.add_secret(&format!("header:{}", name.to_ascii_lowercase()), v);
     }

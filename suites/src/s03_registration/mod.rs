@@ -7,10 +7,11 @@
 use amp_runner::Case;
 
 mod keys;
+mod owner;
 mod policy;
 mod register;
 
 /// Every case of this section, module by module.
 pub(crate) fn cases() -> Vec<Case> {
-    [keys::CASES, policy::CASES, register::CASES].concat()
+    [keys::CASES, owner::CASES, policy::CASES, register::CASES].concat()
 }

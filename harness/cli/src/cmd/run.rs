@@ -134,6 +134,7 @@ pub fn options(
             .collect();
         opts.loopback_webhooks = cfg.webhooks.loopback;
         opts.admin_key = cfg.admin_key(path)?.map(Secret::new);
+        opts.user_key = cfg.user_key(path)?.map(Secret::new);
         opts.timing = cfg.timing.apply(opts.timing, path)?;
         if let Some((domain, seed)) = cfg.peer_seed(path)? {
             opts.federation_peer = Some(PeerConfig {
