@@ -1,0 +1,134 @@
+//! Extractors: the checks every handler used to repeat (bearer key → agent, strict JSON body,
+//! admin key), as types. A handler that takes [`Authed`] runs only for a known, current API
+//! key; one that takes [`StrictJson`] only for a body that passed the strict parser. A failed
+//! check answers in the spec error format (API-007) with the status the spec gives it.
+//!
+//! Extractors run in argument order, so `(Authed, StrictJson<_>)` answers 401 before looking
+//! at the body, as the handlers did by hand.
+
+use crate::defects::Defect;
+use crate::error::ApiError;
+use crate::service::AppState;
+use crate::wire::AgentRef;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// The bearer token of a request, if any (scheme case-insensitive).
+pub fn bearer(headers: &HeaderMap) -> Option<String> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, token) = v.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let token = token.trim();
+    (!token.is_empty()).then(|| token.to_string())
+}
+
+/// The agent a bearer API key belongs to (API-002); 401 `unauthorized` for a missing,
+/// unknown, revoked, expired or deregistered key.
+#[derive(Debug, Clone)]
+pub struct Authed(pub AgentRef);
+
+impl FromRequestParts<AppState> for Authed {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer(&parts.headers).ok_or_else(|| {
+            ApiError::unauthorized(
+                "missing API key: send `Authorization: Bearer <api_key>` (API-002)",
+            )
+        })?;
+        state.authenticate(&token).map(Authed)
+    }
+}
+
+/// A request body parsed by the strict JSON rules (JSON-003/005/008: no duplicate keys, no
+/// non-finite numbers, one value) into `T`; 400 `invalid_request` otherwise. The body cap
+/// (API-009, 413) has already been applied by the route's middleware.
+#[derive(Debug, Clone)]
+pub struct StrictJson<T>(pub T);
+
+impl<T: DeserializeOwned> StrictJson<T> {
+    /// The strict parse of an already-read body (for handlers that need the raw bytes too).
+    pub fn parse(state: &AppState, bytes: &[u8]) -> Result<T, ApiError> {
+        let v = state.parse_strict_json(bytes)?;
+        let object = v.is_object();
+        serde_json::from_value(v).map_err(|e| {
+            if object {
+                ApiError::invalid_request(format!("request body has the wrong shape: {e}"))
+            } else {
+                ApiError::invalid_request("request body must be a JSON object")
+            }
+        })
+    }
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for StrictJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::invalid_request(format!("could not read the body: {e}")))?;
+        Self::parse(state, &bytes).map(StrictJson)
+    }
+}
+
+/// A JSON object body: [`StrictJson`] of a map.
+pub type JsonObject = StrictJson<serde_json::Map<String, Value>>;
+
+/// Constant-time comparison (the admin key must not leak through timing).
+fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Who is calling an admin-capable endpoint: the provider's admin key or an agent's API key
+/// (401 when neither).
+#[derive(Debug, Clone)]
+pub enum Caller {
+    /// The provider-wide admin bearer key.
+    Admin,
+    /// An agent's API key.
+    Agent(AgentRef),
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer(&parts.headers).ok_or_else(|| {
+            ApiError::unauthorized("missing credential: send `Authorization: Bearer <admin key>`")
+        })?;
+        if ct_eq(token.as_bytes(), state.admin_key().as_bytes()) {
+            return Ok(Caller::Admin);
+        }
+        state.authenticate(&token).map(Caller::Agent)
+    }
+}
+
+/// The admin key (ADM-001): an agent API key is refused with 403 `forbidden`, an unknown key
+/// with 401 `unauthorized`.
+#[derive(Debug, Clone, Copy)]
+pub struct AdminAuthed;
+
+impl FromRequestParts<AppState> for AdminAuthed {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        match Caller::from_request_parts(parts, state).await? {
+            Caller::Admin => Ok(AdminAuthed),
+            // `admin-no-auth`: any agent key opens the admin endpoints.
+            Caller::Agent(_) if state.has(Defect::AdminNoAuth) => Ok(AdminAuthed),
+            Caller::Agent(_) => Err(ApiError::forbidden(
+                "this endpoint needs the provider's admin credential; an agent API key is not enough",
+            )),
+        }
+    }
+}
