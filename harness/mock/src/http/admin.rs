@@ -7,7 +7,7 @@ use crate::error::ApiError;
 use crate::http::extract::{AdminAuthed, Caller, JsonObject, StrictJson};
 use crate::http::{ApiResult, ok};
 use crate::service::AppState;
-use crate::store::moderation::QStatus;
+use crate::service::moderation::QStatus;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde_json::Value;

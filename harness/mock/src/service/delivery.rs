@@ -172,7 +172,7 @@ impl AppState {
     }
 
     fn spawn_webhook(&self, recipient: &AgentRef, qm: &QueuedMessage) {
-        // Fire-and-forget delivery with retries (WH-001..007, `webhook.rs`).
+        // Fire-and-forget delivery with retries (WH-001..007, [`crate::service::webhook`]).
         crate::service::webhook::spawn_delivery(self, recipient, qm);
     }
 }

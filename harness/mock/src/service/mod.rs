@@ -97,7 +97,9 @@ impl AppState {
         }))
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Db> {
+    /// The store, locked. Only the service layer reads or writes provider state; the HTTP
+    /// layer goes through the operations above it.
+    pub(in crate::service) fn lock(&self) -> MutexGuard<'_, Db> {
         self.0.store.lock()
     }
     /// The live WebSocket connections.

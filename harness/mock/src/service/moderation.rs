@@ -1,10 +1,11 @@
-//! Admin surface: content screening with quarantine (spec 07 › Message Quarantine, 08 ›
+//! Moderation rules: content screening with quarantine (spec 07 › Message Quarantine, 08 ›
 //! Quarantine Management), agent suspension (07 › Behavior When Suspended, 08 › Agent
 //! Suspension) and the per-agent risk score (07 › Risk Scoring, 08 › Get Agent Risk Score).
 //!
-//! Admin endpoints authenticate with one provider-wide admin bearer key
-//! ([`crate::MockConfig::admin_key`], random when unset); an ordinary agent API key is refused
-//! with `403 forbidden`, an unknown key with `401 unauthorized` (ADM-001).
+//! The admin endpoints that call these operations (`crate::http::admin`) authenticate with one
+//! provider-wide admin bearer key ([`crate::MockConfig::admin_key`], random when unset); an
+//! ordinary agent API key is refused with `403 forbidden`, an unknown key with
+//! `401 unauthorized` (ADM-001, `crate::http::extract::AdminAuthed`).
 //!
 //! Screening is a deliberately small, fixed pattern list (Appendix A categories 1, 2 and 5):
 //! the suite needs a payload that a provider is likely to quarantine, not a real detector. The
@@ -18,17 +19,16 @@
 //! (checked on every request, SUS-005) and the 24 h risk window (RISK-001) all move with
 //! `Clock::advance`.
 //!
-//! The records themselves live in [`crate::store::moderation`]; the admin endpoints that call
-//! these operations are in `http::admin`.
+//! The records themselves live in [`crate::store::moderation`].
 
 use crate::defects::Defect;
 use crate::error::ApiError;
 use crate::ids::random_hex;
 use crate::policy::RiskWeights;
 use crate::service::AppState;
+pub use crate::store::moderation::QStatus;
 use crate::store::moderation::{
-    ModerationStore, QEntry, QStatus, QUARANTINE_CAP, RISK_WINDOW_SECS, Severity, Suspension,
-    Verdict,
+    ModerationStore, QEntry, QUARANTINE_CAP, RISK_WINDOW_SECS, Severity, Suspension, Verdict,
 };
 use crate::wire::{AgentRef, RouteOutcome, Trust};
 use amp_core::envelope::Envelope;
