@@ -14,8 +14,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
-use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// The bearer token of a request, if any (scheme case-insensitive).
 pub fn bearer(headers: &HeaderMap) -> Option<String> {
@@ -52,22 +51,40 @@ impl FromRequestParts<AppState> for Authed {
 #[derive(Debug, Clone)]
 pub struct StrictJson<T>(pub T);
 
-impl<T: DeserializeOwned> StrictJson<T> {
-    /// The strict parse of an already-read body (for handlers that need the raw bytes too).
-    pub fn parse(state: &AppState, bytes: &[u8]) -> Result<T, ApiError> {
-        let v = state.parse_strict_json(bytes)?;
-        let object = v.is_object();
-        serde_json::from_value(v).map_err(|e| {
-            if object {
-                ApiError::invalid_request(format!("request body has the wrong shape: {e}"))
-            } else {
-                ApiError::invalid_request("request body must be a JSON object")
-            }
-        })
+/// A JSON object body: [`StrictJson`] of a map (400 when the body is another JSON value).
+pub type JsonObject = StrictJson<Map<String, Value>>;
+
+/// What a strictly parsed body can become without a second pass over it.
+pub trait FromStrictJson: Sized {
+    /// Take the parsed value, or say why it has the wrong shape.
+    fn from_strict_json(v: Value) -> Result<Self, ApiError>;
+}
+
+impl FromStrictJson for Value {
+    fn from_strict_json(v: Value) -> Result<Self, ApiError> {
+        Ok(v)
     }
 }
 
-impl<T: DeserializeOwned> FromRequest<AppState> for StrictJson<T> {
+impl FromStrictJson for Map<String, Value> {
+    fn from_strict_json(v: Value) -> Result<Self, ApiError> {
+        match v {
+            Value::Object(m) => Ok(m),
+            _ => Err(ApiError::invalid_request(
+                "request body must be a JSON object",
+            )),
+        }
+    }
+}
+
+impl<T: FromStrictJson> StrictJson<T> {
+    /// The strict parse of an already-read body (for handlers that need the raw bytes too).
+    pub fn parse(state: &AppState, bytes: &[u8]) -> Result<T, ApiError> {
+        T::from_strict_json(state.parse_strict_json(bytes)?)
+    }
+}
+
+impl<T: FromStrictJson> FromRequest<AppState> for StrictJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
@@ -77,9 +94,6 @@ impl<T: DeserializeOwned> FromRequest<AppState> for StrictJson<T> {
         Self::parse(state, &bytes).map(StrictJson)
     }
 }
-
-/// A JSON object body: [`StrictJson`] of a map.
-pub type JsonObject = StrictJson<serde_json::Map<String, Value>>;
 
 /// Constant-time comparison (the admin key must not leak through timing).
 fn ct_eq(a: &[u8], b: &[u8]) -> bool {

@@ -106,7 +106,7 @@ impl Claim {
 }
 
 /// ATT-009: refuse names that are path steps or device names; `Ok` carries the name as given.
-pub(crate) fn check_filename(name: &str) -> Result<(), ApiError> {
+fn check_filename(name: &str) -> Result<(), ApiError> {
     let bad = |why: &str| {
         ApiError::invalid_field(
             "filename",
@@ -160,7 +160,7 @@ pub fn sanitize_filename(name: &str) -> String {
     s.trim_matches('.').chars().take(255).collect()
 }
 
-pub(crate) fn valid_content_type(ct: &str) -> bool {
+fn valid_content_type(ct: &str) -> bool {
     let essence = ct.split(';').next().unwrap_or("").trim();
     let token = |x: &str| {
         !x.is_empty()
@@ -173,7 +173,7 @@ pub(crate) fn valid_content_type(ct: &str) -> bool {
             .is_some_and(|(t, s)| token(t) && token(s))
 }
 
-pub(crate) fn essence(ct: &str) -> String {
+fn essence(ct: &str) -> String {
     ct.split(';')
         .next()
         .unwrap_or("")
@@ -183,7 +183,7 @@ pub(crate) fn essence(ct: &str) -> String {
 
 /// UPL-002 / ATT-017: `sha256:` + 64 lowercase hex. Another algorithm prefix is 422; a
 /// malformed sha256 value is 400.
-pub(crate) fn check_digest(state: &AppState, d: &str) -> Result<(), ApiError> {
+fn check_digest(state: &AppState, d: &str) -> Result<(), ApiError> {
     match d.strip_prefix("sha256:") {
         Some(hex) => {
             if hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
@@ -251,7 +251,7 @@ fn magic_primary_type(data: &[u8]) -> Option<&'static str> {
 
 /// The scan pipeline's required steps (SCAN-001, SCAN-005/006, SCAN-007). `Err` = why the
 /// file is rejected.
-pub(crate) fn scan(state: &AppState, a: &Attachment, data: &[u8]) -> Result<(), String> {
+fn scan(state: &AppState, a: &Attachment, data: &[u8]) -> Result<(), String> {
     if data.len() as u64 != a.size {
         return Err(format!(
             "size mismatch: declared {}, uploaded {}",
@@ -640,7 +640,7 @@ fn token_matches(given: Option<&str>, expected: &str) -> bool {
 }
 
 /// 404 for an attachment id the caller may not see (or that does not exist).
-pub(crate) fn not_found(id: &str) -> ApiError {
+fn not_found(id: &str) -> ApiError {
     let shown: String = id.chars().take(64).collect();
     ApiError::new(
         404,
