@@ -1,21 +1,19 @@
 //! Registration and agent endpoints (spec 03, 08 › Agents): `register`, `agents/me`,
 //! `agents`, `agents/resolve/{address}`. The rules are in [`crate::service::agents`].
 
-use crate::http::discovery::base_url_of;
-use crate::http::extract::{Authed, JsonObject, StrictJson};
+use crate::http::extract::{Authed, BaseUrl, JsonObject, StrictJson};
 use crate::http::{ApiResult, ok};
 use crate::service::AppState;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use std::collections::HashMap;
 
 /// `POST {base}/register` (REG-001..007).
 pub(crate) async fn register(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    BaseUrl(base): BaseUrl,
     StrictJson(obj): JsonObject,
 ) -> ApiResult {
-    let base = base_url_of(&state, &headers);
     ok(StatusCode::CREATED, state.register(&obj, &base)?)
 }
 

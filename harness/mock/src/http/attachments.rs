@@ -4,7 +4,7 @@
 //! download headers of UPL-015..017.
 
 use crate::error::ApiError;
-use crate::http::extract::{Authed, JsonObject, StrictJson};
+use crate::http::extract::{Authed, BaseUrl, JsonObject, StrictJson};
 use crate::http::{ApiResult, ok};
 use crate::service::AppState;
 use axum::body::Bytes;
@@ -12,19 +12,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use serde_json::json;
-
-/// Origin + base path as the client reached us (for URLs that point back at the mock).
-fn base_url(state: &AppState, headers: &HeaderMap) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            h.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b".:-[]".contains(&b))
-        })
-        .unwrap_or("127.0.0.1");
-    format!("http://{host}{}", state.config().normalized_base())
-}
 
 /// `Content-Disposition: attachment; filename="…"` for an already sanitised name.
 fn disposition(name: Option<String>) -> Option<HeaderValue> {
@@ -40,11 +27,10 @@ pub(crate) struct TokenQuery {
 /// `POST {base}/attachments/upload` (UPL-001/002/004, ATT-006, ATT-009).
 pub(crate) async fn request_upload(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    BaseUrl(base): BaseUrl,
     Authed(who): Authed,
     StrictJson(obj): JsonObject,
 ) -> ApiResult {
-    let base = base_url(&state, &headers);
     ok(
         StatusCode::CREATED,
         state.request_upload(&who, &obj, &base)?,
@@ -82,22 +68,20 @@ pub(crate) async fn confirm(
 /// `GET {base}/attachments/{id}` (UPL-010, ATT-005): metadata for the uploader.
 pub(crate) async fn get_metadata(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    BaseUrl(base): BaseUrl,
     Path(id): Path<String>,
     Authed(who): Authed,
 ) -> ApiResult {
-    let base = base_url(&state, &headers);
     ok(StatusCode::OK, state.attachment_metadata(&who, &id, &base)?)
 }
 
 /// `GET {base}/attachments/{id}/download` (UPL-014/015): 302 to the signed URL.
 pub(crate) async fn download(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    BaseUrl(base): BaseUrl,
     Path(id): Path<String>,
     Authed(who): Authed,
 ) -> ApiResult {
-    let base = base_url(&state, &headers);
     let (location, name) = state.download_location(&who, &id, &base)?;
     let mut resp = StatusCode::FOUND.into_response();
     let h = resp.headers_mut();

@@ -2,21 +2,13 @@
 //! `GET /.well-known/agent-messaging.json` (DISC-002).
 
 use crate::defects::Defect;
+use crate::http::extract::BaseUrl;
 use crate::http::{ApiResult, ok};
 use crate::ids::fingerprint_of;
 use crate::service::AppState;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
-
-/// Origin + base path as the client reached us (for URLs that point back at the mock).
-pub(crate) fn base_url_of(state: &AppState, headers: &HeaderMap) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1");
-    format!("http://{host}{}", state.config().normalized_base())
-}
 
 fn capabilities() -> Value {
     json!([
@@ -81,13 +73,13 @@ pub(crate) async fn info(State(state): State<AppState>) -> ApiResult {
 }
 
 /// `GET /.well-known/agent-messaging.json` (DISC-002; `version` `AMP1` per spec 06, C-14).
-pub(crate) async fn well_known(State(state): State<AppState>, headers: HeaderMap) -> ApiResult {
+pub(crate) async fn well_known(State(state): State<AppState>, BaseUrl(base): BaseUrl) -> ApiResult {
     let pk = state.provider_public_key();
     ok(
         StatusCode::OK,
         json!({
             "version": "AMP1",
-            "endpoint": base_url_of(&state, &headers),
+            "endpoint": base,
             "provider": state.config().provider_domain,
             "public_key": pk.to_spki_pem(),
             "fingerprint": fingerprint_of(&pk),

@@ -95,6 +95,35 @@ impl<T: FromStrictJson> FromRequest<AppState> for StrictJson<T> {
     }
 }
 
+/// The provider's origin and base path as this client reached it (`http://<Host><base>`), for
+/// URLs that point back at the mock. A `Host` with characters outside a host name or address
+/// is replaced by `127.0.0.1`, so a client cannot inject text into the URLs it is given.
+#[derive(Debug, Clone)]
+pub struct BaseUrl(pub String);
+
+impl FromRequestParts<AppState> for BaseUrl {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, std::convert::Infallible> {
+        let host = parts
+            .headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .filter(|h| {
+                h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".:-[]".contains(&b))
+            })
+            .unwrap_or("127.0.0.1");
+        Ok(BaseUrl(format!(
+            "http://{host}{}",
+            state.config().normalized_base()
+        )))
+    }
+}
+
 /// Constant-time comparison (the admin key must not leak through timing).
 fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
