@@ -49,7 +49,6 @@ use amp_core::envelope::{Envelope, Limits, Message, RouteRequest};
 use amp_core::replay::{ReplayDecision, ReplayInput, ReplayPolicy};
 use amp_core::signing::{PublicKey, SigningFields, Strictness};
 use amp_core::{Address, MessageId};
-use http::HeaderMap;
 use serde_json::{Map, Value, json};
 
 /// FED-002 freshness window for `X-AMP-Timestamp` (the webhook window of 07, reused).
@@ -85,20 +84,23 @@ impl From<ApiError> for Refusal {
     }
 }
 
-/// A header as text (absent or non-UTF-8 → `None`).
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
+/// The provider-authentication headers of a forwarded request (FED-002, FED-005), each
+/// trimmed, `None` when absent, empty or not text.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ForwardHeaders {
+    /// `X-AMP-Provider`: the forwarding provider's domain.
+    pub provider: Option<String>,
+    /// `X-AMP-Timestamp`: unix seconds at signing time.
+    pub timestamp: Option<String>,
+    /// `X-AMP-Signature`: the provider's Ed25519 signature, Base64.
+    pub signature: Option<String>,
 }
 
 /// Run every check of the table above on a forwarded request and deliver it; `Ok` is the
 /// `{accepted: true, …}` answer.
 pub(crate) async fn accept(
     state: &AppState,
-    headers: &HeaderMap,
+    headers: &ForwardHeaders,
     body: &[u8],
 ) -> Result<Value, Refusal> {
     let cfg = state.config();
@@ -112,7 +114,7 @@ pub(crate) async fn accept(
     }
 
     // 1. Who is forwarding, and do we federate with them (FED-005, FED-017)?
-    let provider = header(headers, "x-amp-provider").ok_or_else(|| {
+    let provider = headers.provider.as_deref().ok_or_else(|| {
         Refusal::new(
             401,
             "unauthorized",
@@ -285,19 +287,19 @@ fn find_peer<'a>(peers: &'a [FederationPeer], domain: &str) -> Option<&'a Federa
 /// FED-002/003: the peer's Ed25519 signature over `"<X-AMP-Timestamp>.<raw body>"`.
 fn verify_provider(
     peer: &FederationPeer,
-    headers: &HeaderMap,
+    headers: &ForwardHeaders,
     body: &[u8],
     now: i64,
     window: i64,
 ) -> Result<(), Refusal> {
-    let sig = header(headers, "x-amp-signature").ok_or_else(|| {
+    let sig = headers.signature.as_deref().ok_or_else(|| {
         Refusal::new(
             401,
             "unauthorized",
             "X-AMP-Signature is required: Base64 Ed25519 signature by the provider key over \"<X-AMP-Timestamp>.<raw body>\"",
         )
     })?;
-    let ts = header(headers, "x-amp-timestamp").ok_or_else(|| {
+    let ts = headers.timestamp.as_deref().ok_or_else(|| {
         Refusal::new(
             401,
             "unauthorized",
