@@ -3,7 +3,7 @@
 //! protocol rules and no planted defects live here; the service layer ([`crate::service`])
 //! decides, this layer keeps.
 //!
-//! Everything mutable sits in one [`Db`] behind one mutex ([`Store`]), so an operation that
+//! Everything mutable sits in one `Db` behind one mutex (`Store`), so an operation that
 //! touches several stores (deregistration clears keys, mailbox and idempotency records) is
 //! atomic. Leaf modules only: nothing here imports the service or HTTP layers.
 
