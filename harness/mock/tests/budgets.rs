@@ -95,6 +95,7 @@ async fn unknown_paths_and_wrong_methods_spend_the_api_budget() {
     let wrong_method = m.delete("/messages/pending/count", None).await;
     assert_eq!(wrong_method.status, 405);
     assert!(wrong_method.is_spec_error(), "{}", wrong_method.text);
+    assert_eq!(wrong_method.headers["x-ratelimit-limit"], "2");
     let refused = m.get("/no-such-endpoint", None).await;
     assert_eq!((refused.status, refused.err()), (429, "rate_limited"));
 }
