@@ -7,7 +7,7 @@ use crate::error::ApiError;
 use crate::http::extract::{Authed, JsonObject, StrictJson};
 use crate::http::{ApiResult, ok};
 use crate::service::AppState;
-use crate::service::agents::parse_limit;
+use crate::service::fields::parse_limit;
 use crate::service::moderation::{check_pickup, quarantined_body};
 use crate::wire::{AckResult, AckVia, AgentRef};
 use axum::body::Bytes;

@@ -7,7 +7,10 @@
 //!
 //! | module | concern |
 //! |---|---|
-//! | [`agents`] | authentication, lookup, registration, keys (spec 03) |
+//! | [`agents`] | authentication, lookup, the agent's record, deregistration (spec 03) |
+//! | [`registration`] | registration and name availability (spec 03) |
+//! | [`keys`] | API-key and public-key rotation, revocation (spec 03) |
+//! | [`fields`] | reading body and query fields with the spec's error codes |
 //! | [`route`] | the route pipeline: validation, signature, routing decision (spec 04/05) |
 //! | [`delivery`] | wrapping, queueing and pushing an accepted message (RTE-001, TRUST-002) |
 //! | [`relay`] | pending pages, cursors, acks, read receipts (spec 05 relay, notify:v1) |
@@ -29,7 +32,10 @@ pub mod attachments;
 pub mod cards;
 pub mod delivery;
 pub mod federation;
+pub mod fields;
+pub mod keys;
 pub mod moderation;
+pub mod registration;
 pub mod relay;
 pub mod route;
 pub mod webhook;
