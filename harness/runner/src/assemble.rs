@@ -132,6 +132,8 @@ pub(crate) fn report(shared: &RunShared, mut f: Finished) -> RunReport {
         cases: f.cases,
         leftovers: f.leftovers,
         warnings: f.warnings,
+        // Set by `crate::reporter::WithChanges` when the run is compared with a previous one.
+        changes: None,
     }
 }
 
