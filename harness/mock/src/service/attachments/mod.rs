@@ -32,7 +32,9 @@ use crate::defects::Defect;
 use crate::error::ApiError;
 use crate::ids::random_hex;
 use crate::service::AppState;
-use crate::store::attachments::{Attachment, MAX_STORED, MAX_STORED_BYTES, ScanStatus, Use};
+use crate::store::attachments::{
+    Attachment, AttachmentStore, MAX_STORED, MAX_STORED_BYTES, ScanStatus, Use,
+};
 use crate::wire::AgentRef;
 use bytes::Bytes;
 use checks::{check_digest, check_filename, scan, valid_content_type};
@@ -274,12 +276,7 @@ impl AppState {
         base: &str,
     ) -> Result<Value, ApiError> {
         let db = self.lock();
-        let a = db
-            .attachments
-            .by_id
-            .get(id)
-            .filter(|a| may_read(a, who))
-            .ok_or_else(|| not_found(id))?;
+        let a = readable(&db.attachments, who, id)?;
         Ok(metadata_json(id, a, base))
     }
 
@@ -293,12 +290,7 @@ impl AppState {
     ) -> Result<(String, Option<String>), ApiError> {
         let now = self.clock().now_unix();
         let db = self.lock();
-        let a = db
-            .attachments
-            .by_id
-            .get(id)
-            .filter(|a| may_read(a, who))
-            .ok_or_else(|| not_found(id))?;
+        let a = readable(&db.attachments, who, id)?;
         if now >= a.expires_at {
             return Err(ApiError::new(
                 410,
@@ -356,6 +348,19 @@ fn metadata_json(id: &str, a: &Attachment, base: &str) -> Value {
 /// FED-008: the credential-free download URL (the token is the credential).
 fn signed_url(base: &str, id: &str, a: &Attachment) -> String {
     format!("{base}/attachments/{id}/file?token={}", a.download_token)
+}
+
+/// The attachment `id` if `who` may read it; else 404, as if it did not exist.
+fn readable<'a>(
+    store: &'a AttachmentStore,
+    who: &AgentRef,
+    id: &str,
+) -> Result<&'a Attachment, ApiError> {
+    store
+        .by_id
+        .get(id)
+        .filter(|a| may_read(a, who))
+        .ok_or_else(|| not_found(id))
 }
 
 /// The uploader, or the recipient of a message that routed the attachment.
