@@ -96,6 +96,16 @@ impl AppState {
             queued_at_unix: now,
             expires_at_unix: expires,
         };
+        if self.config().host_delivery {
+            // Delivered into the host (method `local`): nothing any API of this mock shows.
+            return Ok(RouteOutcome {
+                id: qm.id.clone(),
+                status: "delivered".into(),
+                method: "local".into(),
+                delivered_at: Some(amp_core::format_rfc3339(now)),
+                basis: "host".into(),
+            });
+        }
         let copies = self.policy().copies_per_message;
         {
             let mut db = self.lock();

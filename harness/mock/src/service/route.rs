@@ -419,6 +419,14 @@ impl AppState {
             // `name` alone expands into the sender's tenant.
             return name.to_string();
         }
+        // `malformed-to-delivered-by-name`: a `to` that is neither a full address nor a short
+        // form goes to the name before `@`, in the sender's tenant.
+        if self.has(Defect::MalformedToDeliveredByName)
+            && amp_core::address::parse_any(to).is_err()
+            && !name.is_empty()
+        {
+            return name.to_string();
+        }
         let foreign = domain.contains('.')
             && !domain
                 .to_ascii_lowercase()
