@@ -155,7 +155,7 @@ pub struct MockConfig {
     /// no API shows the delivered copy. A deployment choice, not a defect.
     pub host_delivery: bool,
     /// Owner accounts whose User Keys may register agents (REG-010/011); empty = none.
-    pub user_keys: Vec<crate::owner_auth::OwnerKey>,
+    pub user_keys: Vec<OwnerKey>,
 }
 
 impl Default for MockConfig {
@@ -199,4 +199,14 @@ impl MockConfig {
             format!("/{trimmed}")
         }
     }
+}
+
+/// One owner account the provider knows (spec 03 › User Key Pattern): its User Key, id and the
+/// tenant agents registered with the key are created in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnerKey {
+    /// The `uk_<base64url(owner id)>` credential.
+    pub user_key: String,
+    pub owner_id: String,
+    pub tenant: String,
 }

@@ -502,6 +502,12 @@ defects! {
         description: "GET /messages/pending?agent=<address> lists that agent's queue to any authenticated caller",
         killed_by: ["relay.pending.foreign"],
     }
+    AfpProviderChecked {
+        name: "afp-provider-checked",
+        clause: "RTE-011",
+        description: "`afp` attachments go through the provider-attachment checks and are refused as unknown uploads",
+        killed_by: ["attachments.route.afp-shape-only"],
+    }
     // IDEM: idempotency
     IdempotencyIgnored {
         name: "idempotency-ignored",
@@ -783,12 +789,6 @@ defects! {
         killed_by: ["attachments.metadata.expiry"],
     }
     // AFP: attachments stored outside the provider
-    AfpProviderChecked {
-        name: "afp-provider-checked",
-        clause: "RTE-011",
-        description: "`afp` attachments go through the provider-attachment checks and are refused as unknown uploads",
-        killed_by: ["attachments.route.afp-shape-only"],
-    }
     AfpAttachmentRewritten {
         name: "afp-attachment-rewritten",
         clause: "AFP-003",
