@@ -61,10 +61,10 @@ pub mod ssrf;
 pub mod store;
 pub mod wire;
 
+pub use config::OwnerKey;
 pub use config::{Clock, FederationPeer, MockConfig, RateLimits};
 pub use defects::{Defect, DefectSet, UnknownDefect, defect_table};
 pub use error::ApiError;
-pub use config::OwnerKey;
 pub use http::router;
 pub use ids::hash_api_key;
 pub use policy::Policy;

@@ -96,10 +96,9 @@ async fn user_key_registers(ctx: &mut Ctx) -> CaseResult {
             code(&r)
         ));
     }
-    if !r
-        .pointer("/owner_id")
+    if r.pointer("/owner_id")
         .and_then(Value::as_str)
-        .is_some_and(|o| !o.is_empty())
+        .is_none_or(str::is_empty)
     {
         return fail("the registration with a User Key answered without `owner_id` (REG-011)");
     }

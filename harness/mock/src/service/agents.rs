@@ -345,7 +345,9 @@ pub(super) fn declared_capabilities(
 
 /// The optional `communication_policy` of a registration or update (POL-001; updatable per
 /// C-64).
-pub(super) fn opt_policy(obj: &Map<String, Value>) -> Result<Option<CommunicationPolicy>, ApiError> {
+pub(super) fn opt_policy(
+    obj: &Map<String, Value>,
+) -> Result<Option<CommunicationPolicy>, ApiError> {
     match obj.get("communication_policy") {
         None | Some(Value::Null) => Ok(None),
         Some(v) => CommunicationPolicy::parse(v).map(Some),
