@@ -190,30 +190,18 @@ impl Config {
 
     /// The admin bearer key, read from the environment (`None` without an `[admin]` section).
     pub fn admin_key(&self, path: &str) -> Result<Option<String>, ConfigError> {
-        let Some(admin) = &self.admin else {
-            return Ok(None);
-        };
-        std::env::var(&admin.key_env)
-            .map(|v| Some(v.trim().to_string()))
-            .map_err(|_| ConfigError::MissingEnv {
-                path: path.to_string(),
-                key: "admin.key_env".to_string(),
-                var: admin.key_env.clone(),
-            })
+        self.admin
+            .as_ref()
+            .map(|a| secret_from_env(path, "admin.key_env", &a.key_env))
+            .transpose()
     }
 
     /// The owner's User Key, read from the environment (`None` without an `[owner]` section).
     pub fn user_key(&self, path: &str) -> Result<Option<String>, ConfigError> {
-        let Some(owner) = &self.owner else {
-            return Ok(None);
-        };
-        std::env::var(&owner.user_key_env)
-            .map(|v| Some(v.trim().to_string()))
-            .map_err(|_| ConfigError::MissingEnv {
-                path: path.to_string(),
-                key: "owner.user_key_env".to_string(),
-                var: owner.user_key_env.clone(),
-            })
+        self.owner
+            .as_ref()
+            .map(|o| secret_from_env(path, "owner.user_key_env", &o.user_key_env))
+            .transpose()
     }
 
     /// The federation peer seed, read from the environment.
@@ -237,6 +225,18 @@ impl Config {
         })?;
         Ok(Some((fed.peer_domain.clone(), seed)))
     }
+}
+
+/// A secret named by a `*_env` key of the config: the trimmed value of environment variable
+/// `var`, or an error naming the config `key` when it is not set.
+fn secret_from_env(path: &str, key: &str, var: &str) -> Result<String, ConfigError> {
+    std::env::var(var)
+        .map(|v| v.trim().to_string())
+        .map_err(|_| ConfigError::MissingEnv {
+            path: path.to_string(),
+            key: key.to_string(),
+            var: var.to_string(),
+        })
 }
 
 #[cfg(test)]
@@ -294,6 +294,21 @@ mod tests {
         assert!(e.contains("AMP_TEST_ADMIN_KEY_SURELY_UNSET_1f3a"), "{e}");
         assert!(toml::from_str::<Config>("[admin]\nkey = \"amp_admin_x\"").is_err());
         assert!(Config::default().admin_key("x.toml").unwrap().is_none());
+    }
+
+    #[test]
+    fn owner_section_names_an_environment_variable() {
+        let cfg: Config = toml::from_str(
+            r#"
+            [owner]
+            user_key_env = "AMP_TEST_USER_KEY_SURELY_UNSET_7c2e"
+            "#,
+        )
+        .unwrap();
+        let e = cfg.user_key("x.toml").unwrap_err().to_string();
+        assert!(e.contains("owner.user_key_env"), "{e}");
+        assert!(toml::from_str::<Config>("[owner]\nuser_key = \"uk_x\"").is_err());
+        assert!(Config::default().user_key("x.toml").unwrap().is_none());
     }
 
     #[test]

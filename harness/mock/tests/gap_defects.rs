@@ -537,25 +537,9 @@ defect_test!(
 
 /// Register `name` in `acme` with a restricted policy allowing `patterns`.
 async fn restricted(m: &Mock, name: &str, patterns: &[&str]) -> Agent {
-    let key = new_key();
-    let r = m
-        .post(
-            "/register",
-            None,
-            &json!({"tenant": "acme", "name": name,
-                    "public_key": key.public_key().to_spki_pem(),
-                    "key_algorithm": "Ed25519",
-                    "communication_policy": {"mode": "restricted", "allowed_recipients": patterns}}),
-        )
-        .await;
-    Agent {
-        address: r.body["address"].as_str().unwrap_or_default().to_string(),
-        api_key: r.body["api_key"].as_str().unwrap_or_default().to_string(),
-        key,
-        name: name.to_string(),
-        tenant: "acme".to_string(),
-        reg: r.body,
-    }
+    let policy =
+        json!({"communication_policy": {"mode": "restricted", "allowed_recipients": patterns}});
+    m.register_extra("acme", name, new_key(), &policy).await
 }
 
 async fn policy_enforced(m: &Mock) -> bool {

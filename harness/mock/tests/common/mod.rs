@@ -177,17 +177,26 @@ impl Mock {
     }
 
     pub async fn register_with(&self, tenant: &str, name: &str, key: SecretKey) -> Agent {
-        let r = self
-            .post(
-                "/register",
-                None,
-                &json!({
-                    "tenant": tenant, "name": name,
-                    "public_key": key.public_key().to_spki_pem(),
-                    "key_algorithm": "Ed25519",
-                }),
-            )
-            .await;
+        self.register_extra(tenant, name, key, &json!({})).await
+    }
+
+    /// Register with the fields of `extra` (an object) added to the body.
+    pub async fn register_extra(
+        &self,
+        tenant: &str,
+        name: &str,
+        key: SecretKey,
+        extra: &Value,
+    ) -> Agent {
+        let mut body = json!({
+            "tenant": tenant, "name": name,
+            "public_key": key.public_key().to_spki_pem(),
+            "key_algorithm": "Ed25519",
+        });
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        let r = self.post("/register", None, &body).await;
         assert_eq!(r.status, 201, "register failed: {}", r.text);
         Agent {
             address: r.body["address"].as_str().unwrap_or_default().to_string(),
