@@ -707,7 +707,12 @@ pub(crate) async fn register(
             "endpoint": base,
             "route_url": format!("{base}/route"),
         },
-        "fingerprint": agent.fingerprint,
+        // `fingerprint-spki-der` answers the spki-der reading of C-19 (nothing else moves).
+        "fingerprint": if state.has(Defect::FingerprintSpkiDer) {
+            agent.public_key.fingerprint(amp_core::FingerprintProfile::SpkiDer)
+        } else {
+            agent.fingerprint.clone()
+        },
         "registered_at": amp_core::format_rfc3339(now),
     });
     if let (Some(s), Some(m)) = (generated_secret, resp.as_object_mut()) {

@@ -795,6 +795,12 @@ defects! {
         description: "any agent may read another agent's risk score",
         killed_by: ["admin.risk.own-only"],
     }
+    RiskRaw {
+        name: "risk-raw",
+        clause: "RISK-001",
+        description: "the risk score is the formula's value uncapped, up to 300 (the raw reading of C-35)",
+        killed_by: ["admin.risk.formula"],
+    }
     // QTN: quarantine
     QuarantineLeaksRules {
         name: "quarantine-leaks-rules",
@@ -864,6 +870,12 @@ defects! {
         clause: "CARD-004",
         description: "PUT /agents/me/card stores an already expired card",
         killed_by: ["card.upload.expired"],
+    }
+    FingerprintSpkiDer {
+        name: "fingerprint-spki-der",
+        clause: "REG-002",
+        description: "the registration response gives the SHA-256 of the key's SPKI DER as fingerprint (the spki-der reading of C-19)",
+        killed_by: ["register.fingerprint"],
     }
     CardFingerprintMismatch {
         name: "card-fingerprint-mismatch",
