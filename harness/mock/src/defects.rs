@@ -139,6 +139,12 @@ defects! {
         description: "rotate-keys accepts any proof",
         killed_by: ["keys.rotate-keys.bad-proof"],
     }
+    FingerprintSpkiDer {
+        name: "fingerprint-spki-der",
+        clause: "REG-002",
+        description: "the registration response gives the SHA-256 of the key's SPKI DER as fingerprint (the spki-der reading of C-19)",
+        killed_by: ["register.fingerprint"],
+    }
     DeregisteredKeyWorks {
         name: "deregistered-key-works",
         clause: "REG-023",
@@ -795,12 +801,6 @@ defects! {
         description: "any agent may read another agent's risk score",
         killed_by: ["admin.risk.own-only"],
     }
-    RiskRaw {
-        name: "risk-raw",
-        clause: "RISK-001",
-        description: "the risk score is the formula's value uncapped, up to 300 (the raw reading of C-35)",
-        killed_by: ["admin.risk.formula"],
-    }
     // QTN: quarantine
     QuarantineLeaksRules {
         name: "quarantine-leaks-rules",
@@ -858,6 +858,12 @@ defects! {
         description: "risk score counts blocked/quarantined/flagged with weight 1 each",
         killed_by: ["admin.risk.formula"],
     }
+    RiskRaw {
+        name: "risk-raw",
+        clause: "RISK-001",
+        description: "the risk score is the formula's value uncapped, up to 300 (the raw reading of C-35)",
+        killed_by: ["admin.risk.formula"],
+    }
     // CARD: agent cards
     CardUnverifiedUpload {
         name: "card-unverified-upload",
@@ -870,12 +876,6 @@ defects! {
         clause: "CARD-004",
         description: "PUT /agents/me/card stores an already expired card",
         killed_by: ["card.upload.expired"],
-    }
-    FingerprintSpkiDer {
-        name: "fingerprint-spki-der",
-        clause: "REG-002",
-        description: "the registration response gives the SHA-256 of the key's SPKI DER as fingerprint (the spki-der reading of C-19)",
-        killed_by: ["register.fingerprint"],
     }
     CardFingerprintMismatch {
         name: "card-fingerprint-mismatch",
@@ -1012,7 +1012,7 @@ mod tests {
             assert!(seen.insert(d.name()), "duplicate name {}", d.name());
             assert_eq!(d.name().parse::<Defect>(), Ok(*d));
         }
-        assert_eq!(Defect::ALL.len(), 133);
+        assert_eq!(Defect::ALL.len(), 135);
         assert!("no-such-defect".parse::<Defect>().is_err());
     }
 
