@@ -182,6 +182,13 @@ fn warning_readings_follow_the_declared_profile() {
             "{case} vs {defect}, declared {clean_reading}"
         );
     }
+    // A fingerprint in no form of the key fails whatever the run declares.
+    let case = "register.fingerprint";
+    for declared in [&[][..], &["--fingerprint", "spki-der"]] {
+        let mut extra = vec!["--defect", "fingerprint-hex"];
+        extra.extend_from_slice(declared);
+        assert_eq!(verdict(&[case], &extra)[case], "fail", "{extra:?}");
+    }
 }
 
 #[test]

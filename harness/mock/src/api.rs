@@ -707,9 +707,14 @@ pub(crate) async fn register(
             "endpoint": base,
             "route_url": format!("{base}/route"),
         },
-        // `fingerprint-spki-der` answers the spki-der reading of C-19 (nothing else moves).
+        // `fingerprint-spki-der` answers the spki-der reading of C-19, `fingerprint-hex` a form
+        // of no reading (nothing else moves).
         "fingerprint": if state.has(Defect::FingerprintSpkiDer) {
             agent.public_key.fingerprint(amp_core::FingerprintProfile::SpkiDer)
+        } else if state.has(Defect::FingerprintHex) {
+            use sha2::{Digest, Sha256};
+            let digest = Sha256::digest(agent.public_key.as_bytes());
+            format!("SHA256:{}", hex::encode(digest))
         } else {
             agent.fingerprint.clone()
         },

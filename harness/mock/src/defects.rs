@@ -145,6 +145,12 @@ defects! {
         description: "the registration response gives the SHA-256 of the key's SPKI DER as fingerprint (the spki-der reading of C-19)",
         killed_by: ["register.fingerprint"],
     }
+    FingerprintHex {
+        name: "fingerprint-hex",
+        clause: "REG-002",
+        description: "the registration fingerprint is SHA256: followed by hex, a form no reading of C-19 gives",
+        killed_by: ["register.fingerprint"],
+    }
     DeregisteredKeyWorks {
         name: "deregistered-key-works",
         clause: "REG-023",
@@ -1012,7 +1018,7 @@ mod tests {
             assert!(seen.insert(d.name()), "duplicate name {}", d.name());
             assert_eq!(d.name().parse::<Defect>(), Ok(*d));
         }
-        assert_eq!(Defect::ALL.len(), 135);
+        assert_eq!(Defect::ALL.len(), 136);
         assert!("no-such-defect".parse::<Defect>().is_err());
     }
 
