@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 const RESPONSE_CAP: usize = 256 * 1024;
 /// The spec's HTTP body limit (API-009): larger route bodies must be refused with 413.
 const API_BODY_LIMIT: usize = 1_048_576;
-/// How long to wait for more frames after each WebSocket frame sent (collects pushes).
-const WS_DRAIN: Duration = Duration::from_millis(1);
+/// Most ids in one batch ack (the mock's and the spec's pending page maximum, RTE-015).
+const ACK_BATCH_MAX: usize = 100;
 
 /// The lane could not be set up or talk to the target at all.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -489,45 +489,12 @@ impl Lane {
                     .iter()
                     .filter_map(|t| self.model.ack_id(a, t))
                     .collect();
-                if ids.is_empty() {
-                    return Vec::new();
-                }
-                let what = "POST /messages/pending/ack";
-                let req = Req::new(
-                    Method::POST,
-                    format!("{}/messages/pending/ack", self.cfg.base_url),
-                )
-                .json(&json!({ "ids": ids }))
-                .bearer(&self.agents[a].api_key);
-                match self.send(req, what).await {
-                    Err(e) => vec![e],
-                    Ok(resp) => {
-                        let mut out = check_http(resp.status, &resp.body, false, what);
-                        if resp.is_success() {
-                            let not_found: HashSet<String> = resp
-                                .json()
-                                .and_then(|j| j.get("not_found"))
-                                .and_then(Value::as_array)
-                                .map(|a| {
-                                    a.iter()
-                                        .filter_map(Value::as_str)
-                                        .map(str::to_string)
-                                        .collect()
-                                })
-                                .unwrap_or_default();
-                            let unique: HashSet<&String> = ids.iter().collect();
-                            for id in unique {
-                                out.extend(self.model.ack_result(
-                                    a,
-                                    id,
-                                    !not_found.contains(id),
-                                    resp.status,
-                                ));
-                            }
-                        }
-                        out
-                    }
-                }
+                self.ack_batch(a, ids).await
+            }
+            Op::AckSeen { agent } => {
+                let a = self.idx(*agent);
+                let ids = self.model.unacked_seen(a, ACK_BATCH_MAX);
+                self.ack_batch(a, ids).await
             }
             Op::Raw(r) => {
                 let what = format!(
@@ -572,6 +539,39 @@ impl Lane {
             }
             Op::Ws(w) => self.ws(w).await,
         }
+    }
+
+    /// `POST /messages/pending/ack` with `ids` (nothing is sent for an empty list).
+    async fn ack_batch(&mut self, a: usize, ids: Vec<String>) -> Vec<Violation> {
+        if ids.is_empty() {
+            return Vec::new();
+        }
+        let what = "POST /messages/pending/ack";
+        let req = Req::new(
+            Method::POST,
+            format!("{}/messages/pending/ack", self.cfg.base_url),
+        )
+        .json(&json!({ "ids": ids }))
+        .bearer(&self.agents[a].api_key);
+        let resp = match self.send(req, what).await {
+            Err(e) => return vec![e],
+            Ok(resp) => resp,
+        };
+        let mut out = check_http(resp.status, &resp.body, false, what);
+        if resp.is_success() {
+            let not_found: HashSet<String> =
+                amp_core::json::str_items(resp.json().and_then(|j| j.get("not_found")))
+                    .map(str::to_string)
+                    .collect();
+            let unique: HashSet<&String> = ids.iter().collect();
+            for id in unique {
+                out.extend(
+                    self.model
+                        .ack_result(a, id, !not_found.contains(id), resp.status),
+                );
+            }
+        }
+        out
     }
 
     async fn route_bytes(&mut self, sender: usize, bytes: Vec<u8>) -> Vec<Violation> {
@@ -691,10 +691,7 @@ impl Lane {
                 break;
             }
             session.auth.sent(f);
-            if self
-                .drain(&mut conn, &mut session, WS_DRAIN, &mut out)
-                .await
-            {
+            if self.take_arrived(&mut conn, &mut session, &mut out).await {
                 closed = true;
                 break;
             }
@@ -764,16 +761,18 @@ impl Lane {
         out
     }
 
-    /// Read frames until none arrives within `wait`; true when the connection closed.
-    async fn drain(
+    /// Check the frames that have already arrived, without waiting for more; true when the
+    /// connection closed. Waiting here (it used to be 1 ms after every frame sent) only kept
+    /// the lane idle: frames are judged in arrival order whenever they are read, and the
+    /// closing ping (or, after a bad start, the wait for the close) collects the rest.
+    async fn take_arrived(
         &mut self,
         conn: &mut WsConn,
         session: &mut WsSession,
-        wait: Duration,
         out: &mut Vec<Violation>,
     ) -> bool {
         loop {
-            let ev = conn.recv(wait).await;
+            let ev = conn.recv(Duration::ZERO).await;
             if matches!(ev, WsEvent::Timeout) {
                 return false;
             }

@@ -754,6 +754,16 @@ impl Model {
             .collect()
     }
 
+    /// The ids `agent` has seen and not acknowledged, oldest first, at most `max`.
+    pub fn unacked_seen(&self, agent: usize, max: usize) -> Vec<String> {
+        self.seen[agent]
+            .iter()
+            .filter(|id| !self.acked[agent].contains(*id))
+            .take(max)
+            .cloned()
+            .collect()
+    }
+
     /// Resolve an ack target to an id (None: nothing to ack yet).
     pub fn ack_id(&self, agent: usize, target: &crate::ops::AckTarget) -> Option<String> {
         use crate::ops::AckTarget;
