@@ -7,6 +7,9 @@
 //! call and of the pickup call. amp-netfuzz's `fuzz_vs_mock` bench runs the same client loop
 //! (`route_pickup/workload.rs`) next to the fuzzer.
 
+// `Stop::Until` serves amp-netfuzz's `fuzz_vs_mock` bench only.
+#[allow(dead_code)]
+#[path = "route_pickup/workload.rs"]
 mod workload;
 
 use amp_mock::MockConfig;
