@@ -165,7 +165,9 @@ def main():
     earlier = [k for k, c in causes.items() if c["kind"] == "tool" and k not in by_cause]
     if earlier:
         w("## False verdicts of the tool found by earlier runs\n")
-        w("Judged against this provider in earlier runs (see Runs below); none of them shows in this run.\n")
+        w("Judged against this provider in earlier runs (see Runs below), or found while triaging this "
+          "one; none of them is a fail, warn, info or blocked verdict of this run (an open one may "
+          "still show as a skip, which its text names).\n")
         for key in sorted(earlier):
             cause = causes[key]
             ids = sorted(cid for cid, e in case_triage.items()

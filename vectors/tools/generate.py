@@ -689,7 +689,9 @@ def gen_payload_hash():
         ["SIG-008"],
         {"type": "batch", "message": "m", "context": {"items": [{"id": N("2"), "name": "b"}, {"name": "a", "id": N("1")}]}},
     )
-    add("hash-013", "Empty object and empty array", ["SIG-008"], {"type": "t", "message": "", "context": {"o": {}, "a": []}})
+    # A non-empty `message`: the case is about the empty `o` and `a`; an empty message body is a
+    # payload question of its own that a provider may refuse before it looks at the hash.
+    add("hash-013", "Empty object and empty array", ["SIG-008"], {"type": "t", "message": "m", "context": {"o": {}, "a": []}})
     add("hash-014", "Non-ASCII Latin text (é) and a check mark", ["SIG-008", "C-02"], {"type": "notification", "message": "h\u00e9llo \u2713"})
     add("hash-015", "CJK text", ["SIG-008", "C-02"], {"type": "notification", "message": "\u4f60\u597d\uff0c\u4e16\u754c"})
     add("hash-016", "Astral-plane emoji (surrogate pair in UTF-16)", ["SIG-008", "C-02"], {"type": "notification", "message": "ship it \U0001F680"})
@@ -815,8 +817,10 @@ def gen_canonical():
     add("canon-026", "Unicode subject (UTF-8, emoji)", ["SIG-007", "C-02"], {**BASE_FIELDS, "subject": "Gr\u00fc\u00dfe \U0001F44B \u65e5\u672c", "payload": HELLO})
     add("canon-027", "Subject in NFD form is not normalised", ["SIG-007", "C-18"], {**BASE_FIELDS, "subject": "Cafe\u0301", "payload": HELLO})
     add("canon-028", "Mixed-case addresses are signed verbatim", ["SIG-007", "C-09"], {**BASE_FIELDS, "to": "Bob@Acme.crabmail.ai", "payload": HELLO})
-    add("canon-029", "Unknown priority value is refused", ["SIG-007", "MSG-004"], {**BASE_FIELDS, "priority": "critical", "payload": HELLO})
-    add("canon-030", "Priority is case-sensitive", ["SIG-007", "MSG-004"], {**BASE_FIELDS, "priority": "URGENT", "payload": HELLO})
+    # MSG-004 first: a provider that accepts an unknown priority breaks the priority rule; SIG-007
+    # (no canonical string exists for it) is the signing consequence.
+    add("canon-029", "Unknown priority value is refused", ["MSG-004", "SIG-007"], {**BASE_FIELDS, "priority": "critical", "payload": HELLO})
+    add("canon-030", "Priority is case-sensitive", ["MSG-004", "SIG-007"], {**BASE_FIELDS, "priority": "URGENT", "payload": HELLO})
     add("canon-031", "Non-ASCII payload: hash (and so the string) differs under python-ascii", ["SIG-007", "SIG-008", "C-02"], {**BASE_FIELDS, "payload": {"type": "notification", "message": "h\u00e9llo \u2713"}})
     add("canon-032", "Subject with a newline is kept verbatim", ["SIG-007"], {**BASE_FIELDS, "subject": "line1\nline2", "payload": HELLO})
     add("canon-033", "Empty subject (schema minLength 1, the string itself is still defined)", ["SIG-007", "C-42"], {**BASE_FIELDS, "subject": "", "payload": HELLO})

@@ -11,7 +11,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(
     name = "amp-conformance",
     version,
-    args_conflicts_with_subcommands = true
+    args_conflicts_with_subcommands = true,
+    after_help = crate::exit::EXIT_CODES_HELP
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -23,6 +24,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the conformance suite against a provider (default: the embedded mock).
+    #[command(after_help = crate::exit::EXIT_CODES_HELP)]
     Run(RunArgs),
     /// List every conformance case with its clauses, level and needs.
     List(ListArgs),
@@ -175,6 +177,19 @@ pub struct RunArgs {
     /// Write a JUnit XML report here.
     #[arg(long, value_name = "FILE")]
     pub report_junit: Option<PathBuf>,
+    /// Write a Markdown report here (GitHub-flavoured: for a pull-request comment or
+    /// `$GITHUB_STEP_SUMMARY`; transcripts are cut, the JSON report has them in full).
+    #[arg(long = "report-md", value_name = "FILE")]
+    pub report_md: Option<PathBuf>,
+    /// Write a self-contained HTML report here (no script, no network; filters by verdict and
+    /// section).
+    #[arg(long, value_name = "FILE")]
+    pub report_html: Option<PathBuf>,
+    /// Compare with a previous run's JSON report (written by --report-json): the terminal summary
+    /// and the JSON, Markdown and HTML reports then list new failures, fixed, changed, added and
+    /// removed cases. It never changes the exit code.
+    #[arg(long, value_name = "PREVIOUS.json")]
+    pub compare: Option<PathBuf>,
     /// Write one full (redacted) wire transcript per case into this directory.
     #[arg(long, value_name = "DIR")]
     pub trace: Option<PathBuf>,

@@ -2,7 +2,19 @@
 
 use std::fmt;
 
-/// Process exit codes (documented in the README).
+/// The exit codes as `--help` shows them (the README has the same table).
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes (stable, for CI):
+  0  every required case passed (warn passes unless --strict; xfail passes); other commands: done
+  1  a case failed: fail, error, xpass or blocked, or warn with --strict (vectors: a vector
+     failed; selftest: a defect survived or a false alarm; fuzz: a violation found or replayed)
+  2  usage or configuration error: a bad flag, URL, glob, --config, --expected-failures or
+     --compare file (the message names it)
+  3  the target did not answer at preflight, a report file could not be written, or the harness
+     broke
+--compare never changes the exit code.";
+
+/// Process exit codes (documented in `--help` and the README).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitCode {
     /// Every required case passed (or the command did its job).

@@ -446,3 +446,156 @@ fn user_vectors_are_linted_and_vector_trials_can_be_left_out() {
     let without = listed(&["--skip-vectors"]);
     assert!(!without.contains("vector.") && without.contains("route.unsigned"));
 }
+
+/// Two quick cases the embedded mock passes; `accept-unsigned` makes them warn (C-40), and
+/// declared `--signing required` turns that into a failure.
+const SIGNING_CASES: [&str; 4] = [
+    "--run",
+    "route.unsigned",
+    "--run",
+    "route.signature.failure-codes",
+];
+
+fn run_code(extra: &[&str]) -> (Option<i32>, String, String) {
+    let out = bin()
+        .args(["run", "--seed", "9", "--skip-vectors"])
+        .args(SIGNING_CASES)
+        .args(extra)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[test]
+fn every_exit_code_through_the_binary() {
+    let (code, stdout, _) = run_code(&[]);
+    assert_eq!(code, Some(0), "clean: {stdout}");
+    // A warning passes, unless --strict.
+    let (code, stdout, _) = run_code(&["--defect", "accept-unsigned"]);
+    assert_eq!(code, Some(0), "warn: {stdout}");
+    assert!(stdout.contains("! route.unsigned"), "{stdout}");
+    let (code, stdout, _) = run_code(&["--defect", "accept-unsigned", "--strict"]);
+    assert_eq!(code, Some(1), "warn --strict: {stdout}");
+    let (code, stdout, _) = run_code(&["--defect", "accept-unsigned", "--signing", "required"]);
+    assert_eq!(code, Some(1), "fail: {stdout}");
+    // An expected failure passes; the same list on a clean target is stale (xpass) and fails.
+    let dir = tempfile::tempdir().unwrap();
+    let xfail = dir.path().join("xfail.txt");
+    std::fs::write(&xfail, "route.unsigned\nroute.signature.failure-codes\n").unwrap();
+    let xfail = xfail.to_str().unwrap();
+    let failing = ["--defect", "accept-unsigned", "--signing", "required"];
+    let (code, stdout, _) = run_code(&[&failing[..], &["--expected-failures", xfail]].concat());
+    assert_eq!(code, Some(0), "xfail: {stdout}");
+    let (code, stdout, _) = run_code(&["--expected-failures", xfail]);
+    assert_eq!(code, Some(1), "xpass: {stdout}");
+    let (code, _, stderr) = run_code(&["--compare", "/nonexistent/previous.json"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    let out = bin()
+        .args(["run", "--target", "http://127.0.0.1:9/v1", "--timeout", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    // A report that cannot be written is 3 as well, before the run (its folder is a file).
+    let (code, _, stderr) = run_code(&["--report-html", "/dev/null/report.html"]);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(stderr.contains("/dev/null"), "{stderr}");
+    // --help documents them.
+    for args in [&["--help"][..], &["run", "--help"]] {
+        let out = bin().args(args).output().unwrap();
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            help.contains("Exit codes") && help.contains("  3  "),
+            "{args:?}: {help}"
+        );
+    }
+}
+
+#[test]
+fn compare_with_a_previous_run_lists_the_changes_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let previous = path("previous.json");
+    let (code, stdout, _) = run_code(&["--report-json", &previous]);
+    assert_eq!(code, Some(0), "{stdout}");
+    let (json, md, html) = (path("now.json"), path("now.md"), path("now.html"));
+    let (code, stdout, stderr) = run_code(&[
+        "--defect",
+        "accept-unsigned",
+        "--signing",
+        "required",
+        "--compare",
+        &previous,
+        "--report-json",
+        &json,
+        "--report-md",
+        &md,
+        "--report-html",
+        &html,
+    ]);
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("changes since run") && stdout.contains("2 new failures, 0 fixed"),
+        "{stdout}"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let new: Vec<(&str, &str, &str)> = report["changes"]["new_failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap(),
+                c["before"].as_str().unwrap(),
+                c["after"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        new,
+        [
+            ("route.signature.failure-codes", "pass", "fail"),
+            ("route.unsigned", "pass", "fail")
+        ]
+    );
+    assert_eq!(report["changes"]["previous"]["source"], previous.as_str());
+    let md = std::fs::read_to_string(&md).unwrap();
+    assert!(
+        md.contains("### Changes since run") && md.contains("| new failures |"),
+        "{md}"
+    );
+    assert!(md.contains("### Failures (2)"), "{md}");
+    let html = std::fs::read_to_string(&html).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>") && html.contains("id=\"changes\""));
+    // The comparison itself does not fail a run: the same comparison on a clean target is 0.
+    let (code, stdout, _) = run_code(&["--compare", &json]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("0 new failures, 2 fixed"), "{stdout}");
+}
+
+#[test]
+fn a_previous_report_of_another_schema_or_a_broken_one_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("old.json");
+    std::fs::write(&old, r#"{"schema":"amp-conformance/report/v0","cases":[]}"#).unwrap();
+    let broken = dir.path().join("broken.json");
+    std::fs::write(
+        &broken,
+        "{\"schema\": \"amp-conformance/report/v1\", \"cases\": [",
+    )
+    .unwrap();
+    for (file, says) in [(&old, "report/v0"), (&broken, "not a JSON report")] {
+        let started = std::time::Instant::now();
+        let (code, _, stderr) = run_code(&["--compare", file.to_str().unwrap()]);
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(
+            stderr.contains(file.to_str().unwrap()) && stderr.contains(says),
+            "{stderr}"
+        );
+        // Checked before the run, not after the suite.
+        assert!(started.elapsed().as_secs() < 5);
+    }
+}

@@ -577,7 +577,7 @@ pub(crate) async fn register(
     let name = req_str(obj, "name")?.to_ascii_lowercase();
     let pem = req_str(obj, "public_key")?;
     check_key_algorithm(obj)?;
-    if !valid_name(&name) {
+    if !valid_name(&name) || (state.has(Defect::AgentNameUnderscoreRefused) && name.contains('_')) {
         return Err(ApiError::invalid_field(
             "name",
             "name must be 1-63 characters of A-Z a-z 0-9 - _ (ADDR-002)",
@@ -587,6 +587,18 @@ pub(crate) async fn register(
         return Err(ApiError::invalid_field(
             "tenant",
             "tenant must be dot-separated segments of 1-63 characters of A-Z a-z 0-9 - (ADDR-003)",
+        ));
+    }
+    if let Some(hosted) = &state.config().tenants
+        && !hosted.iter().any(|t| t.eq_ignore_ascii_case(&tenant))
+    {
+        return Err(ApiError::new(
+            403,
+            "tenant_access_denied",
+            format!(
+                "this provider hosts only the tenant(s) {}: register there (REG-008, REG-009)",
+                hosted.join(", ")
+            ),
         ));
     }
     let address = format!("{name}@{tenant}.{}", state.config().provider_domain);

@@ -146,6 +146,14 @@ pub struct MockConfig {
     /// Bearer key for the admin endpoints (quarantine, suspension, any agent's risk score,
     /// ADM-001); a random key when `None` (read it back with `MockHandle::admin_key`).
     pub admin_key: Option<String>,
+    /// The tenants registration is open in; `None` = any. A single-organisation deployment
+    /// (as AI Maestro's) hosts one and answers others `403 tenant_access_denied` (REG-008,
+    /// REG-009: providers may restrict tenants). A deployment choice, not a defect.
+    pub tenants: Option<Vec<String>>,
+    /// Deliver on the provider's own host (spec 05 method `local`, as AI Maestro does into its
+    /// inbox files): answered `delivered`/`local`, and nothing is queued, pushed or posted, so
+    /// no API shows the delivered copy. A deployment choice, not a defect.
+    pub host_delivery: bool,
 }
 
 impl Default for MockConfig {
@@ -172,6 +180,8 @@ impl Default for MockConfig {
             max_body_bytes: 1_048_576,
             clock: Clock::default(),
             admin_key: None,
+            tenants: None,
+            host_delivery: false,
         }
     }
 }

@@ -78,6 +78,18 @@ defects! {
         description: "a short `name@tenant` is expanded into the sender's tenant instead of the tenant it names",
         killed_by: ["vector.routing.route-004", "vector.routing.route-009"],
     }
+    AgentNameUnderscoreRefused {
+        name: "agent-name-underscore-refused",
+        clause: "ADDR-002",
+        description: "registration refuses agent names with `_`, which the address grammar allows",
+        killed_by: ["vector.address.addr-014"],
+    }
+    MalformedToDeliveredByName {
+        name: "malformed-to-delivered-by-name",
+        clause: "ADDR-001",
+        description: "a `to` that is no address (`alice@`, a doubled or leading dot) is delivered to the name before `@` in the sender's tenant",
+        killed_by: ["vector.address.addr-021", "vector.address.addr-022", "vector.address.addr-023"],
+    }
     TwoLabelDomainLocal {
         name: "two-label-domain-local",
         clause: "ADDR-001",
@@ -988,7 +1000,7 @@ mod tests {
             assert!(seen.insert(d.name()), "duplicate name {}", d.name());
             assert_eq!(d.name().parse::<Defect>(), Ok(*d));
         }
-        assert_eq!(Defect::ALL.len(), 131);
+        assert_eq!(Defect::ALL.len(), 133);
         assert!("no-such-defect".parse::<Defect>().is_err());
     }
 

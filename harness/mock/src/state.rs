@@ -1072,6 +1072,14 @@ impl AppState {
             // `name` alone expands into the sender's tenant.
             return name.to_string();
         }
+        // `malformed-to-delivered-by-name`: a `to` that is neither a full address nor a short
+        // form goes to the name before `@`, in the sender's tenant.
+        if self.has(Defect::MalformedToDeliveredByName)
+            && amp_core::address::parse_any(to).is_err()
+            && !name.is_empty()
+        {
+            return name.to_string();
+        }
         let foreign = domain.contains('.')
             && !domain
                 .to_ascii_lowercase()
@@ -1225,6 +1233,16 @@ impl AppState {
             queued_at_unix: now,
             expires_at_unix: expires,
         };
+        if self.config().host_delivery {
+            // Delivered into the host (method `local`): nothing any API of this mock shows.
+            return Ok(RouteOutcome {
+                id: qm.id.clone(),
+                status: "delivered".into(),
+                method: "local".into(),
+                delivered_at: Some(amp_core::format_rfc3339(now)),
+                basis: "host".into(),
+            });
+        }
         let copies = self.policy().copies_per_message;
         {
             let mut db = self.lock();

@@ -123,6 +123,46 @@ defect_test!(
     refuses_two_label_domain
 );
 
+async fn registers_underscore_names(m: &Mock) -> bool {
+    let r = m
+        .post(
+            "/register",
+            None,
+            &json!({
+                "tenant": "acme", "name": "build_bot",
+                "public_key": new_key().public_key().to_spki_pem(),
+                "key_algorithm": "Ed25519",
+            }),
+        )
+        .await;
+    r.status == 201
+}
+defect_test!(
+    agent_name_underscore_refused,
+    Defect::AgentNameUnderscoreRefused,
+    registers_underscore_names
+);
+
+async fn refuses_a_to_that_is_no_address(m: &Mock) -> bool {
+    let (a, b) = pair(m).await;
+    let domain = MockConfig::default().provider_domain;
+    let mut refused = true;
+    for to in [
+        "bob@".to_string(),
+        format!("bob@acme..{domain}"),
+        format!("bob@.acme.{domain}"),
+    ] {
+        let body = m.body(&a, &to, "no address", &payload("x"));
+        refused &= m.route(&a, &body).await.status == 400;
+    }
+    refused && m.pending(&b).await.is_empty()
+}
+defect_test!(
+    malformed_to_delivered_by_name,
+    Defect::MalformedToDeliveredByName,
+    refuses_a_to_that_is_no_address
+);
+
 #[tokio::test]
 async fn routing_follows_amp_cores_decision() {
     let m = mock(&[]).await;

@@ -3,6 +3,7 @@
 
 use crate::execute::ms;
 use crate::facts::ProbeRecord;
+use crate::prereq::Prereq;
 use crate::report::{
     CaseReport, CoverageReport, Leftover, OptionsInfo, REPORT_SCHEMA, RunMeta, RunReport,
     SpecRevision, Summary, TargetInfo, TimingInfo, ToolInfo, Verdict, Warning,
@@ -132,6 +133,8 @@ pub(crate) fn report(shared: &RunShared, mut f: Finished) -> RunReport {
         cases: f.cases,
         leftovers: f.leftovers,
         warnings: f.warnings,
+        // Set by `crate::reporter::WithChanges` when the run is compared with a previous one.
+        changes: None,
     }
 }
 
@@ -206,7 +209,52 @@ fn root_causes(
         .collect();
     found.sort_by(|a, b| b.cases.len().cmp(&a.cases.len()).then(a.key.cmp(&b.key)));
     out.extend(found);
+    out.extend(unexplained_blocks(&out, cases));
     // A cause that no verdict depends on (a probe no case needed) is not a root cause.
     out.retain(|rc| !rc.cases.is_empty());
     out
+}
+
+/// Blocked cases that no probe or finding explains: a case may find a prerequisite missing
+/// for itself although the run's probe established it (e.g. a registration in a tenant the
+/// provider refuses). A `blocked` verdict always points at the root causes, so these get one
+/// root cause per prerequisite (`blocked:<prereq>`), summarised by the first case's reason.
+fn unexplained_blocks(
+    explained: &[crate::report::RootCause],
+    cases: &[crate::report::CaseReport],
+) -> Vec<crate::report::RootCause> {
+    use crate::report::{RootCause, RootCauseKind};
+    let listed: std::collections::HashSet<&str> = explained
+        .iter()
+        .flat_map(|rc| rc.cases.iter().map(String::as_str))
+        .collect();
+    let mut by_prereq: std::collections::BTreeMap<Prereq, Vec<&crate::report::CaseReport>> =
+        std::collections::BTreeMap::new();
+    for c in cases {
+        if let Some(p) = c.blocked_by
+            && !listed.contains(c.id.as_str())
+        {
+            by_prereq.entry(p).or_default().push(c);
+        }
+    }
+    by_prereq
+        .into_iter()
+        .map(|(p, blocked)| RootCause {
+            key: format!("blocked:{p}"),
+            kind: RootCauseKind::Probe,
+            clause: p.clause().to_string(),
+            summary: format!(
+                "{} case(s) could not establish for themselves that {} (the run's probe did), \
+                 first: {}",
+                blocked.len(),
+                p.description(),
+                blocked
+                    .first()
+                    .and_then(|c| c.reason.clone())
+                    .unwrap_or_default()
+            ),
+            cases: blocked.iter().map(|c| c.id.clone()).collect(),
+            transcript: Vec::new(),
+        })
+        .collect()
 }

@@ -3,7 +3,9 @@
 //! Suites define [`Case`]s (static data plus an async function taking a [`Ctx`]); [`run`]
 //! selects, gates, executes them with bounded concurrency and per-case timeouts, cleans up
 //! the agents they registered and returns a [`RunReport`], which renders as JSON
-//! (`reports/report.schema.json`), JUnit XML and a terminal summary.
+//! (`reports/report.schema.json`), JUnit XML, Markdown, HTML and a terminal summary; compared
+//! with a previous run's JSON report ([`PreviousReport`]), every rendering lists the
+//! [`Changes`].
 //!
 //! Prerequisites many cases build on ([`Prereq`]: registration, observable delivery, a
 //! WebSocket session) are established once per run by probes; a case whose prerequisite
@@ -21,11 +23,15 @@ mod agent;
 mod assemble;
 pub mod case;
 mod cleanup;
+pub mod compare;
 pub mod ctx;
 pub mod event;
+mod excerpt;
 mod execute;
 pub mod expect;
 pub mod facts;
+pub mod html;
+pub mod markdown;
 pub mod message;
 mod observe;
 pub mod options;
@@ -43,9 +49,12 @@ pub mod verdict;
 pub use agent::Agent;
 pub use amp_client::{Method, Receiver, Resp, Secret, WsConn, WsEvent};
 pub use case::{BoxFuture, Case, CaseFn, Need, Section};
+pub use compare::{CaseChange, Changes, PreviousError, PreviousReport};
 pub use ctx::Ctx;
 pub use event::{Event, Reporter};
 pub use facts::{Channels, Facts};
+pub use html::to_html;
+pub use markdown::to_markdown;
 pub use message::{MessageBuilder, fingerprint_of};
 pub use options::{
     ConfigError, ContradictionProfiles, ExpectedFailures, FromHandling, PeerConfig, Reading,
@@ -57,6 +66,6 @@ pub use report::{
     CaseReport, CoverageReport, Leftover, RootCause, RootCauseKind, RunReport, SpecRevision,
     Summary, TimingInfo, Verdict, Warning, exit_code,
 };
-pub use reporter::{Document, DocumentReporter, ProgressReporter, WriteError};
+pub use reporter::{Document, DocumentReporter, ProgressReporter, WithChanges, WriteError};
 pub use run::{RunError, run, run_with, select};
 pub use verdict::{CaseResult, Failure, Level, Outcome, fail, pass, warn};

@@ -1,6 +1,8 @@
 //! Report renderings: terminal summary, JUnit XML, per-case trace files.
 
 use crate::case::Section;
+use crate::compare::Changes;
+use crate::excerpt::printable;
 use crate::report::{Bucket, CaseReport, RootCause, RootCauseKind, RunReport, Verdict};
 use amp_client::render_exchanges;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
@@ -61,12 +63,14 @@ pub fn render_terminal(report: &RunReport, strict: bool, color: bool) -> String 
         "amp-conformance {} — target {} ({} {}) — profile {} — run {}",
         report.tool.version,
         report.target.base_url,
-        report
-            .target
-            .provider
-            .as_deref()
-            .unwrap_or("unknown provider"),
-        report.target.version.as_deref().unwrap_or("?"),
+        one_line(
+            report
+                .target
+                .provider
+                .as_deref()
+                .unwrap_or("unknown provider")
+        ),
+        one_line(report.target.version.as_deref().unwrap_or("?")),
         report.profile,
         report.run.id
     );
@@ -90,14 +94,21 @@ pub fn render_terminal(report: &RunReport, strict: bool, color: bool) -> String 
             let failed = matches!(c.verdict, Verdict::Fail | Verdict::Error)
                 || (strict && c.verdict == Verdict::Warn);
             if failed && !c.transcript.is_empty() {
-                out.push_str(&render_exchanges(&c.transcript, SUMMARY_BODY_CAP, "      "));
+                let text = render_exchanges(&c.transcript, SUMMARY_BODY_CAP, "      ");
+                out.push_str(&printable(&text));
             }
         }
     }
     if !report.leftovers.is_empty() {
         let _ = writeln!(out, "\nleftovers (agents not deregistered):");
         for l in &report.leftovers {
-            let _ = writeln!(out, "  {} (from {}): {}", l.address, l.case, l.reason);
+            let _ = writeln!(
+                out,
+                "  {} (from {}): {}",
+                l.address,
+                l.case,
+                one_line(&l.reason)
+            );
         }
     }
     if !report.warnings.is_empty() {
@@ -105,6 +116,9 @@ pub fn render_terminal(report: &RunReport, strict: bool, color: bool) -> String 
         for w in &report.warnings {
             let _ = writeln!(out, "  [{}] {}", w.kind, one_line(&w.message));
         }
+    }
+    if let Some(changes) = &report.changes {
+        render_changes(&mut out, changes);
     }
     let s = &report.summary;
     let counts: Vec<String> = Verdict::ALL
@@ -152,8 +166,45 @@ fn render_root_causes(out: &mut String, report: &RunReport) {
             if rc.cases.len() == 1 { "" } else { "s" }
         );
         let summary: Vec<&str> = rc.summary.split_whitespace().collect();
-        let _ = writeln!(out, "      {}", summary.join(" "));
+        let _ = writeln!(out, "      {}", printable(&summary.join(" ")));
         let _ = writeln!(out, "      cases: {}", rc.cases.join(", "));
+    }
+}
+
+/// Cases listed per part of the changes in the terminal summary.
+const CHANGES_PER_PART: usize = 20;
+
+/// The changes since a previous run: the counts, then each non-empty part with its cases.
+fn render_changes(out: &mut String, changes: &Changes) {
+    let p = &changes.previous;
+    let _ = writeln!(
+        out,
+        "\nchanges since run {} ({}, started {}): {}",
+        p.run_id,
+        p.source,
+        p.started_at,
+        changes.counts_line()
+    );
+    for (name, list) in changes.parts() {
+        if list.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "  {name}:");
+        for c in list.iter().take(CHANGES_PER_PART) {
+            let reason = c
+                .reason
+                .as_deref()
+                .map(|r| format!("  ({})", one_line(r)))
+                .unwrap_or_default();
+            let _ = writeln!(out, "    {}  {}{reason}", c.id, c.transition());
+        }
+        if list.len() > CHANGES_PER_PART {
+            let _ = writeln!(
+                out,
+                "    … and {} more (the JSON report lists them all under `changes`)",
+                list.len() - CHANGES_PER_PART
+            );
+        }
     }
 }
 
@@ -187,8 +238,10 @@ pub fn closing_counts(report: &RunReport, strict: bool) -> (usize, usize, usize)
     t
 }
 
+/// `s` on one line, control characters (a target's ANSI escapes) made visible, cut at 300
+/// characters.
 fn one_line(s: &str) -> String {
-    let l: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let l = printable(&s.split_whitespace().collect::<Vec<_>>().join(" "));
     if l.chars().count() > 300 {
         format!("{}…", l.chars().take(300).collect::<String>())
     } else {

@@ -2,6 +2,7 @@
 //! Schema: `reports/report.schema.json` (documented in `reports/README.md`).
 
 use crate::case::Section;
+pub use crate::compare::Changes;
 use crate::prereq::Prereq;
 pub use crate::verdict::{Bucket, Level, Verdict};
 use amp_client::Exchange;
@@ -237,6 +238,9 @@ pub struct RunReport {
     pub coverage: CoverageReport,
     pub leftovers: Vec<Leftover>,
     pub warnings: Vec<Warning>,
+    /// How this run differs from the report given to `--compare` (absent without it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<Changes>,
 }
 
 impl RunReport {
@@ -264,4 +268,19 @@ pub fn exit_code(report: &RunReport, strict: bool) -> i32 {
         .filter(|c| matches!(c.verdict.bucket(strict), Bucket::Failed | Bucket::Blocked))
         .count();
     if failed > 0 { 1 } else { 0 }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A case of section `routing` with `verdict` (built from JSON, as a report is read).
+    pub(crate) fn case(id: &str, verdict: Verdict) -> CaseReport {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "title": id, "section": "routing", "clauses": ["RTE-001"],
+            "level": "must", "verdict": verdict, "duration_ms": 1, "reason": null,
+            "contradiction": null, "expectation": "", "transcript": []
+        }))
+        .unwrap_or_else(|e| panic!("case fixture: {e}"))
+    }
 }

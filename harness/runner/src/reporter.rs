@@ -1,8 +1,13 @@
 //! Reporters: consumers of [`Event`]s. The progress bar follows the cases as they finish; the
-//! terminal, JSON and JUnit reporters write their document when the run finishes (their
-//! renderings are the pure functions of `crate::output` and `RunReport::to_json`).
+//! terminal, JSON, JUnit, Markdown and HTML reporters write their document when the run
+//! finishes (their renderings are the pure functions of `crate::output`, `crate::markdown`,
+//! `crate::html` and `RunReport::to_json`); [`WithChanges`] adds the comparison with a
+//! previous run to the report those reporters see.
 
+use crate::compare::{Changes, PreviousReport};
 use crate::event::{Event, Reporter};
+use crate::html::to_html;
+use crate::markdown::to_markdown;
 use crate::output::{render_terminal, to_junit};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -77,6 +82,10 @@ pub enum Document {
     Json,
     /// JUnit XML.
     Junit { strict: bool },
+    /// GitHub-flavoured Markdown for a pull-request comment or a job summary.
+    Markdown { strict: bool },
+    /// One self-contained HTML page.
+    Html { strict: bool },
 }
 
 /// Writes one document to `out` when the run finishes.
@@ -110,6 +119,8 @@ impl Reporter for DocumentReporter {
             Document::Terminal { strict, color } => Ok(render_terminal(report, strict, color)),
             Document::Json => Ok(report.to_json()),
             Document::Junit { strict } => to_junit(report, strict),
+            Document::Markdown { strict } => Ok(to_markdown(report, strict)),
+            Document::Html { strict } => Ok(to_html(report, strict)),
         };
         let result = text.and_then(|t| {
             self.out
@@ -121,6 +132,37 @@ impl Reporter for DocumentReporter {
             if let Ok(mut slot) = self.error.lock() {
                 slot.get_or_insert(e);
             }
+        }
+    }
+}
+
+/// Hands every event to `inner`, the finished report with its [`Changes`] since `previous`
+/// (the runner itself knows nothing of earlier runs).
+pub struct WithChanges {
+    previous: PreviousReport,
+    inner: Vec<Box<dyn Reporter>>,
+}
+
+impl WithChanges {
+    pub fn new(previous: PreviousReport, inner: Vec<Box<dyn Reporter>>) -> WithChanges {
+        WithChanges { previous, inner }
+    }
+}
+
+impl Reporter for WithChanges {
+    fn event(&mut self, event: &Event<'_>) {
+        let compared;
+        let event = match event {
+            Event::RunFinished { report } => {
+                let mut r = (*report).clone();
+                r.changes = Some(Changes::between(&self.previous, &r.cases));
+                compared = r;
+                Event::RunFinished { report: &compared }
+            }
+            other => *other,
+        };
+        for r in &mut self.inner {
+            r.event(&event);
         }
     }
 }

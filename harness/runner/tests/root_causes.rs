@@ -557,3 +557,50 @@ async fn deliveries_seen_only_as_webhooks_are_observed_with_loopback_webhooks() 
     let report = run(&cases(), o).await.unwrap();
     assert_eq!(verdict(&report, "b.delivery.undeclared"), Verdict::Blocked);
 }
+
+fn blocked_alone(_ctx: &mut Ctx) -> BoxFuture<'_, CaseResult> {
+    Box::pin(async move {
+        Err(Failure::blocked(
+            Prereq::Registration,
+            "the agent this case needs was refused in tenant `other`",
+        ))
+    })
+}
+
+#[tokio::test]
+async fn a_case_blocked_although_its_probe_passed_still_has_a_root_cause() {
+    let (base, _st) = serve(Mode::Pushes).await;
+    let cases = vec![
+        mk("h.blocked.one", &["RTE-023"], &[], |c| blocked_alone(c)),
+        mk("h.blocked.two", &["RTE-023"], &[], |c| blocked_alone(c)),
+        mk("d.plain", &["API-003"], &[], |c| plain(c)),
+        mk("g.websocket", &["WS-007"], &[], |c| websocket(c)),
+    ];
+    let report = run(&cases, opts(&base)).await.unwrap();
+    assert_eq!(verdict(&report, "h.blocked.one"), Verdict::Blocked);
+    assert_eq!(
+        verdict(&report, "g.websocket"),
+        Verdict::Pass,
+        "registration works"
+    );
+    let rc = report
+        .root_causes
+        .iter()
+        .find(|r| r.key == "blocked:registration")
+        .unwrap_or_else(|| panic!("{:?}", report.root_causes));
+    assert_eq!(rc.cases, ["h.blocked.one", "h.blocked.two"]);
+    assert_eq!(rc.clause, "REG-002");
+    assert!(rc.summary.contains("tenant `other`"), "{}", rc.summary);
+    // Every blocked case is listed by some root cause.
+    for c in report
+        .cases
+        .iter()
+        .filter(|c| c.verdict == Verdict::Blocked)
+    {
+        assert!(
+            report.root_causes.iter().any(|r| r.cases.contains(&c.id)),
+            "{}",
+            c.id
+        );
+    }
+}

@@ -71,10 +71,19 @@ async fn trial(ctx: &mut Ctx, t: &Trial) -> TrialResult {
         }
         (false, _) => None,
     };
+    // An invalid address that still names an agent (`alice@`, `alice@acme..p.io`) gets that
+    // agent registered in the sender's tenant as a bystander: a provider that reads only the
+    // text before `@` delivers to it, which the trial then sees (not only the 200 answer).
+    let bystander = (!valid)
+        .then(|| address.split_once('@').map(|(n, _)| n.trim()))
+        .flatten()
+        .filter(|n| !n.is_empty() && !n.contains('@'))
+        .filter(|n| amp_core::address::parse_any(n).is_ok())
+        .map(|n| format!("{n}@{SENDER_TENANT}.{provider}"));
     let q = Question {
         provider,
         sender,
-        agents: full.iter().cloned().collect(),
+        agents: full.iter().chain(bystander.iter()).cloned().collect(),
         to: address.clone(),
         decision: if valid { "local" } else { "refuse" }.to_string(),
         address: full.clone(),

@@ -119,7 +119,7 @@ async fn trial(ctx: &mut Ctx, t: &Trial) -> TrialResult {
                 )
             }
         }
-        Sent::Refused(resp) if wire::signature_refusal(&resp) => {
+        Sent::Refused(resp) if wire::signature_refusal(ctx, &resp) => {
             for (other, text) in wire::alternatives(t, profile, "canonical") {
                 let retargeted = retarget(t, &text, &from.address, &to.address)?;
                 ctx.note(format!("retrying signed under {other}: {retargeted}"));

@@ -63,7 +63,7 @@ async fn trial(ctx: &mut Ctx, t: &Trial) -> TrialResult {
             ),
             Err(e) => verdict::fail(format!("the delivered copy is unusable: {e}")),
         },
-        Sent::Refused(resp) if wire::signature_refusal(&resp) => {
+        Sent::Refused(resp) if wire::signature_refusal(ctx, &resp) => {
             for (other, h) in wire::alternatives(t, profile, "hash") {
                 let body = message(ctx, &h)?;
                 ctx.note(format!("retrying signed over the {other} hash {h}"));

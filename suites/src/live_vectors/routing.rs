@@ -179,7 +179,15 @@ fn same_meaning(q: &Question, m: &Mapper, to: &str, agents: &[String]) -> Result
 }
 
 /// Map `q` onto the target, check the mapping kept its meaning, register its agents.
-pub(super) async fn prepare(ctx: &mut Ctx, q: &Question) -> Result<Mapped, Stop> {
+///
+/// The agents a vector names besides the sender and the expected recipient are bystanders
+/// (they show where the message must not go). A bystander the provider will not register in
+/// another tenant (REG-009 lets a provider restrict tenants; a single-organisation provider
+/// hosts one) is left out when the decision over the agents that remain is still the vector's;
+/// an agent the question needs in such a tenant blocks the trial, reported once for the run
+/// (finding `vector:tenant-refused`). A name the vector says is valid that the provider refuses
+/// to register in the run's own tenant is the vector's point: a deviation of its clause.
+pub(super) async fn prepare(ctx: &mut Ctx, t: &Trial, q: &Question) -> Result<Mapped, Stop> {
     let pool = Pool::of(ctx);
     let target = pool.domain(ctx).await?;
     let m = mapper(ctx, q, &target)?;
@@ -195,11 +203,44 @@ pub(super) async fn prepare(ctx: &mut Ctx, q: &Question) -> Result<Mapped, Stop>
     }
     same_meaning(q, &m, &to, &names)
         .map_err(|why| Stop::NotJudged(format!("not judged: {why}")))?;
+    let address = q
+        .address
+        .as_deref()
+        .map(|a| m.address(a).to_ascii_lowercase());
     let mut agents = Vec::new();
+    let mut left_out = Vec::new();
     for full in &names {
         let (name, domain) = full.split_once('@').unwrap_or((full, ""));
         let tenant = tenant_of(full, &target).unwrap_or(domain);
-        let a = pool.named(ctx, name, tenant).await?;
+        let a = match pool.named(ctx, name, tenant).await {
+            Ok(a) => a,
+            Err(Stop::Blocked(Prereq::Registration, why)) => {
+                let needed = *full == sender_address || address.as_ref() == Some(full);
+                match refusal_of(&why, tenant, &m.run_tenant) {
+                    Refusal::OtherTenant if !needed => {
+                        ctx.note(format!(
+                            "left out the bystander {full}: the provider did not register it \
+                             ({why})"
+                        ));
+                        left_out.push(full.clone());
+                        continue;
+                    }
+                    Refusal::OtherTenant => return Err(tenant_refused(ctx, &m, full, &why)),
+                    Refusal::Name if needed => {
+                        return Err(verdict::deviation_stop(
+                            t,
+                            format!(
+                                "the provider refused to register the name `{name}` in the \
+                                 run's own tenant ({why}), so it cannot deliver to {full}, an \
+                                 address the vector says is valid"
+                            ),
+                        ));
+                    }
+                    _ => return Err(Stop::Blocked(Prereq::Registration, why)),
+                }
+            }
+            Err(other) => return Err(other),
+        };
         if !a.address.eq_ignore_ascii_case(full) {
             return Err(Stop::Blocked(
                 Prereq::Registration,
@@ -212,21 +253,79 @@ pub(super) async fn prepare(ctx: &mut Ctx, q: &Question) -> Result<Mapped, Stop>
         }
         agents.push((full.clone(), a));
     }
+    if !left_out.is_empty() {
+        let kept: Vec<String> = agents.iter().map(|(a, _)| a.clone()).collect();
+        if let Err(why) = same_meaning(q, &m, &to, &kept) {
+            let first = left_out.first().cloned().unwrap_or_default();
+            return Err(tenant_refused(
+                ctx,
+                &m,
+                &first,
+                &format!("without the agents left out, {why}"),
+            ));
+        }
+    }
     let sender = agents
         .iter()
         .find(|(a, _)| *a == sender_address)
         .map(|(_, a)| a.clone())
         .ok_or_else(|| Stop::Failed(Failure::Error("the sender was not registered".into())))?;
-    let address = q
-        .address
-        .as_deref()
-        .map(|a| m.address(a).to_ascii_lowercase());
     Ok(Mapped {
         to,
         address,
         sender,
         agents,
     })
+}
+
+/// Why the registration of a vector's agent was refused, as far as the trial can tell.
+#[derive(Debug, PartialEq, Eq)]
+enum Refusal {
+    /// Refused (4xx) in a tenant other than the run's, where the run's own tenant works.
+    OtherTenant,
+    /// Refused (4xx) in the run's own tenant, where other names register: the name.
+    Name,
+    /// Anything else (transport, 5xx, rate limit): the prerequisite is simply missing.
+    Other,
+}
+
+/// Classify a registration failure from the runner's reason (`… HTTP <status> <code> …`).
+fn refusal_of(why: &str, tenant: &str, run_tenant: &str) -> Refusal {
+    let status = why
+        .split("HTTP ")
+        .nth(1)
+        .and_then(|rest| rest.get(..3))
+        .and_then(|s| s.parse::<u16>().ok());
+    match status {
+        Some(s) if (400..500).contains(&s) && s != 429 => {
+            if tenant.eq_ignore_ascii_case(run_tenant) {
+                Refusal::Name
+            } else {
+                Refusal::OtherTenant
+            }
+        }
+        _ => Refusal::Other,
+    }
+}
+
+/// The trial needs an agent in a tenant the provider will not register: blocked, and one
+/// finding for the run (not one failure per vector).
+fn tenant_refused(ctx: &Ctx, m: &Mapper, full: &str, why: &str) -> Stop {
+    ctx.finding(
+        "vector:tenant-refused",
+        "REG-009",
+        format!(
+            "the provider registers the live vector trials' agents only in the run's tenant \
+             `{}`: another tenant was refused ({why}); providers may restrict tenants (REG-009), \
+             so the routing and address vectors whose question needs an agent in another tenant \
+             are blocked, not failed",
+            m.run_tenant
+        ),
+    );
+    Stop::Blocked(
+        Prereq::Registration,
+        format!("the vector needs {full}, in a tenant the provider does not register: {why}"),
+    )
 }
 
 /// The route body from the mapped sender to `to`, signed over `signed_to`.
@@ -296,7 +395,7 @@ pub(super) async fn judge(
     t: &Trial,
     q: &Question,
 ) -> Result<(Outcome, Mapped), Stop> {
-    let m = prepare(ctx, q).await?;
+    let m = prepare(ctx, t, q).await?;
     let primary = t.clauses.first().copied().unwrap_or("RTE-023");
     let (b, subject) = body(ctx, t, &m.sender, &m.to, &m.to)?;
     ctx.note(format!("route to {:?} (the vector's {:?})", m.to, q.to));
@@ -373,6 +472,14 @@ pub(super) async fn judge(
             if resp.status == want_status && resp.error_code() == q.code.as_deref() {
                 Outcome::Pass
             } else if resp.is_success() && want_status == 404 {
+                observable(
+                    ctx,
+                    format!(
+                        "a message to the unregistered address {:?} was accepted ({answer})",
+                        m.to
+                    ),
+                )
+                .await?;
                 judge_reading(
                     ctx.contradictions().unknown_recipient,
                     UnknownRecipient::Queue,
@@ -403,6 +510,13 @@ pub(super) async fn judge(
         }
         _ => {
             // federate / mesh: must not land in a local mailbox.
+            if resp.is_success() {
+                observable(
+                    ctx,
+                    format!("a message to {:?} was accepted ({answer})", m.to),
+                )
+                .await?;
+            }
             let got = receivers(ctx, &m, &subject, since, None).await?;
             if let Some(who) = elsewhere(&got, None) {
                 return Err(fail(format!(
@@ -427,6 +541,67 @@ pub(super) async fn judge(
     Ok((outcome, m))
 }
 
+/// "Delivered to no local agent" means something only if deliveries can be seen: an empty
+/// pickup proves nothing when the run's probe found routed messages unobservable (e.g. a
+/// provider that delivers with `method: local` into its own host). A refusal needs no such
+/// proof; an accepted message does, else the trial is blocked by that probe.
+async fn observable(ctx: &Ctx, what: String) -> Result<(), Stop> {
+    match ctx.require(Prereq::DeliveryObservable).await {
+        Ok(_) => Ok(()),
+        Err(Failure::Blocked {
+            prerequisite,
+            reason,
+        }) => Err(Stop::Blocked(
+            prerequisite,
+            format!("{what}; where it went cannot be observed: {reason}"),
+        )),
+        Err(f) => Err(Stop::Failed(f)),
+    }
+}
+
 fn fail(what: String) -> Stop {
     Stop::Failed(Failure::Fail(what))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Refusal, refusal_of};
+
+    #[test]
+    fn registration_refusals_are_told_apart() {
+        let why = |s: &str| {
+            format!(
+                "could not register `bob-1` in tenant `t`: could not register a test agent `ampc-1-2` in tenant `t`: HTTP {s} (check the tenant/registration options of the run)"
+            )
+        };
+        // (reason, tenant, run tenant, kind): another tenant refused while the run's own works
+        // is a tenant restriction (REG-009); the run's own tenant refused is the name; rate
+        // limits, server errors and transport failures say nothing about the vector.
+        let table = [
+            (
+                why("400 invalid_field"),
+                "beta-1",
+                "acme",
+                Refusal::OtherTenant,
+            ),
+            (
+                why("403 tenant_access_denied"),
+                "beta-1",
+                "ACME",
+                Refusal::OtherTenant,
+            ),
+            (why("400 invalid_field"), "acme", "acme", Refusal::Name),
+            (why("429 rate_limited"), "acme", "acme", Refusal::Other),
+            (why("503 unavailable"), "beta-1", "acme", Refusal::Other),
+            (
+                "connection refused".to_string(),
+                "beta-1",
+                "acme",
+                Refusal::Other,
+            ),
+        ];
+        for (reason, tenant, run_tenant, kind) in table {
+            assert_eq!(refusal_of(&reason, tenant, run_tenant), kind, "{reason}");
+        }
+    }
 }

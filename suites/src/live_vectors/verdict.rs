@@ -19,6 +19,9 @@ pub(crate) enum Stop {
     Failed(Failure),
     /// The vector is not judged under this run's settings (the reason says which).
     NotJudged(String),
+    /// A verdict reached early that is not a failure (a warning citing the vector's
+    /// contradiction record, from [`deviation`]).
+    Verdict(Outcome),
 }
 
 impl From<Failure> for Stop {
@@ -37,6 +40,7 @@ pub(crate) fn finish(r: TrialResult) -> CaseResult {
         Err(Stop::Blocked(p, why)) => Err(Failure::blocked(p, why)),
         Err(Stop::Failed(f)) => Err(f),
         Err(Stop::NotJudged(why)) => Ok(Outcome::Skip(why)),
+        Err(Stop::Verdict(o)) => Ok(o),
     }
 }
 
@@ -70,6 +74,14 @@ pub(crate) fn lax_acceptance(t: &Trial, what: impl Into<String>) -> TrialResult 
         ),
         contradiction: contradiction(t),
     })
+}
+
+/// [`deviation`] as a stop, for a check that ends the trial before its main question.
+pub(crate) fn deviation_stop(t: &Trial, what: impl Into<String>) -> Stop {
+    match deviation(t, what) {
+        Ok(o) => Stop::Verdict(o),
+        Err(s) => s,
+    }
 }
 
 /// `Err(Stop::Failed(Fail))` shorthand for checks that are always failures.

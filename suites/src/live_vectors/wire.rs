@@ -152,8 +152,22 @@ pub(crate) fn answer(resp: &Resp) -> String {
 }
 
 /// Was a refusal a signature-verification failure (the provider computed another string)?
-pub(crate) fn signature_refusal(resp: &Resp) -> bool {
-    resp.status == 403 && resp.error_code().is_none_or(|c| c == "signature_invalid")
+/// Judged by behaviour, not spelling: HTTP 403 whose code is absent or names the signature
+/// (`signature_invalid` in the spec; e.g. `invalid_signature` elsewhere). Another spelling is
+/// recorded once for the run as an error-code finding (API-008), like the hand-written cases do.
+pub(crate) fn signature_refusal(ctx: &Ctx, resp: &Resp) -> bool {
+    if !names_signature(resp.status, resp.error_code()) {
+        return false;
+    }
+    if resp.error_code().is_some() {
+        crate::refusal::code_matches(ctx, resp, "signature_invalid", "SIG-010");
+    }
+    true
+}
+
+/// HTTP 403 with no code or a code about the signature (any spelling).
+fn names_signature(status: u16, code: Option<&str>) -> bool {
+    status == 403 && code.is_none_or(|c| c.to_ascii_lowercase().contains("signature"))
 }
 
 /// The payload hash of a delivered queue entry under `profile` (from its parsed payload: the
@@ -247,5 +261,24 @@ pub(crate) fn follows_other_profile(
              one: the provider follows `{other}` (one root cause for the run)"
         ),
         contradiction: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names_signature;
+
+    #[test]
+    fn a_signature_refusal_is_judged_by_status_not_spelling() {
+        assert!(names_signature(403, Some("signature_invalid")));
+        assert!(
+            names_signature(403, Some("invalid_signature")),
+            "AI Maestro's spelling"
+        );
+        assert!(names_signature(403, None));
+        assert!(!names_signature(403, Some("tenant_access_denied")));
+        assert!(!names_signature(403, Some("key_revoked")));
+        assert!(!names_signature(400, Some("invalid_signature")));
+        assert!(!names_signature(422, Some("signature_missing")));
     }
 }

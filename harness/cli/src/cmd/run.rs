@@ -7,7 +7,8 @@ use std::time::Duration;
 use amp_mock::DefectSet;
 use amp_runner::{
     Case, ContradictionProfiles, Document, DocumentReporter, ExpectedFailures, Level, PeerConfig,
-    ProgressReporter, Reporter, RunOptions, RunReport, Secret, WriteError,
+    PreviousReport, ProgressReporter, Reporter, RunOptions, RunReport, Secret, WithChanges,
+    WriteError,
 };
 
 use crate::args::{LevelArg, RunArgs};
@@ -29,6 +30,11 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
         ));
     }
     let cases = cases(args)?;
+    // Read before the run, so that a wrong file is a usage error at once, not after the suite.
+    let previous = match &args.compare {
+        Some(path) => Some(PreviousReport::load(path).map_err(|e| CliError::usage(e.to_string()))?),
+        None => None,
+    };
     if args.list {
         let opts = options(args, "http://127.0.0.1:1/v1", config.as_ref())?;
         return crate::cmd::list::print_selection(&cases, &opts);
@@ -38,7 +44,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
         match target_url {
             Some(url) => {
                 let opts = options(args, &url, config.as_ref())?;
-                let outputs = Outputs::open(args)?;
+                let outputs = Outputs::open(args, previous)?;
                 let report = execute(&cases, opts, outputs.reporters).await?;
                 finish(args, report, &outputs.errors)
             }
@@ -61,7 +67,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
                 );
                 let mut opts = options(args, &mock.base_url(), config.as_ref())?;
                 crate::embedded::adapt_options(&mut opts, &mock);
-                let outputs = Outputs::open(args)?;
+                let outputs = Outputs::open(args, previous)?;
                 let report = execute(&cases, opts, outputs.reporters).await;
                 mock.shutdown().await;
                 finish(args, report?, &outputs.errors)
@@ -148,18 +154,19 @@ struct Outputs {
 }
 
 impl Outputs {
-    fn open(args: &RunArgs) -> Result<Outputs, CliError> {
+    /// The document reporters (every report file, then the terminal summary) and, on a
+    /// terminal, the progress bar; with `previous`, the documents show the changes since it.
+    fn open(args: &RunArgs, previous: Option<PreviousReport>) -> Result<Outputs, CliError> {
         let mut out = Outputs {
             reporters: Vec::new(),
             errors: Vec::new(),
         };
-        if std::io::stderr().is_terminal() {
-            out.reporters.push(Box::new(ProgressReporter::new()));
-        }
         let strict = args.strict;
         let files = [
             (&args.report_json, Document::Json),
             (&args.report_junit, Document::Junit { strict }),
+            (&args.report_md, Document::Markdown { strict }),
+            (&args.report_html, Document::Html { strict }),
         ];
         for (path, document) in files {
             if let Some(path) = path {
@@ -176,6 +183,14 @@ impl Outputs {
             Box::new(std::io::stdout()),
             "stdout".to_string(),
         );
+        if let Some(previous) = previous {
+            let documents = std::mem::take(&mut out.reporters);
+            out.reporters
+                .push(Box::new(WithChanges::new(previous, documents)));
+        }
+        if std::io::stderr().is_terminal() {
+            out.reporters.insert(0, Box::new(ProgressReporter::new()));
+        }
         Ok(out)
     }
 
