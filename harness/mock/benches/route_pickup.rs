@@ -14,7 +14,7 @@ mod workload;
 
 use amp_mock::MockConfig;
 use std::time::{Duration, Instant};
-use workload::{Stop, register};
+use workload::Stop;
 
 fn pct(v: &mut [Duration], p: f64) -> Duration {
     if v.is_empty() {
@@ -36,19 +36,8 @@ async fn main() {
     let per_client = args.get(1).copied().unwrap_or(500);
     let handle = amp_mock::spawn(MockConfig::default()).await.expect("spawn");
     let base = handle.base_url();
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .pool_max_idle_per_host(64)
-        .build()
-        .expect("client");
-
-    let mut pairs = Vec::new();
-    for i in 0..clients {
-        let t = format!("bench{i}");
-        let s = register(&http, &base, &t, "sender").await;
-        let r = register(&http, &base, &t, "recipient").await;
-        pairs.push((s, r));
-    }
+    let http = workload::http_client();
+    let pairs = workload::register_pairs(&http, &base, clients).await;
     let started = Instant::now();
     let mut tasks = Vec::new();
     for (s, r) in pairs {

@@ -23,7 +23,7 @@ mod route_pickup_workload;
 
 use amp_mock::MockConfig;
 use amp_netfuzz::{Budget, FuzzOptions, fuzz};
-use route_pickup_workload::{Stop, client, register};
+use route_pickup_workload::{Stop, client};
 use std::time::{Duration, Instant};
 
 /// One timed measurement.
@@ -70,18 +70,8 @@ async fn route_pickup(clients: usize, secs: u64) -> Sample {
         .await
         .expect("mock starts");
     let base = handle.base_url();
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .pool_max_idle_per_host(64)
-        .build()
-        .expect("client");
-    let mut pairs = Vec::new();
-    for i in 0..clients {
-        let t = format!("bench{i}");
-        let s = register(&http, &base, &t, "sender").await;
-        let r = register(&http, &base, &t, "recipient").await;
-        pairs.push((s, r));
-    }
+    let http = route_pickup_workload::http_client();
+    let pairs = route_pickup_workload::register_pairs(&http, &base, clients).await;
     let cpu0 = process_cpu();
     let started = Instant::now();
     let stop = Stop::Until(started + Duration::from_secs(secs));

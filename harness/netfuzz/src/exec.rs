@@ -732,21 +732,17 @@ impl Lane {
         }
         if !closed && !w.frames.is_empty() {
             let deadline = self.cfg.request_timeout;
-            if valid_start {
+            // What must end the session now, and what it means when nothing does in time.
+            let (end, silence) = if valid_start {
                 self.ws_frames += 1;
                 self.requests += 1;
                 let _ = conn.send_text(r#"{"type":"ping"}"#).await;
-                let pong = ReadEnd::PongOrClose;
-                if !self
-                    .read_frames(&mut conn, &mut session, &mut out, deadline, pong)
-                    .await
-                {
-                    out.push(v(
-                        Invariant::Hang,
-                        Some("WS-009"),
-                        format!("authenticated WebSocket did not answer ping within {deadline:?}"),
-                    ));
-                }
+                let silence = v(
+                    Invariant::Hang,
+                    Some("WS-009"),
+                    format!("authenticated WebSocket did not answer ping within {deadline:?}"),
+                );
+                (ReadEnd::PongOrClose, silence)
             } else {
                 // The first frame was not a valid auth: the server must close (WS-005/006).
                 // Probe with a valid auth frame: a server that still answers `connected` has
@@ -762,17 +758,20 @@ impl Lane {
                     WsAuth::Unauthenticated { open_breaks, .. } => open_breaks,
                     _ => "WS-006",
                 };
-                let close = ReadEnd::Close;
-                if !self
-                    .read_frames(&mut conn, &mut session, &mut out, deadline, close)
-                    .await
-                {
-                    out.push(v(
-                        Invariant::WsAuth,
-                        Some(clause),
-                        format!("WebSocket stayed open {deadline:?} after a first frame that was not a valid auth"),
-                    ));
-                }
+                let silence = v(
+                    Invariant::WsAuth,
+                    Some(clause),
+                    format!(
+                        "WebSocket stayed open {deadline:?} after a first frame that was not a valid auth"
+                    ),
+                );
+                (ReadEnd::Close, silence)
+            };
+            if !self
+                .read_frames(&mut conn, &mut session, &mut out, deadline, end)
+                .await
+            {
+                out.push(silence);
             }
         }
         conn.close().await;

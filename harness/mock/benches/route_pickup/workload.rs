@@ -20,7 +20,32 @@ pub struct Agent {
     pub key: SecretKey,
 }
 
-pub async fn register(http: &reqwest::Client, base: &str, tenant: &str, name: &str) -> Agent {
+/// The bench's HTTP client (a generous timeout: the bench measures, it does not judge).
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(64)
+        .build()
+        .expect("client")
+}
+
+/// Register `clients` sender/recipient pairs, each pair in its own tenant.
+pub async fn register_pairs(
+    http: &reqwest::Client,
+    base: &str,
+    clients: usize,
+) -> Vec<(Agent, Agent)> {
+    let mut pairs = Vec::new();
+    for i in 0..clients {
+        let t = format!("bench{i}");
+        let s = register(http, base, &t, "sender").await;
+        let r = register(http, base, &t, "recipient").await;
+        pairs.push((s, r));
+    }
+    pairs
+}
+
+async fn register(http: &reqwest::Client, base: &str, tenant: &str, name: &str) -> Agent {
     let key = SecretKey::generate();
     let r: Value = http
         .post(format!("{base}/register"))
