@@ -254,6 +254,11 @@ pub struct ListArgs {
     /// Only cases whose id matches this glob (repeatable).
     #[arg(long = "run", value_name = "PATTERN")]
     pub run_patterns: Vec<String>,
+    /// Only the cases of one spec section: the catalogue section of their first clause, e.g.
+    /// `05-routing` (or just `05`); the same grouping as the suite's modules
+    /// (`suites/src/s05_routing/`) and the reports.
+    #[arg(long, value_name = "SECTION")]
+    pub section: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -235,6 +235,38 @@ fn clauses_and_list_work() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("route.unsigned"));
 }
 
+/// `list --section` shows one spec file's cases under its heading, the same grouping as the
+/// suite's modules; an unknown section is a usage error that names the real ones.
+#[test]
+fn list_by_section() {
+    let out = bin().args(["list", "--section", "05"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let headings: Vec<&str> = text.lines().filter(|l| !l.starts_with(' ')).collect();
+    assert!(headings[0].starts_with("05-routing ("), "{text}");
+    assert_eq!(
+        headings.len(),
+        2,
+        "one section heading and the count: {text}"
+    );
+    assert!(text.contains("ws.auth.first-frame"), "{text}");
+    assert!(
+        !text.contains("route.unsigned "),
+        "04-messages case listed: {text}"
+    );
+
+    let out = bin()
+        .args(["list", "--section", "99-nothing"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("05-routing") && err.contains("99-nothing"),
+        "{err}"
+    );
+}
+
 #[test]
 fn example_config_parses() {
     let path = concat!(

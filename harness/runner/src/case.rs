@@ -9,70 +9,34 @@ pub use crate::verdict::{CaseResult, Failure, Level, Outcome, fail};
 
 pub use futures_util::future::BoxFuture;
 
-/// Spec area a case belongs to (groups the terminal summary and JUnit suites).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Section {
-    Discovery,
-    Registration,
-    Addressing,
-    Messages,
-    Routing,
-    Relay,
-    Replay,
-    WebSocket,
-    Keys,
-    Errors,
-    RateLimits,
-    Notify,
-    Federation,
-    Webhooks,
-    Security,
-}
+/// The spec file a case belongs to: the catalogue `section` of its primary (first) clause, a
+/// spec file stem such as `05-routing` or `12-notification`. It groups the terminal summary, the
+/// JUnit suites, `list --section` and the suite's modules (`suites/src/s05_routing/…`), so the
+/// three groupings cannot disagree. Derived, never written by hand.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Section(String);
 
 impl Section {
-    pub const ALL: [Section; 15] = [
-        Section::Discovery,
-        Section::Registration,
-        Section::Addressing,
-        Section::Messages,
-        Section::Routing,
-        Section::Relay,
-        Section::Replay,
-        Section::WebSocket,
-        Section::Keys,
-        Section::Errors,
-        Section::RateLimits,
-        Section::Notify,
-        Section::Federation,
-        Section::Webhooks,
-        Section::Security,
-    ];
+    /// The section of catalogue clause `clause`; a clause the catalogue does not know (only a
+    /// case built outside the suite can cite one, the suite's tests refuse it) is `unknown`.
+    pub fn of_clause(clause: &str) -> Section {
+        let cat = amp_catalogue::Catalogue::embedded();
+        Section(
+            cat.requirement(clause)
+                .map(|r| r.section.clone())
+                .unwrap_or_else(|| "unknown".to_string()),
+        )
+    }
 
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Section::Discovery => "discovery",
-            Section::Registration => "registration",
-            Section::Addressing => "addressing",
-            Section::Messages => "messages",
-            Section::Routing => "routing",
-            Section::Relay => "relay",
-            Section::Replay => "replay",
-            Section::WebSocket => "web-socket",
-            Section::Keys => "keys",
-            Section::Errors => "errors",
-            Section::RateLimits => "rate-limits",
-            Section::Notify => "notify",
-            Section::Federation => "federation",
-            Section::Webhooks => "webhooks",
-            Section::Security => "security",
-        }
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
 impl fmt::Display for Section {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(&self.0)
     }
 }
 
@@ -104,11 +68,20 @@ pub struct Case {
     /// Catalogue ids; the first is the primary clause.
     pub clauses: &'static [&'static str],
     pub level: Level,
-    pub section: Section,
     pub needs: &'static [Need],
     /// One sentence: what a correct provider does.
     pub expectation: &'static str,
+    /// `module_path!()` of the function that runs it (the `#[case]` attribute fills it in); the
+    /// suite's tests check that it lives in the module of its section.
+    pub module: &'static str,
     pub run: CaseFn,
+}
+
+impl Case {
+    /// The spec file this case belongs to (see [`Section`]).
+    pub fn section(&self) -> Section {
+        Section::of_clause(self.clauses.first().copied().unwrap_or(""))
+    }
 }
 
 impl fmt::Debug for Case {
@@ -117,7 +90,7 @@ impl fmt::Debug for Case {
             .field("id", &self.id)
             .field("clauses", &self.clauses)
             .field("level", &self.level)
-            .field("section", &self.section)
+            .field("module", &self.module)
             .finish()
     }
 }

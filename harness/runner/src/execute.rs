@@ -49,7 +49,7 @@ pub(crate) async fn run_one(case: Case, shared: Arc<RunShared>) -> CaseReport {
     let report = |j: Judged, transcript| CaseReport {
         id: case.id.to_string(),
         title: case.title.to_string(),
-        section: case.section,
+        section: case.section(),
         clauses: case.clauses.iter().map(|s| s.to_string()).collect(),
         level: case.level,
         verdict: j.verdict,

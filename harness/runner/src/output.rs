@@ -42,7 +42,7 @@ fn color_of(v: Verdict) -> &'static str {
 fn by_section(report: &RunReport) -> BTreeMap<Section, Vec<&CaseReport>> {
     let mut m: BTreeMap<Section, Vec<&CaseReport>> = BTreeMap::new();
     for c in &report.cases {
-        m.entry(c.section).or_default().push(c);
+        m.entry(c.section.clone()).or_default().push(c);
     }
     m
 }

@@ -124,7 +124,7 @@ impl Summary {
         for c in cases {
             *s.by_verdict.entry(c.verdict).or_default() += 1;
             *s.by_section
-                .entry(c.section)
+                .entry(c.section.clone())
                 .or_default()
                 .entry(c.verdict)
                 .or_default() += 1;

@@ -3,8 +3,7 @@
 //! webhooks to the loopback receiver, and cleanup leaving no leftovers.
 
 use amp_runner::{
-    BoxFuture, Case, CaseResult, Ctx, Level, Need, Outcome, RunOptions, Section, Verdict, expect,
-    run,
+    BoxFuture, Case, CaseResult, Ctx, Level, Need, Outcome, RunOptions, Verdict, expect, run,
 };
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -93,7 +92,7 @@ async fn suite_style_cases_pass_against_the_clean_mock() {
             title: "route, push, pickup, ack",
             clauses: &["RTE-002", "RTE-015", "RTE-017", "WS-007"],
             level: Level::Must,
-            section: Section::Routing,
+            module: module_path!(),
             needs: &[],
             expectation: "a signed message is pushed and queued, and can be acked",
             run: roundtrip,
@@ -103,7 +102,7 @@ async fn suite_style_cases_pass_against_the_clean_mock() {
             title: "tampered subject refused",
             clauses: &["SIG-016"],
             level: Level::Must,
-            section: Section::Routing,
+            module: module_path!(),
             needs: &[],
             expectation: "403 signature_invalid",
             run: tampered,
@@ -113,7 +112,7 @@ async fn suite_style_cases_pass_against_the_clean_mock() {
             title: "webhook delivered",
             clauses: &["WH-001"],
             level: Level::Must,
-            section: Section::Webhooks,
+            module: module_path!(),
             needs: &[Need::LoopbackWebhooks],
             expectation: "a webhook arrives",
             run: webhook,
@@ -195,7 +194,7 @@ async fn agents_with_rotated_or_revoked_keys_are_cleaned_or_listed() {
         title: "key lifecycle",
         clauses: &["REG-020"],
         level: Level::Must,
-        section: Section::Keys,
+        module: module_path!(),
         needs: &[],
         expectation: "cleanup copes",
         run,
@@ -290,7 +289,7 @@ async fn a_reregistered_agent_is_cleaned_once_with_its_newest_key() {
         title: "re-registration",
         clauses: &["REG-007"],
         level: Level::Must,
-        section: Section::Registration,
+        module: module_path!(),
         needs: &[],
         expectation: "cleanup copes",
         run: reregistered,

@@ -10,7 +10,7 @@ use common::bearer;
 use amp_client::{Http, HttpConfig, Method, Req};
 use amp_runner::{
     BoxFuture, Case, CaseResult, Ctx, Failure, Level, Need, Outcome, Prereq, RootCauseKind,
-    RunOptions, RunReport, Section, Verdict, exit_code, render_terminal, run, to_junit,
+    RunOptions, RunReport, Verdict, exit_code, render_terminal, run, to_junit,
 };
 use axum::Router;
 use axum::extract::State;
@@ -260,7 +260,7 @@ const fn mk(
         title: "synthetic",
         clauses,
         level: Level::Must,
-        section: Section::Routing,
+        module: module_path!(),
         needs,
         expectation: "synthetic",
         run,
@@ -367,12 +367,12 @@ async fn unobservable_delivery_is_one_root_cause_and_blocks_its_cases() {
         "{term}"
     );
     assert!(
-        term.find("root causes").unwrap() < term.find("\nrouting").unwrap(),
+        term.find("root causes").unwrap() < term.find("\n04-messages").unwrap(),
         "root causes lead"
     );
     let junit = to_junit(&report, false).unwrap();
     assert!(
-        junit.find("root-causes").unwrap() < junit.find("name=\"routing\"").unwrap(),
+        junit.find("root-causes").unwrap() < junit.find("name=\"04-messages\"").unwrap(),
         "{junit}"
     );
 

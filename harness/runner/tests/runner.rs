@@ -229,7 +229,6 @@ fn c_pass_plain(_ctx: &mut Ctx) -> BoxFuture<'_, CaseResult> {
 const fn mk(
     id: &'static str,
     level: Level,
-    section: Section,
     needs: &'static [Need],
     clauses: &'static [&'static str],
     run: amp_runner::CaseFn,
@@ -239,9 +238,9 @@ const fn mk(
         title: id,
         clauses,
         level,
-        section,
         needs,
         expectation: "a correct provider does the right thing",
+        module: module_path!(),
         run,
     }
 }
@@ -253,79 +252,21 @@ fn cases() -> Vec<Case> {
         mk(
             "relay.blocked",
             Level::Must,
-            Section::Relay,
             &[Need::Prereq(amp_runner::Prereq::DeliveryObservable)],
             &["RTE-015"],
             c_panic,
         ),
-        mk(
-            "disc.pass",
-            Level::Must,
-            Section::Discovery,
-            &[],
-            &["API-004"],
-            c_pass,
-        ),
-        mk(
-            "disc.fail-must",
-            Level::Must,
-            Section::Discovery,
-            &[],
-            &["API-003"],
-            c_fail,
-        ),
-        mk(
-            "disc.fail-should",
-            Level::Should,
-            Section::Discovery,
-            &[],
-            &["API-005"],
-            c_fail,
-        ),
-        mk(
-            "disc.fail-may",
-            Level::May,
-            Section::Discovery,
-            &[],
-            &["REG-009"],
-            c_fail,
-        ),
-        mk(
-            "err.transport",
-            Level::Must,
-            Section::Errors,
-            &[],
-            &["API-007"],
-            c_error,
-        ),
-        mk(
-            "err.hang",
-            Level::Must,
-            Section::Errors,
-            &[],
-            &["API-008"],
-            c_hang,
-        ),
-        mk(
-            "err.panic",
-            Level::Must,
-            Section::Errors,
-            &[],
-            &["API-002"],
-            c_panic,
-        ),
-        mk(
-            "err.huge",
-            Level::Must,
-            Section::Errors,
-            &[],
-            &["API-009"],
-            c_huge,
-        ),
+        mk("disc.pass", Level::Must, &[], &["API-004"], c_pass),
+        mk("disc.fail-must", Level::Must, &[], &["API-003"], c_fail),
+        mk("disc.fail-should", Level::Should, &[], &["API-005"], c_fail),
+        mk("disc.fail-may", Level::May, &[], &["REG-009"], c_fail),
+        mk("err.transport", Level::Must, &[], &["API-007"], c_error),
+        mk("err.hang", Level::Must, &[], &["API-008"], c_hang),
+        mk("err.panic", Level::Must, &[], &["API-002"], c_panic),
+        mk("err.huge", Level::Must, &[], &["API-009"], c_huge),
         mk(
             "skip.cap",
             Level::Must,
-            Section::Notify,
             &[Need::Capability("attachments")],
             &["UPL-001"],
             c_pass_plain,
@@ -333,7 +274,6 @@ fn cases() -> Vec<Case> {
         mk(
             "skip.hooks",
             Level::Must,
-            Section::Webhooks,
             &[Need::LoopbackWebhooks],
             &["WH-001"],
             c_pass_plain,
@@ -341,7 +281,6 @@ fn cases() -> Vec<Case> {
         mk(
             "skip.peer",
             Level::Must,
-            Section::Federation,
             &[Need::FederationPeer],
             &["FED-001"],
             c_pass_plain,
@@ -349,51 +288,15 @@ fn cases() -> Vec<Case> {
         mk(
             "route.agent",
             Level::Must,
-            Section::Routing,
             &[Need::Capability("notify:v1")],
             &["SIG-015", "ZZZ-999"],
             c_agent,
         ),
-        mk(
-            "reg.sticky",
-            Level::Must,
-            Section::Registration,
-            &[],
-            &["REG-002"],
-            c_sticky,
-        ),
-        mk(
-            "reg.dereg",
-            Level::Must,
-            Section::Registration,
-            &[],
-            &["REG-023"],
-            c_dereg,
-        ),
-        mk(
-            "sec.warn",
-            Level::Must,
-            Section::Security,
-            &[],
-            &["SIG-013"],
-            c_warn,
-        ),
-        mk(
-            "x.xfail",
-            Level::Must,
-            Section::Keys,
-            &[],
-            &["REG-019"],
-            c_fail,
-        ),
-        mk(
-            "x.xpass",
-            Level::Must,
-            Section::Keys,
-            &[],
-            &["REG-020"],
-            c_pass_plain,
-        ),
+        mk("reg.sticky", Level::Must, &[], &["REG-002"], c_sticky),
+        mk("reg.dereg", Level::Must, &[], &["REG-023"], c_dereg),
+        mk("sec.warn", Level::Must, &[], &["SIG-013"], c_warn),
+        mk("x.xfail", Level::Must, &[], &["REG-019"], c_fail),
+        mk("x.xpass", Level::Must, &[], &["REG-020"], c_pass_plain),
     ]
 }
 
@@ -477,7 +380,10 @@ async fn full_run_verdicts_cleanup_outputs_and_redaction() {
     assert_eq!(report.root_causes.len(), 1);
     assert_eq!(report.root_causes[0].cases, ["relay.blocked"]);
     assert_eq!(exit_code(&report, false), 1);
-    assert_eq!(s.by_section[&Section::Discovery][&Verdict::Pass], 1);
+    // Sections come from the catalogue section of each case's first clause (API-004: 08-api).
+    assert!(s.by_section[&Section::of_clause("API-004")][&Verdict::Pass] >= 1);
+    let per_section: usize = s.by_section.values().flat_map(|v| v.values()).sum();
+    assert_eq!(per_section, s.total);
 
     // Cleanup: every agent created (by the cases and by the prerequisite probes) is deleted,
     // dereg by its own case; sticky cannot be deleted -> the only leftover.
@@ -520,7 +426,7 @@ async fn full_run_verdicts_cleanup_outputs_and_redaction() {
     let back = amp_runner::RunReport::from_json(&json).unwrap();
     assert_eq!(back, report);
     let junit = to_junit(&report, false).unwrap();
-    assert!(junit.contains("<testsuite name=\"discovery\""));
+    assert!(junit.contains("<testsuite name=\"08-api\""));
     assert!(junit.contains("route.agent"));
     assert!(junit.contains("<failure"));
     assert!(junit.contains("<error"));
@@ -741,22 +647,8 @@ async fn declared_waits_extend_the_case_deadline_and_are_reported() {
     o.timing.ws_auth_timeout = Duration::from_millis(700);
     o.contradictions.from_handling = Some(amp_runner::FromHandling::Overwrite);
     let cases = [
-        mk(
-            "slow.declared",
-            Level::Must,
-            Section::Webhooks,
-            &[],
-            &["WH-006"],
-            c_needs_time,
-        ),
-        mk(
-            "slow.overstays",
-            Level::Must,
-            Section::Webhooks,
-            &[],
-            &["WH-006"],
-            c_overstays,
-        ),
+        mk("slow.declared", Level::Must, &[], &["WH-006"], c_needs_time),
+        mk("slow.overstays", Level::Must, &[], &["WH-006"], c_overstays),
     ];
     let started = std::time::Instant::now();
     let report = run(&cases, o).await.unwrap();
@@ -803,7 +695,7 @@ async fn run_scoped_values_are_shared_within_one_run_only() {
             title: "scoped",
             clauses: &["API-004"],
             level: Level::May,
-            section: Section::Discovery,
+            module: module_path!(),
             needs: &[],
             expectation: "shares one counter",
             run: c_scoped,

@@ -176,7 +176,7 @@ async fn copies(ctx: &mut Ctx, to: &Arc<Agent>, id: &str, expect: bool) -> Resul
     let pool = Pool::of(ctx);
     let mb = pool.mailbox(to);
     let want = id.to_string();
-    let is = move |m: &Value| crate::routing::entry_id(m) == Some(want.as_str());
+    let is = move |m: &Value| crate::steps::routing::entry_id(m) == Some(want.as_str());
     if expect {
         mb.find(ctx, &is, DELIVERY_WAIT).await?;
     }
@@ -214,7 +214,7 @@ fn covers_bytes(c: Covers, ts: i64, body: &[u8]) -> Vec<u8> {
         Covers::Shifted(d) => amp_core::federation_signing_bytes(&(ts + d).to_string(), body),
         Covers::PythonDumps => {
             let dumped = serde_json::from_slice::<Value>(body)
-                .map(|v| crate::federation::python_dumps(&v))
+                .map(|v| crate::steps::federation::python_dumps(&v))
                 .unwrap_or_default();
             amp_core::federation_signing_bytes(&ts.to_string(), dumped.as_bytes())
         }

@@ -39,7 +39,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
 
 use amp_catalogue::Catalogue;
-use amp_runner::{BoxFuture, Case, CaseResult, Ctx, Failure, Level, Need, Prereq, Section};
+use amp_runner::{BoxFuture, Case, CaseResult, Ctx, Failure, Level, Need, Prereq};
 use amp_vectors::{Kind, Live, VectorFile};
 
 /// One live trial: a case of a vector file.
@@ -202,9 +202,9 @@ pub fn trials(files: &[VectorFile]) -> Result<Vec<Case>, TrialError> {
                 title,
                 clauses,
                 level,
-                section: section(file.kind),
                 needs: needs(file.kind),
                 expectation,
+                module: module_path!(),
                 run: run_trial,
             });
         }
@@ -271,19 +271,6 @@ fn runner_level(l: amp_catalogue::Level) -> Level {
         L::Must | L::MustNot => Level::Must,
         L::Should | L::ShouldNot => Level::Should,
         L::May => Level::May,
-    }
-}
-
-fn section(kind: Kind) -> Section {
-    match kind {
-        Kind::Address => Section::Addressing,
-        Kind::Routing => Section::Routing,
-        Kind::PayloadHash | Kind::CanonicalString | Kind::MessageId => Section::Messages,
-        Kind::Signature => Section::Security,
-        Kind::WebhookHmac => Section::Webhooks,
-        Kind::FederationSignature => Section::Federation,
-        Kind::Replay => Section::Replay,
-        _ => Section::Messages,
     }
 }
 

@@ -32,7 +32,7 @@ const PICKUP_RESERVE: f64 = 12.0;
 /// Largest page RTE-015 pickups ask for.
 const PAGE: usize = 100;
 /// How long a correct provider may take to queue an accepted message (as in routing.rs).
-pub(crate) const DELIVERY_WAIT: Duration = crate::routing::DELIVERY_WAIT;
+pub(crate) const DELIVERY_WAIT: Duration = crate::steps::routing::DELIVERY_WAIT;
 /// First pause between two pickups while waiting for a message; it doubles up to
 /// [`MAX_POLL`], so a message that never comes costs a handful of pickups, not one per pause.
 const POLL: Duration = Duration::from_millis(150);
@@ -409,7 +409,7 @@ impl Mailbox {
             };
             let ids: Vec<String> = list
                 .iter()
-                .filter_map(|m| crate::routing::entry_id(m).map(str::to_string))
+                .filter_map(|m| crate::steps::routing::entry_id(m).map(str::to_string))
                 .collect();
             inbox.entries.extend(list.iter().cloned());
             let more = resp

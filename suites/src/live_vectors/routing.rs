@@ -361,7 +361,7 @@ async fn receivers(
     expect: Option<&str>,
 ) -> Result<Vec<String>, Stop> {
     let pool = Pool::of(ctx);
-    let matches = |e: &Value| crate::routing::entry_subject(e) == Some(subject);
+    let matches = |e: &Value| crate::steps::routing::entry_subject(e) == Some(subject);
     if let Some(x) = expect
         && let Some((_, a)) = m.agents.iter().find(|(addr, _)| addr == x)
     {

@@ -121,13 +121,13 @@ pub(crate) async fn send(
     if !resp.is_success() {
         return Ok(Sent::Refused(resp));
     }
-    let id = crate::routing::route_id(&resp)?;
+    let id = crate::steps::routing::route_id(&resp)?;
     let want = id.clone();
     match pool
         .mailbox(to)
         .find(
             ctx,
-            move |m| crate::routing::entry_id(m) == Some(want.as_str()),
+            move |m| crate::steps::routing::entry_id(m) == Some(want.as_str()),
             DELIVERY_WAIT,
         )
         .await?
@@ -160,7 +160,7 @@ pub(crate) fn signature_refusal(ctx: &Ctx, resp: &Resp) -> bool {
         return false;
     }
     if resp.error_code().is_some() {
-        crate::refusal::code_matches(ctx, resp, "signature_invalid", "SIG-010");
+        crate::steps::refusal::code_matches(ctx, resp, "signature_invalid", "SIG-010");
     }
     true
 }
