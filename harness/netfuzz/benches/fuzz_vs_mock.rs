@@ -30,6 +30,8 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, Copy)]
 struct Sample {
     requests: u64,
+    /// WebSocket frames among `requests` (netfuzz only).
+    ws_frames: u64,
     elapsed: Duration,
     cpu: Option<Duration>,
 }
@@ -85,6 +87,7 @@ async fn route_pickup(clients: usize, secs: u64) -> Sample {
     }
     let sample = Sample {
         requests,
+        ws_frames: 0,
         elapsed: started.elapsed(),
         cpu: cpu_since(cpu0),
     };
@@ -111,6 +114,7 @@ async fn netfuzz(lanes: usize, secs: u64, round: usize) -> Sample {
     // fuzzer: a few requests per lane.
     let sample = Sample {
         requests: report.requests,
+        ws_frames: report.ws_frames,
         elapsed: report.fuzz_elapsed,
         cpu: cpu_since(cpu0),
     };
@@ -154,12 +158,13 @@ async fn main() {
         };
         let ratio = fuzzer.rate() / mock.rate();
         println!(
-            "round {round}: route_pickup {:.0} req/s ({} requests, CPU {}/request) | netfuzz {:.0} req/s ({} requests, CPU {}/request) | ratio {ratio:.2}",
+            "round {round}: route_pickup {:.0} req/s ({} requests, CPU {}/request) | netfuzz {:.0} req/s ({} requests of which {} WebSocket frames, CPU {}/request) | ratio {ratio:.2}",
             mock.rate(),
             mock.requests,
             mock.cpu_per_request(),
             fuzzer.rate(),
             fuzzer.requests,
+            fuzzer.ws_frames,
             fuzzer.cpu_per_request(),
         );
         mock_rates.push(mock.rate());
