@@ -320,7 +320,7 @@ fuzz_target!(|input: Input| {
     // Keep the agent's mailbox small: ack everything the session left behind.
     if let Ok(me) = w.mock.state().authenticate(&w.me.api_key) {
         for m in w.mock.state().pending_unacked(&me) {
-            let _ = w.mock.state().ack(&me, &m.id, amp_mock::state::AckVia::Delete);
+            let _ = w.mock.state().ack(&me, &m.id, amp_mock::AckVia::Delete);
         }
     }
 });

@@ -234,3 +234,61 @@ fn check_clause(s: &LitStr) -> syn::Result<()> {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(attr: &str, item: &str) -> Result<String, String> {
+        let args: Args = syn::parse_str(attr).map_err(|e| e.to_string())?;
+        let func: ItemFn = syn::parse_str(item).map_err(|e| e.to_string())?;
+        expand(args, func)
+            .map(|t| t.to_string())
+            .map_err(|e| e.to_string())
+    }
+
+    const GOOD: &str = r#"id = "relay.fifo", title = "FIFO", clauses = ["RTE-019"], level = Must,
+        needs = [Prereq(DeliveryObservable)], expect = "oldest first""#;
+    const FUNC: &str = "async fn fifo(ctx: &mut Ctx) -> CaseResult { pass() }";
+
+    #[test]
+    fn a_well_formed_case_becomes_a_constant_beside_its_function() {
+        let out = run(GOOD, FUNC).unwrap();
+        assert!(
+            out.contains("pub (crate) const FIFO : :: amp_runner :: Case"),
+            "{out}"
+        );
+        assert!(out.contains("async fn fifo"), "{out}");
+        assert!(out.contains("module_path !"), "{out}");
+    }
+
+    #[test]
+    fn mistakes_are_errors_that_name_the_rule() {
+        let bad_id = GOOD.replace("relay.fifo", "Relay FIFO");
+        assert!(
+            run(&bad_id, FUNC)
+                .unwrap_err()
+                .contains("section.topic.name")
+        );
+        let bad_clause = GOOD.replace("RTE-019", "rte19");
+        assert!(run(&bad_clause, FUNC).unwrap_err().contains("catalogue id"));
+        let no_clause = GOOD.replace(r#"["RTE-019"]"#, "[]");
+        assert!(
+            run(&no_clause, FUNC)
+                .unwrap_err()
+                .contains("at least one clause")
+        );
+        let missing = GOOD.replace(r#", expect = "oldest first""#, "");
+        assert!(run(&missing, FUNC).unwrap_err().contains("expect"));
+        let unknown = format!("{GOOD}, section = \"x\"");
+        assert!(run(&unknown, FUNC).unwrap_err().contains("unknown key"));
+        let sync = FUNC.replace("async fn", "fn");
+        assert!(run(GOOD, &sync).unwrap_err().contains("async fn"));
+        let two = FUNC.replace("ctx: &mut Ctx", "ctx: &mut Ctx, x: u8");
+        assert!(
+            run(GOOD, &two)
+                .unwrap_err()
+                .contains("exactly one argument")
+        );
+    }
+}

@@ -28,41 +28,52 @@
 //!   requests); `X-RateLimit-Reset` is a unix timestamp.
 //! - API keys are stored as SHA-256 hashes (256-bit random keys; bcrypt adds nothing here).
 
+//!
+//! # Layers
+//!
+//! Dependencies point one way, downwards:
+//!
+//! ```text
+//! http      router, budgets, extractors, handlers       (axum)
+//!   │
+//! service   AppState + the rules: route pipeline, relay, moderation,
+//!   │       attachments, cards, webhooks, federation
+//!   ├──────────────┐
+//! store         live      data at rest │ live WebSocket push channels
+//!   │              │
+//! wire, ids, config, defects, policy, error, ssrf   (leaf modules)
+//! ```
+//!
+//! `harness/ARCHITECTURE.md` has the picture in more detail.
+
 #![forbid(unsafe_code)]
 
-pub mod admin;
-pub mod api;
-pub mod attachments;
-pub mod body_limit;
-pub mod card;
 pub mod config;
 pub mod defects;
 pub mod error;
-pub mod federation;
+pub mod http;
+pub mod ids;
+pub mod live;
 pub mod policy;
-pub mod ratelimit;
+pub mod service;
 pub mod ssrf;
-pub mod state;
-pub mod webhook;
-pub mod ws;
+pub mod store;
+pub mod wire;
 
 pub use config::{Clock, FederationPeer, MockConfig, RateLimits};
 pub use defects::{Defect, DefectSet, UnknownDefect, defect_table};
 pub use error::ApiError;
+pub use http::router;
+pub use ids::hash_api_key;
 pub use policy::Policy;
-pub use state::{
-    AckResult, AgentRef, AppState, ConnId, PushEvent, QueuedMessage, RouteOutcome, SecurityMeta,
+pub use service::AppState;
+pub use wire::{
+    AckResult, AckVia, AgentRef, ConnId, PushEvent, QueuedMessage, RouteOutcome, SecurityMeta,
     Trust,
 };
 
-use amp_core::signing::{PublicKey, SecretKey};
-use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post};
+use amp_core::signing::PublicKey;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 /// Why the mock could not start.
 #[derive(Debug, thiserror::Error)]
@@ -84,100 +95,7 @@ pub enum MockError {
 
 /// Build the shared state for a configuration (also used for in-process fuzzing).
 pub fn new_state(config: &MockConfig) -> AppState {
-    let seed = config
-        .provider_key_seed
-        .unwrap_or_else(state::random_bytes::<32>);
-    let provider_key = SecretKey::from_seed(seed);
-    let provider_public = provider_key.public_key();
-    AppState(Arc::new(state::Inner {
-        config: config.clone(),
-        policy: policy::Policy::resolve(config),
-        provider_key,
-        provider_public,
-        started: Instant::now(),
-        db: Mutex::new(state::Db::default()),
-        ws: Mutex::new(Default::default()),
-        next_conn: AtomicU64::new(1),
-        limiter: ratelimit::RateLimiter::default(),
-        admin_key: config
-            .admin_key
-            .clone()
-            .unwrap_or_else(|| format!("amp_admin_{}", state::random_hex::<24>())),
-    }))
-}
-
-/// The full axum router (REST + WS + federation) with body-cap, rate-limit and error-format
-/// middleware. Serve it with `into_make_service_with_connect_info::<SocketAddr>()` to get
-/// per-IP limits; without connect info all clients share one anonymous bucket.
-pub fn router(state: AppState) -> Router {
-    use axum::middleware::from_fn_with_state;
-    let base = state.config().normalized_base();
-    let v1: Router<AppState> = Router::new()
-        .route("/health", get(api::health))
-        .route("/info", get(api::info))
-        .route("/register", post(api::register))
-        .route(
-            "/agents/me",
-            get(api::me).patch(api::patch_me).delete(api::delete_me),
-        )
-        .route("/agents", get(api::list_agents))
-        .route("/agents/resolve/{address}", get(api::resolve))
-        .route("/route", post(api::route))
-        .route("/messages/pending", get(api::pending))
-        .route("/messages/pending/count", get(api::pending_count))
-        .route("/messages/pending/ack", post(api::batch_ack))
-        .route("/messages/pending/{id}", delete(api::ack_one))
-        .route("/messages/{id}/read", post(api::read))
-        .route("/auth/rotate-key", post(api::rotate_key))
-        .route("/auth/rotate-keys", post(api::rotate_keys))
-        .route("/auth/revoke-key", delete(api::revoke_key));
-    let v1 = mount_live_and_federation(v1);
-    let v1 = mount_attachments(v1);
-    let v1 = mount_admin(v1);
-    let v1 = card::mount(v1);
-    let app = if base.is_empty() {
-        v1
-    } else if state.has(defects::Defect::V2Alias) && base != "/v2" {
-        // `v2-alias`: the same v1 handlers answer under /v2 too (API-001).
-        Router::new().nest(&base, v1.clone()).nest("/v2", v1)
-    } else {
-        Router::new().nest(&base, v1)
-    };
-    app.route("/.well-known/agent-messaging.json", get(api::well_known))
-        .fallback(api::not_found)
-        .layer(from_fn_with_state(state.clone(), body_limit::body_limit_mw))
-        .layer(from_fn_with_state(state.clone(), api::rate_limit_mw))
-        .layer(from_fn_with_state(state.clone(), api::error_format_mw))
-        .layer(DefaultBodyLimit::disable())
-        .with_state(state)
-}
-
-/// Mount the attachment endpoints (spec 08 "Attachments"; see [`attachments`]).
-fn mount_attachments(r: Router<AppState>) -> Router<AppState> {
-    use axum::routing::put;
-    r.route("/attachments/upload", post(attachments::request_upload))
-        .route("/attachments/{id}", get(attachments::get_metadata))
-        .route("/attachments/{id}/confirm", post(attachments::confirm))
-        .route("/attachments/{id}/download", get(attachments::download))
-        .route("/attachments/{id}/content", put(attachments::put_content))
-        .route("/attachments/{id}/file", get(attachments::signed_file))
-}
-
-/// Mount the admin endpoints: quarantine, suspension, risk score (see [`admin`]).
-fn mount_admin(r: Router<AppState>) -> Router<AppState> {
-    r.route("/quarantine", get(admin::list_quarantine))
-        .route("/quarantine/{id}", get(admin::get_quarantine))
-        .route("/quarantine/{id}/approve", post(admin::approve_quarantine))
-        .route("/quarantine/{id}/reject", post(admin::reject_quarantine))
-        .route("/agents/{agent_id}/suspend", post(admin::suspend))
-        .route("/agents/{agent_id}/unsuspend", post(admin::unsuspend))
-        .route("/agents/{agent_id}/risk", get(admin::risk))
-}
-
-/// Mount the WebSocket endpoint (spec 08 "WebSocket") and the federation inbox (spec 10).
-fn mount_live_and_federation(r: Router<AppState>) -> Router<AppState> {
-    r.route("/ws", get(ws::handler))
-        .route("/federation/deliver", post(federation::deliver))
+    AppState::new(config)
 }
 
 /// A running mock.

@@ -5,7 +5,7 @@
 
 mod common;
 
-use amp_mock::body_limit::DRAIN_BYTES;
+use amp_mock::http::body_limit::DRAIN_BYTES;
 use common::*;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

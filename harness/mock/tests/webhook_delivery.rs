@@ -344,7 +344,7 @@ async fn defect_webhook_hmac_wrong_key_signs_with_the_api_key_hash() {
         amp_core::verify_webhook(SECRET.as_bytes(), sig, ts, &hit.body, now, 300).is_err(),
         "defect must not verify with the webhook secret"
     );
-    let wrong_key = amp_mock::state::hash_api_key(&b.api_key);
+    let wrong_key = amp_mock::hash_api_key(&b.api_key);
     amp_core::verify_webhook(wrong_key.as_bytes(), sig, ts, &hit.body, now, 300)
         .expect("defect keys the HMAC with the API key hash");
 }

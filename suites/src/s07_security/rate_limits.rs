@@ -6,12 +6,14 @@
 //! 429 retry), and bounded so that a provider with higher budgets costs a few dozen requests and
 //! a skip, never a flood.
 
-use crate::steps::ratelimit::{header_problems, retry_after_valid};
+use crate::steps::ratelimit::{
+    BURST_WINDOW, PENDING_PER_MINUTE, burst_bound, header_problems, retry_after_valid,
+};
 use amp_case_attr::case;
 use amp_client::Req;
 use amp_runner::{Case, CaseResult, Ctx, Failure, Method, Outcome, Resp, expect, fail, pass};
 use serde_json::Value;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// The cases of this module, in the order they are written.
 pub(crate) const CASES: &[Case] = &[PER_AGENT_BUDGET, HEADERS, RETRY_AFTER];
@@ -80,18 +82,8 @@ async fn per_agent_budget(ctx: &mut Ctx) -> CaseResult {
     pass()
 }
 
-/// RL-003: `GET /v1/messages/pending` is limited to 30 requests per minute.
-const PENDING_PER_MINUTE: u64 = 30;
-
-/// Requests beyond the budget before the case gives up on seeing a 429.
-const MARGIN: u64 = 15;
-
 /// Advertised per-key budgets above this are not worth exhausting from a test.
 const MAX_ADVERTISED_TO_EXHAUST: u64 = 300;
-
-/// The burst stops after this long (a distant target must not push the case past the runner's
-/// per-case timeout): a minute-long budget is only exceeded by requests sent well within it.
-const BURST_WINDOW: Duration = Duration::from_secs(20);
 
 // ------------------------------------------------------------------------------------------
 // Cases
@@ -138,7 +130,7 @@ async fn headers(ctx: &mut Ctx) -> CaseResult {
     level = Must,
     expect = "A burst over the pending endpoint's 30/min budget gets 429 rate_limited \
               with Retry-After and X-RateLimit-* headers (skipped when no 429 arrives \
-              within the budget plus 15).",
+              within twice the budget plus one).",
 )]
 async fn retry_after(ctx: &mut Ctx) -> CaseResult {
     let advertised = ctx
@@ -152,7 +144,7 @@ async fn retry_after(ctx: &mut Ctx) -> CaseResult {
         Some(n) if n > PENDING_PER_MINUTE && n <= MAX_ADVERTISED_TO_EXHAUST => n,
         _ => PENDING_PER_MINUTE,
     };
-    let bound = budget + MARGIN;
+    let bound = burst_bound(budget);
     let a = ctx.agent().await?;
     ctx.note(format!(
         "sending up to {bound} GET /messages/pending with one fresh agent (RL-003 budget \

@@ -3,6 +3,7 @@
 //! never assumed; every case uses fresh recipients, so a queue holds exactly what the case
 //! routed.
 
+use crate::steps::ratelimit::{BURST_WINDOW, PENDING_PER_MINUTE, burst_bound};
 use crate::steps::refusal::refused;
 use crate::steps::relay::{ids, queued};
 use crate::steps::routing::{delivered, route_ok, subject};
@@ -23,15 +24,6 @@ pub(crate) const CASES: &[Case] = &[
     LONGPOLL,
 ];
 
-/// RL-003: `GET /messages/pending` is limited to 30 requests per minute.
-const PENDING_PER_MINUTE: u64 = 30;
-
-/// Extra pickups sent before the count-floor case gives up on seeing a 429.
-const PENDING_MARGIN: u64 = 15;
-
-/// The pickup burst stops after this long (bounded against slow targets).
-const BURST_WINDOW: Duration = Duration::from_secs(20);
-
 #[case(
     id = "relay.count.floor",
     title = "The count endpoint stays available when the pickup budget is spent",
@@ -42,7 +34,7 @@ const BURST_WINDOW: Duration = Duration::from_secs(20);
 )]
 async fn count_floor(ctx: &mut Ctx) -> CaseResult {
     let a = ctx.agent().await?;
-    let bound = PENDING_PER_MINUTE + PENDING_MARGIN;
+    let bound = burst_bound(PENDING_PER_MINUTE);
     let url = ctx.target().url("/messages/pending");
     let started = Instant::now();
     let mut limited = false;

@@ -2,6 +2,23 @@
 //! headers must be present, and whether a `Retry-After` value is valid (seconds or an HTTP date).
 
 use amp_runner::Resp;
+use std::time::Duration;
+
+/// RL-003: `GET /v1/messages/pending` is limited to 30 requests per minute.
+pub(crate) const PENDING_PER_MINUTE: u64 = 30;
+
+/// A burst stops after this long (a distant target must not push a case past the runner's
+/// per-case timeout): a minute-long budget is only exceeded by requests sent well within it.
+pub(crate) const BURST_WINDOW: Duration = Duration::from_secs(20);
+
+/// How many requests a burst may send to see a per-minute `budget` enforced. A limiter with
+/// fixed windows aligned to the clock splits a burst that straddles a window boundary into two
+/// windows, each under the budget; `2 × budget + 1` requests put more than the budget into one of
+/// them, so a limit in force always shows, whatever the moment the burst starts (it lasts less
+/// than [`BURST_WINDOW`], so it never spans three windows).
+pub(crate) fn burst_bound(budget: u64) -> u64 {
+    2 * budget + 1
+}
 
 pub(crate) const HEADERS: [&str; 3] = [
     "X-RateLimit-Limit",

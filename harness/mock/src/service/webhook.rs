@@ -26,8 +26,9 @@
 //! never used: a proxy would hide the real target from these checks.
 
 use crate::defects::Defect;
+use crate::service::AppState;
 use crate::ssrf;
-use crate::state::{AgentRef, AppState, QueuedMessage};
+use crate::wire::{AgentRef, QueuedMessage};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::redirect::{Attempt, Policy};
 use std::collections::HashMap;

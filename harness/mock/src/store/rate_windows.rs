@@ -1,4 +1,5 @@
-//! Fixed-window rate limiting per API key / client IP (RL-001..003).
+//! Fixed-window request counters per bucket (RL-001..003). Which bucket and budget a request
+//! spends is decided by the HTTP layer from the budget class its route carries.
 //!
 //! A bucket's window opens at its first request and lasts [`WINDOW_SECS`], rather than
 //! following the clock's minutes: with minute-aligned windows, a budget spent across a minute

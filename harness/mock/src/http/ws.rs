@@ -42,7 +42,8 @@
 
 use crate::defects::Defect;
 use crate::error::ApiError;
-use crate::state::{AgentRef, AppState, ConnId, PushEvent, QueuedMessage};
+use crate::service::AppState;
+use crate::wire::{AckVia, AgentRef, ConnId, PushEvent, QueuedMessage};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::response::Response;
@@ -246,7 +247,7 @@ struct Registration {
 
 impl Registration {
     fn new(state: &AppState, agent: &AgentRef) -> Registration {
-        let (conn, rx) = state.ws_register(agent);
+        let (conn, rx) = state.live().register(agent);
         Registration {
             state: state.clone(),
             agent: agent.clone(),
@@ -258,7 +259,7 @@ impl Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        self.state.ws_unregister(&self.agent, self.conn);
+        self.state.live().unregister(&self.agent, self.conn);
     }
 }
 
@@ -391,7 +392,7 @@ async fn handle_text(state: &AppState, agent: &AgentRef, text: &str) -> Option<V
             let Some(id) = obj.get("id").and_then(Value::as_str) else {
                 return Some(api_error_frame(&ApiError::missing_field("id")));
             };
-            match state.ack(agent, id, crate::state::AckVia::WebSocket) {
+            match state.ack(agent, id, AckVia::WebSocket) {
                 Ok(_) => None,
                 Err(e) => Some(api_error_frame(&e)),
             }

@@ -38,20 +38,17 @@
 //!   store and survives nothing that the message would not survive. Envelopes older than the
 //!   relay TTL are refused as `timestamp_expired`.
 
-use crate::api::parse_json;
 use crate::config::FederationPeer;
 use crate::defects::Defect;
-use crate::error::{ApiError, json_response};
+use crate::error::ApiError;
+use crate::ids::fingerprint_of;
 use crate::policy::RELAY_TTL_SECS;
-use crate::state::{AgentRef, AppState, Trust, fingerprint_of};
+use crate::service::AppState;
+use crate::wire::{AgentRef, Trust};
 use amp_core::envelope::{Envelope, Limits, Message, RouteRequest};
 use amp_core::replay::{ReplayDecision, ReplayInput, ReplayPolicy};
 use amp_core::signing::{PublicKey, SigningFields, Strictness};
 use amp_core::{Address, MessageId};
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
-use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
 /// FED-002 freshness window for `X-AMP-Timestamp` (the webhook window of 07, reused).
@@ -63,22 +60,21 @@ static DELIVER_GATE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// A refusal: HTTP status plus the `{accepted:false, error, message[, field]}` body.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Refusal(Box<ApiError>);
+pub(crate) struct Refusal(Box<ApiError>);
 
 impl Refusal {
     fn new(status: u16, code: &str, message: impl Into<String>) -> Refusal {
         Refusal(Box::new(ApiError::new(status, code, message)))
     }
 
-    fn into_response(self) -> Response {
+    /// HTTP status and the `{accepted: false, error, message[, field]}` body.
+    pub(crate) fn status_and_body(&self) -> (u16, Value) {
         let mut body = Map::new();
         body.insert("accepted".into(), Value::Bool(false));
         if let Value::Object(m) = self.0.body() {
             body.extend(m);
         }
-        let status =
-            StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        json_response(status, &Value::Object(body))
+        (self.0.status, Value::Object(body))
     }
 }
 
@@ -88,24 +84,25 @@ impl From<ApiError> for Refusal {
     }
 }
 
-/// `POST {base}/federation/deliver`.
-pub async fn deliver(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    match accept(&state, &headers, &body).await {
-        Ok(v) => json_response(StatusCode::OK, &v),
-        Err(r) => r.into_response(),
-    }
+/// The provider-authentication headers of a forwarded request (FED-002, FED-005), each
+/// trimmed, `None` when absent, empty or not text.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ForwardHeaders {
+    /// `X-AMP-Provider`: the forwarding provider's domain.
+    pub provider: Option<String>,
+    /// `X-AMP-Timestamp`: unix seconds at signing time.
+    pub timestamp: Option<String>,
+    /// `X-AMP-Signature`: the provider's Ed25519 signature, Base64.
+    pub signature: Option<String>,
 }
 
-/// A header as text (absent or non-UTF-8 → `None`).
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-}
-
-async fn accept(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Value, Refusal> {
+/// Run every check of the table above on a forwarded request and deliver it; `Ok` is the
+/// `{accepted: true, …}` answer.
+pub(crate) async fn accept(
+    state: &AppState,
+    headers: &ForwardHeaders,
+    body: &[u8],
+) -> Result<Value, Refusal> {
     let cfg = state.config();
     let now = state.clock().now_unix();
     if body.len() > cfg.max_body_bytes {
@@ -117,7 +114,7 @@ async fn accept(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Va
     }
 
     // 1. Who is forwarding, and do we federate with them (FED-005, FED-017)?
-    let provider = header(headers, "x-amp-provider").ok_or_else(|| {
+    let provider = headers.provider.as_deref().ok_or_else(|| {
         Refusal::new(
             401,
             "unauthorized",
@@ -157,7 +154,7 @@ async fn accept(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Va
     }
 
     // 3. Body.
-    let v = parse_json(state, body)?;
+    let v = state.parse_strict_json(body)?;
     let obj = v.as_object().ok_or_else(|| {
         ApiError::invalid_request(
             "body must be a JSON object {envelope, payload, sender_public_key}",
@@ -290,19 +287,19 @@ fn find_peer<'a>(peers: &'a [FederationPeer], domain: &str) -> Option<&'a Federa
 /// FED-002/003: the peer's Ed25519 signature over `"<X-AMP-Timestamp>.<raw body>"`.
 fn verify_provider(
     peer: &FederationPeer,
-    headers: &HeaderMap,
+    headers: &ForwardHeaders,
     body: &[u8],
     now: i64,
     window: i64,
 ) -> Result<(), Refusal> {
-    let sig = header(headers, "x-amp-signature").ok_or_else(|| {
+    let sig = headers.signature.as_deref().ok_or_else(|| {
         Refusal::new(
             401,
             "unauthorized",
             "X-AMP-Signature is required: Base64 Ed25519 signature by the provider key over \"<X-AMP-Timestamp>.<raw body>\"",
         )
     })?;
-    let ts = header(headers, "x-amp-timestamp").ok_or_else(|| {
+    let ts = headers.timestamp.as_deref().ok_or_else(|| {
         Refusal::new(
             401,
             "unauthorized",

@@ -9,7 +9,7 @@
 //! anyway: a hostile client cannot keep the mock busy.
 
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::service::AppState;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};

@@ -22,32 +22,75 @@
 //! the agent's key changes (rotate-keys), because GET compares the card's key with the
 //! registered one every time.
 
-use crate::api::{bearer, parse_json};
 use crate::defects::Defect;
-use crate::error::{ApiError, json_response};
-use crate::state::{AgentRef, AppState};
+use crate::error::ApiError;
+use crate::service::AppState;
+use crate::wire::AgentRef;
 use amp_core::card::{CardError, CardVerifyOptions, card_fields, sign_card, verify_card};
 use amp_core::{FingerprintProfile, PublicKey, Timestamp};
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
 use serde_json::{Value, json};
-use std::collections::HashMap;
 
-type ApiResult = Result<Response, ApiError>;
+impl AppState {
+    /// The caller's card (CARD-005): the uploaded one while it still matches the registration,
+    /// else one generated now and signed with the provider key (C-17, see the module docs).
+    pub fn agent_card(&self, who: &AgentRef) -> Result<Value, ApiError> {
+        let (pk, address) = registered(self, who)?;
+        let now = self.clock().now_unix();
+        let stored = self.lock().cards.get(&who.agent_id);
+        // `card-expired-accepted` serves a stored card even after it expired (it stored it anyway).
+        let as_of = if self.has(Defect::CardExpiredAccepted) {
+            i64::MIN
+        } else {
+            now
+        };
+        if let Some(card) = stored
+            && still_current(&card, &pk, &address, as_of)
+        {
+            return Ok(card);
+        }
+        let validity = self.policy().card_validity_secs;
+        let mut fields = card_fields(
+            &address,
+            &pk,
+            FingerprintProfile::default(),
+            Timestamp::from_unix(now),
+            Timestamp::from_unix(now.saturating_add(validity)),
+        );
+        fields.insert("provider_endpoint".into(), json!(endpoint(self)));
+        // C-17: the provider can only sign with its own key (see the module docs).
+        sign_card(&fields, self.provider_key())
+            .map_err(|e| ApiError::internal(format!("could not sign the generated card: {e}")))
+    }
 
-/// Uploaded cards by agent id.
-#[derive(Debug, Default)]
-pub struct CardStore {
-    cards: HashMap<String, Value>,
-}
-
-fn auth(state: &AppState, headers: &HeaderMap) -> Result<AgentRef, ApiError> {
-    let token = bearer(headers).ok_or_else(|| {
-        ApiError::unauthorized("missing API key: send `Authorization: Bearer <api_key>` (API-002)")
-    })?;
-    state.authenticate(&token)
+    /// Store a card the agent signed itself (CARD-006) after verifying it per CARD-004 and
+    /// checking that it describes the caller (CARD-005).
+    pub fn upload_card(&self, who: &AgentRef, card: &Value) -> Result<(), ApiError> {
+        if !card.is_object() {
+            return Err(ApiError::invalid_request(
+                "the body must be the agent card JSON object (CARD-001)",
+            ));
+        }
+        let (pk, address) = registered(self, who)?;
+        let now = self.clock().now_unix();
+        check(self, card, now)?;
+        if card["address"].as_str() != Some(address.as_str()) {
+            return Err(ApiError::forbidden(format!(
+                "the card's address is not yours ({address}): upload your own card (CARD-005)"
+            )));
+        }
+        let key_matches = card["public_key"]
+            .as_str()
+            .and_then(|p| PublicKey::from_spki_pem(p).ok())
+            .is_some_and(|k| k == pk);
+        if !key_matches {
+            return Err(ApiError::invalid_field(
+                "public_key",
+                "the card's public_key is not your registered key: sign the card for the key you registered (CARD-005)",
+            ));
+        }
+        self.lock().cards.insert(&who.agent_id, card.clone());
+        Ok(())
+    }
 }
 
 /// The registered key and address of `who`.
@@ -71,46 +114,6 @@ fn still_current(card: &Value, pk: &PublicKey, address: &str, now: i64) -> bool 
         .and_then(|t| Timestamp::parse_rfc3339(t).ok())
         .is_some_and(|t| t.unix() > now);
     key_ok && unexpired && card["address"].as_str() == Some(address)
-}
-
-/// Mount `GET`/`PUT {base}/agents/me/card`.
-pub(crate) fn mount(r: axum::Router<AppState>) -> axum::Router<AppState> {
-    r.route(
-        "/agents/me/card",
-        axum::routing::get(get_card).put(put_card),
-    )
-}
-
-/// `GET {base}/agents/me/card` (CARD-005).
-pub(crate) async fn get_card(State(state): State<AppState>, headers: HeaderMap) -> ApiResult {
-    let who = auth(&state, &headers)?;
-    let (pk, address) = registered(&state, &who)?;
-    let now = state.clock().now_unix();
-    let stored = state.lock().cards.cards.get(&who.agent_id).cloned();
-    // `card-expired-accepted` serves a stored card even after it expired (it stored it anyway).
-    let as_of = if state.has(Defect::CardExpiredAccepted) {
-        i64::MIN
-    } else {
-        now
-    };
-    if let Some(card) = stored
-        && still_current(&card, &pk, &address, as_of)
-    {
-        return Ok(json_response(StatusCode::OK, &card));
-    }
-    let validity = state.policy().card_validity_secs;
-    let mut fields = card_fields(
-        &address,
-        &pk,
-        FingerprintProfile::default(),
-        Timestamp::from_unix(now),
-        Timestamp::from_unix(now.saturating_add(validity)),
-    );
-    fields.insert("provider_endpoint".into(), json!(endpoint(&state)));
-    // C-17: the provider can only sign with its own key (see the module docs).
-    let card = sign_card(&fields, state.provider_key())
-        .map_err(|e| ApiError::internal(format!("could not sign the generated card: {e}")))?;
-    Ok(json_response(StatusCode::OK, &card))
 }
 
 fn endpoint(state: &AppState) -> String {
@@ -189,48 +192,6 @@ fn check_unsigned_steps(state: &AppState, card: &Value, now: i64) -> Result<(), 
         .with_extra("rule", json!("CARD-004")));
     }
     Ok(())
-}
-
-/// `PUT {base}/agents/me/card` (CARD-006 upload of a locally signed card, verified per CARD-004).
-pub(crate) async fn put_card(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult {
-    let who = auth(&state, &headers)?;
-    let card = parse_json(&state, &body)?;
-    if !card.is_object() {
-        return Err(ApiError::invalid_request(
-            "the body must be the agent card JSON object (CARD-001)",
-        ));
-    }
-    let (pk, address) = registered(&state, &who)?;
-    let now = state.clock().now_unix();
-    check(&state, &card, now)?;
-    if card["address"].as_str() != Some(address.as_str()) {
-        return Err(ApiError::forbidden(format!(
-            "the card's address is not yours ({address}): upload your own card (CARD-005)"
-        )));
-    }
-    let key_matches = card["public_key"]
-        .as_str()
-        .and_then(|p| PublicKey::from_spki_pem(p).ok())
-        .is_some_and(|k| k == pk);
-    if !key_matches {
-        return Err(ApiError::invalid_field(
-            "public_key",
-            "the card's public_key is not your registered key: sign the card for the key you registered (CARD-005)",
-        ));
-    }
-    state
-        .lock()
-        .cards
-        .cards
-        .insert(who.agent_id.clone(), card.clone());
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({"status": "stored", "card": card}),
-    ))
 }
 
 #[cfg(test)]
