@@ -70,7 +70,8 @@ def main():
                 raise SystemExit(f"triage: case {cid} names unknown cause {key}")
     if a.known_cases:
         with open(a.known_cases, encoding="utf-8") as f:
-            known = {line.split()[0] for line in f if line.strip()}
+            # Case lines are indented under their section's heading.
+            known = {line.split()[0] for line in f if line[:1].isspace() and line.strip()}
         unknown = sorted(set(case_triage) - known)
         if unknown:
             raise SystemExit("triage names cases the tool does not have (renamed or removed?): "

@@ -15,6 +15,10 @@ What is mechanical and what is curated:
                                       because they are judgement calls; the script refuses
                                       to run if a record has no overlay entry (or vice versa).
   * profiles (§3.3)                -> mechanical (flag, values); names follow the CLI.
+                                      The overlay's [profile.<name>] tables may withdraw a
+                                      profile no case can judge (`withdrawn = "why"`: it is
+                                      not emitted, so no CLI flag has to exist for it) or
+                                      choose its `default` among its values.
   * source revisions (§0)          -> mechanical (file -> commit read).
 
 The script cross-checks its own parse against the counts the markdown states in §3.1
@@ -573,6 +577,24 @@ def main() -> None:
             if c not in cids:
                 problems.append(f"{r['id']} cites {c}, which is not a §2 record")
             cited_by_rows.setdefault(c, []).append(r["id"])
+    # --- profiles: the overlay withdraws the ones no case judges and may pick a default
+    over_p = overlay.get("profile", {})
+    md_names = {p["name"] for p in profiles}
+    for name in sorted(set(over_p) - md_names):
+        problems.append(f"overlay profile {name}: not a §3.3 profile")
+    withdrawn = {}
+    for p in profiles:
+        o = over_p.get(p["name"], {})
+        if "withdrawn" in o:
+            if not str(o["withdrawn"]).strip():
+                problems.append(f"overlay profile {p['name']}: withdrawn needs a reason")
+            withdrawn[p["name"]] = o["withdrawn"]
+        if "default" in o:
+            if o["default"] not in p["values"]:
+                problems.append(f"overlay profile {p['name']}: default {o['default']!r} not in {p['values']}")
+            p["default"] = o["default"]
+    withdrawn_cites = {c for p in profiles if p["name"] in withdrawn for c in p["cited"]}
+    profiles = [p for p in profiles if p["name"] not in withdrawn]
     profile_names = {p["name"] for p in profiles}
     for c in contras:
         o = over.get(c["id"], {})
@@ -591,7 +613,10 @@ def main() -> None:
         if (c["handling"] == "profile") != (c["profile"] is not None):
             problems.append(f"overlay {c['id']}: profile must be set exactly when handling = profile")
         if c["profile"] is not None and c["profile"] not in profile_names:
-            problems.append(f"overlay {c['id']}: unknown profile {c['profile']}")
+            why = "withdrawn" if c["profile"] in withdrawn else "unknown"
+            problems.append(f"overlay {c['id']}: {why} profile {c['profile']}")
+        if "action" in o:  # the suite's own instruction where it departs from the md's
+            c["action"] = " ".join(o["action"].split())
         c["summary"] = " ".join(o.get("summary", "").split())
         if not c["summary"]:
             problems.append(f"overlay {c['id']}: summary missing")
@@ -602,6 +627,10 @@ def main() -> None:
             problems.append(f"profile {p['name']}: no contradiction record selects it")
         for cid in p["cited"]:
             rec = next((c for c in contras if c["id"] == cid), None)
+            # §3.3 cites records per group of flags (C-39/C-40 for --transport and --signing):
+            # a record served by a withdrawn sibling flag is not this flag's to handle.
+            if rec is not None and rec.get("profile") is None and cid in withdrawn_cites:
+                continue
             if rec is None or rec.get("handling") != "profile":
                 problems.append(f"§3.3 ties {cid} to {p['flag']}, but the overlay does not handle {cid} by profile")
 

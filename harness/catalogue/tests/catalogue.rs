@@ -222,10 +222,10 @@ fn contradiction_handling_and_profiles() {
     for (id, profile) in [
         ("C-11", "from-handling"),
         ("C-12", "strict-ids"),
-        ("C-15", "provider-split"),
         ("C-19", "fingerprint"),
+        ("C-35", "risk"),
         ("C-37", "unknown-recipient"),
-        ("C-49", "bus"),
+        ("C-40", "signing"),
     ] {
         assert_eq!(
             cat.contradiction(id).and_then(|c| c.profile.as_deref()),
@@ -233,6 +233,33 @@ fn contradiction_handling_and_profiles() {
             "{id}"
         );
     }
+    // No case can judge these, so they are not profiles (no flag that would do nothing): the
+    // split is recorded (C-15), there is no Local Bus suite (C-49), no TLS case (C-39).
+    for (id, handling) in [
+        ("C-15", Handling::Info),
+        ("C-49", Handling::Skip),
+        ("C-39", Handling::Skip),
+    ] {
+        let c = cat.contradiction(id).expect(id);
+        assert_eq!((c.handling, c.profile.as_deref()), (handling, None), "{id}");
+    }
+    // Exactly the readings `amp-conformance run` takes (its tests check the flags exist).
+    let names: Vec<&str> = cat.profiles().iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "payload-profile",
+            "from-handling",
+            "strict-ids",
+            "fingerprint",
+            "signing",
+            "unknown-recipient",
+            "risk",
+            "strict-schema"
+        ]
+    );
+    let risk = cat.profile("risk").expect("risk");
+    assert_eq!((risk.default.as_str(), risk.values.len()), ("clamp100", 2));
     let p = cat.profile("payload-profile").expect("payload profile");
     assert_eq!(p.flag, "--profile");
     assert_eq!(p.default, "sorted");

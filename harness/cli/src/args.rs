@@ -122,6 +122,49 @@ impl From<SigningArg> for amp_runner::SigningPolicy {
     }
 }
 
+/// `--fingerprint`: the declared reading of contradiction C-19 (what a `SHA256:` fingerprint hashes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FingerprintArg {
+    /// SHA-256 of the raw 32-byte key, padded Base64 (09's OpenSSL recipe; the default reading).
+    #[value(name = "raw32-b64pad")]
+    Raw32B64Pad,
+    /// SHA-256 of the raw 32-byte key, Base64 without `=` padding.
+    #[value(name = "raw32-b64nopad")]
+    Raw32B64NoPad,
+    /// SHA-256 of the SPKI DER encoding of the key, padded Base64.
+    #[value(name = "spki-der")]
+    SpkiDer,
+}
+
+impl From<FingerprintArg> for amp_core::FingerprintProfile {
+    fn from(a: FingerprintArg) -> Self {
+        match a {
+            FingerprintArg::Raw32B64Pad => amp_core::FingerprintProfile::Raw32B64Pad,
+            FingerprintArg::Raw32B64NoPad => amp_core::FingerprintProfile::Raw32B64NoPad,
+            FingerprintArg::SpkiDer => amp_core::FingerprintProfile::SpkiDer,
+        }
+    }
+}
+
+/// `--risk`: the declared reading of contradiction C-35 (whether the risk score is capped at 100).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RiskArg {
+    /// The formula's value capped at 100, as 08 documents (the default reading).
+    #[value(name = "clamp100")]
+    Clamp100,
+    /// The formula's value as is (up to 300 when every message is blocked).
+    Raw,
+}
+
+impl From<RiskArg> for amp_runner::RiskRange {
+    fn from(a: RiskArg) -> Self {
+        match a {
+            RiskArg::Clamp100 => amp_runner::RiskRange::Clamp100,
+            RiskArg::Raw => amp_runner::RiskRange::Raw,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LevelArg {
     Must,
@@ -237,6 +280,26 @@ pub struct RunArgs {
         help_heading = "Contradiction profiles"
     )]
     pub signing: Option<SigningArg>,
+    /// Declare which bytes the target's `SHA256:` key fingerprints hash (contradiction C-19):
+    /// registration, discovery and agent-card fingerprints in the declared form pass, another
+    /// form warns naming it, no form of the key fails. Undeclared, `raw32-b64pad` is expected.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "READING",
+        help_heading = "Contradiction profiles"
+    )]
+    pub fingerprint: Option<FingerprintArg>,
+    /// Declare whether the target caps the risk score at 100 (contradiction C-35): the declared
+    /// reading passes, the other warns, a score neither gives fails. Undeclared, `clamp100` is
+    /// expected.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "READING",
+        help_heading = "Contradiction profiles"
+    )]
+    pub risk: Option<RiskArg>,
     /// Message ids must be lowercase hex after `msg_<unix>_` (contradiction C-12).
     #[arg(long, help_heading = "Contradiction profiles")]
     pub strict_ids: bool,

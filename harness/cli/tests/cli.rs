@@ -631,3 +631,63 @@ fn a_previous_report_of_another_schema_or_a_broken_one_is_a_usage_error() {
         assert!(started.elapsed().as_secs() < 5);
     }
 }
+
+/// Long flags (`--name`) a text mentions.
+fn flags_in(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("--") {
+        let tail = &rest[i + 2..];
+        let name: String = tail
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase() || *c == '-')
+            .collect();
+        if name.len() > 1 && name.starts_with(|c: char| c.is_ascii_lowercase()) {
+            out.push(format!("--{}", name.trim_end_matches('-')));
+        }
+        rest = tail;
+    }
+    out
+}
+
+#[test]
+fn every_catalogue_profile_is_a_run_flag() {
+    // The brief: every reading of a contradiction is a declared profile that exists. A profile
+    // in suites/requirements.toml without a `run` flag (or a value `run` does not take) is a
+    // promise the binary does not keep; withdraw it in tools/catalogue/contradictions.toml.
+    let out = bin().args(["run", "--help"]).output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    let cat = amp_catalogue::Catalogue::embedded();
+    assert!(!cat.profiles().is_empty());
+    for p in cat.profiles() {
+        let listed = help
+            .lines()
+            .any(|l| l.trim_start().starts_with(&format!("{} ", p.flag)) || l.trim() == p.flag);
+        assert!(
+            listed,
+            "profile {} names {}, which `run --help` does not list",
+            p.name, p.flag
+        );
+        for v in &p.values {
+            assert!(
+                help.contains(&format!("- {v}:")) || help.contains(&format!("- {v}\n")),
+                "profile {}: `run --help` offers no value `{v}` for {}",
+                p.name,
+                p.flag
+            );
+        }
+    }
+    // Records' summaries and actions are shown to users (clauses, reports): any flag they name
+    // must exist too.
+    for c in cat.contradictions() {
+        let text = format!("{} {}", c.summary, c.action.as_deref().unwrap_or(""));
+        for f in flags_in(&text) {
+            assert!(
+                help.contains(&format!("{f} ")) || help.contains(&format!("{f}\n")),
+                "{} names {f}, which `run --help` does not list",
+                c.id
+            );
+        }
+    }
+}

@@ -9,12 +9,8 @@ fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_amp-conformance"))
 }
 
-/// Run `cases` against the embedded mock with `extra` arguments; case id → verdict, and the
-/// root causes (key → case ids).
-fn run(
-    cases: &[&str],
-    extra: &[&str],
-) -> (BTreeMap<String, String>, BTreeMap<String, Vec<String>>) {
+/// Run `cases` against the embedded mock with `extra` arguments; the JSON report.
+fn report(cases: &[&str], extra: &[&str]) -> serde_json::Value {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("r.json");
     let mut cmd = bin();
@@ -35,7 +31,16 @@ fn run(
             String::from_utf8_lossy(&out.stderr)
         )
     });
-    let report: serde_json::Value = serde_json::from_slice(&text).unwrap();
+    serde_json::from_slice(&text).unwrap()
+}
+
+/// Run `cases` against the embedded mock with `extra` arguments; case id → verdict, and the
+/// root causes (key → case ids).
+fn run(
+    cases: &[&str],
+    extra: &[&str],
+) -> (BTreeMap<String, String>, BTreeMap<String, Vec<String>>) {
+    let report = report(cases, extra);
     let verdicts = report["cases"]
         .as_array()
         .unwrap()
@@ -115,6 +120,75 @@ fn spoofed_from_readings_are_told_apart_by_two_requests() {
         "pass"
     );
     assert_eq!(v(&["--from-handling", "overwrite"]), "fail");
+}
+
+#[test]
+fn warning_readings_follow_the_declared_profile() {
+    // C-35 and C-19 are settled by no clause: the reading in force passes, the other one warns
+    // (and names itself), whichever the mock follows. Clean mock: clamp100, raw32-b64pad.
+    for (case, defect, flag, clean_reading, other_reading) in [
+        (
+            "admin.risk.formula",
+            "risk-raw",
+            "--risk",
+            "clamp100",
+            "raw",
+        ),
+        (
+            "register.fingerprint",
+            "fingerprint-spki-der",
+            "--fingerprint",
+            "raw32-b64pad",
+            "spki-der",
+        ),
+    ] {
+        // "pass", or "warn <record> <reading the target follows>" read from the reason.
+        let v = |extra: &[&str]| {
+            let r = report(&[case], extra);
+            let c = &r["cases"][0];
+            let verdict = c["verdict"].as_str().unwrap_or_default();
+            if verdict != "warn" {
+                return verdict.to_string();
+            }
+            let reason = c["reason"].as_str().unwrap_or_default();
+            let reading = [clean_reading, other_reading]
+                .into_iter()
+                .find(|x| reason.contains(&format!("`{x}` reading")))
+                .unwrap_or("?");
+            format!(
+                "warn {} {reading}",
+                c["contradiction"].as_str().unwrap_or("-")
+            )
+        };
+        let record = if flag == "--risk" { "C-35" } else { "C-19" };
+        let clean_warns = format!("warn {record} {clean_reading}");
+        let other_warns = format!("warn {record} {other_reading}");
+        assert_eq!(v(&[]), "pass", "{case} clean");
+        assert_eq!(v(&[flag, clean_reading]), "pass", "{case} clean, declared");
+        assert_eq!(
+            v(&[flag, other_reading]),
+            clean_warns,
+            "{case} clean, declared {other_reading}"
+        );
+        assert_eq!(v(&["--defect", defect]), other_warns, "{case} vs {defect}");
+        assert_eq!(
+            v(&["--defect", defect, flag, other_reading]),
+            "pass",
+            "{case} vs {defect}, declared {other_reading}"
+        );
+        assert_eq!(
+            v(&["--defect", defect, flag, clean_reading]),
+            other_warns,
+            "{case} vs {defect}, declared {clean_reading}"
+        );
+    }
+    // A fingerprint in no form of the key fails whatever the run declares.
+    let case = "register.fingerprint";
+    for declared in [&[][..], &["--fingerprint", "spki-der"]] {
+        let mut extra = vec!["--defect", "fingerprint-hex"];
+        extra.extend_from_slice(declared);
+        assert_eq!(verdict(&[case], &extra)[case], "fail", "{extra:?}");
+    }
 }
 
 #[test]

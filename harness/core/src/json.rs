@@ -76,6 +76,17 @@ pub fn parse_strict(bytes: &[u8]) -> Result<Value, JsonError> {
     parse_strict_max_depth(bytes, MAX_DEPTH)
 }
 
+/// The string items of `array` (a JSON array, e.g. `capabilities` or `not_found`), in order;
+/// items of other types are skipped and anything that is not an array yields nothing, so a
+/// hostile answer reads as "no such items" rather than as an error.
+pub fn str_items(array: Option<&Value>) -> impl Iterator<Item = &str> {
+    array
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+}
+
 /// Ceiling for [`parse_strict_max_depth`]. `serde_json::Value` drops (and the canonicaliser
 /// walks) nested values recursively, so no caller may build one deeper than this.
 pub const HARD_MAX_DEPTH: usize = 512;
@@ -396,6 +407,15 @@ fn push_pointer_token(p: &mut String, token: &str) {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn str_items_keeps_strings_only() {
+        let v = serde_json::json!(["a", 1, null, "b", ["c"]]);
+        assert_eq!(str_items(Some(&v)).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(str_items(Some(&serde_json::json!({"a": "b"}))).count(), 0);
+        assert_eq!(str_items(None).count(), 0);
+    }
+
     use super::*;
     use serde_json::json;
 

@@ -139,6 +139,18 @@ defects! {
         description: "rotate-keys accepts any proof",
         killed_by: ["keys.rotate-keys.bad-proof"],
     }
+    FingerprintSpkiDer {
+        name: "fingerprint-spki-der",
+        clause: "REG-002",
+        description: "the registration response gives the SHA-256 of the key's SPKI DER as fingerprint (the spki-der reading of C-19)",
+        killed_by: ["register.fingerprint"],
+    }
+    FingerprintHex {
+        name: "fingerprint-hex",
+        clause: "REG-002",
+        description: "the registration fingerprint is SHA256: followed by hex, a form no reading of C-19 gives",
+        killed_by: ["register.fingerprint"],
+    }
     DeregisteredKeyWorks {
         name: "deregistered-key-works",
         clause: "REG-023",
@@ -915,6 +927,12 @@ defects! {
         description: "risk score counts blocked/quarantined/flagged with weight 1 each",
         killed_by: ["admin.risk.formula"],
     }
+    RiskRaw {
+        name: "risk-raw",
+        clause: "RISK-001",
+        description: "the risk score is the formula's value uncapped, up to 300 (the raw reading of C-35)",
+        killed_by: ["admin.risk.formula"],
+    }
     // CARD: agent cards
     CardUnverifiedUpload {
         name: "card-unverified-upload",
@@ -1063,7 +1081,7 @@ mod tests {
             assert!(seen.insert(d.name()), "duplicate name {}", d.name());
             assert_eq!(d.name().parse::<Defect>(), Ok(*d));
         }
-        assert_eq!(Defect::ALL.len(), 143);
+        assert_eq!(Defect::ALL.len(), 146);
         assert!("no-such-defect".parse::<Defect>().is_err());
     }
 

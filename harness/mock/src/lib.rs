@@ -184,6 +184,11 @@ pub async fn spawn(config: MockConfig) -> Result<MockHandle, MockError> {
     let state = new_state(&config);
     let app = router(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    // Small answers go out at once: with Nagle's algorithm on, a WebSocket frame written
+    // right after another one waits for the peer's delayed ACK (about 40 ms on Linux).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let task = tokio::spawn(async move {
         let _ = axum::serve(
             listener,

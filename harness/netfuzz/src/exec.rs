@@ -3,10 +3,12 @@
 
 use crate::generate::{Generator, agent_count, derive_seed};
 use crate::ops::*;
-use crate::oracle::{AgentFacts, Expectation, Invariant, Model, Violation, check_http, excerpt, v};
+use crate::oracle::{
+    AgentFacts, Expectation, Invariant, Model, OwnSignature, Violation, check_http, excerpt, v,
+};
 use crate::ws_session::{WsAuth, WsSession};
 use amp_client::{ClientError, Http, HttpConfig, Method, Req, Secret, WsConfig, WsConn, WsEvent};
-use amp_core::signing::{Priority, SecretKey, SigningFields, sign_fields};
+use amp_core::signing::{Priority, SecretKey, SigningFields, canonical_string, sign_fields};
 use amp_core::{PayloadProfile, payload_hash};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashSet};
@@ -17,8 +19,8 @@ use std::time::{Duration, Instant};
 const RESPONSE_CAP: usize = 256 * 1024;
 /// The spec's HTTP body limit (API-009): larger route bodies must be refused with 413.
 const API_BODY_LIMIT: usize = 1_048_576;
-/// How long to wait for more frames after each WebSocket frame sent (collects pushes).
-const WS_DRAIN: Duration = Duration::from_millis(1);
+/// Most ids in one batch ack (the mock's and the spec's pending page maximum, RTE-015).
+const ACK_BATCH_MAX: usize = 100;
 
 /// The lane could not be set up or talk to the target at all.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -67,6 +69,15 @@ impl LaneConfig {
         };
         format!("{ws}/ws")
     }
+}
+
+/// What ends [`Lane::read_frames`] before its wait is over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReadEnd {
+    /// The connection closing (or breaking).
+    Close,
+    /// The answer to our ping, or the connection closing.
+    PongOrClose,
 }
 
 /// When a lane stops.
@@ -124,7 +135,8 @@ pub struct Lane {
     http: Http,
     agents: Vec<AgentCtx>,
     pub model: Model,
-    last_body: Vec<Option<Vec<u8>>>,
+    /// Each agent's previous route body and the signature made for it (for resends).
+    last_route: Vec<Option<(Vec<u8>, OwnSignature)>>,
     pub requests: u64,
     pub ws_frames: u64,
     pub statuses: BTreeMap<u16, u64>,
@@ -215,7 +227,7 @@ impl Lane {
             cfg,
             http,
             agents,
-            last_body: vec![None; n],
+            last_route: vec![None; n],
             requests: 0,
             ws_frames: 0,
             statuses: BTreeMap::new(),
@@ -264,8 +276,9 @@ impl Lane {
         }
     }
 
-    /// Build the exact bytes of a route body for `op` (signing first, then mutating).
-    pub fn build_route(&self, op: &RouteOp, sender: usize) -> Vec<u8> {
+    /// Build the exact bytes of a route body for `op` (signing first, then mutating), with the
+    /// signature made for it.
+    pub fn build_route(&self, op: &RouteOp, sender: usize) -> (Vec<u8>, OwnSignature) {
         let me = &self.agents[sender];
         let to = match &op.to {
             To::Agent { n } => self.agents[self.idx(*n)].address.clone(),
@@ -295,7 +308,7 @@ impl Lane {
             .and_then(|p| Priority::from_str(p).ok())
             .unwrap_or_default();
         let mut sign_from = me.address.clone();
-        let mut sign_key = &me.key;
+        let mut signer = sender;
         match &op.mutation {
             Mutation::SpoofFrom {
                 n,
@@ -303,9 +316,10 @@ impl Lane {
             } => {
                 sign_from = self.agents[self.idx(*n)].address.clone();
             }
-            Mutation::OtherKey { n } => sign_key = &self.agents[self.idx(*n)].key,
+            Mutation::OtherKey { n } => signer = self.idx(*n),
             _ => {}
         }
+        let sign_key = &self.agents[signer].key;
         let hash = payload_hash(&payload, self.cfg.profile)
             .unwrap_or_else(|_| amp_core::hash_canonical_bytes(b""));
         let fields = SigningFields {
@@ -317,6 +331,11 @@ impl Lane {
             payload_hash: &hash,
         };
         let sig = sign_fields(sign_key, &fields);
+        let own = OwnSignature {
+            signer,
+            canonical: canonical_string(&fields),
+            text: sig.to_base64(),
+        };
         let mut body = Map::new();
         body.insert("to".into(), json!(to));
         body.insert("subject".into(), json!(subject));
@@ -327,7 +346,7 @@ impl Lane {
             body.insert("in_reply_to".into(), json!(r));
         }
         body.insert("payload".into(), payload);
-        body.insert("signature".into(), json!(sig.to_base64()));
+        body.insert("signature".into(), json!(own.text));
         if let Some(k) = &op.idempotency_key {
             body.insert("idempotency_key".into(), json!(k));
         }
@@ -420,7 +439,7 @@ impl Lane {
         if let Mutation::Text { edit } = &op.mutation {
             bytes = text_edit(bytes, edit);
         }
-        bytes
+        (bytes, own)
     }
 
     /// Execute one operation; returns the violations it revealed.
@@ -428,13 +447,13 @@ impl Lane {
         match op {
             Op::Route(r) => {
                 let sender = self.idx(r.sender);
-                let bytes = self.build_route(r, sender);
-                self.route_bytes(sender, bytes).await
+                let (bytes, own) = self.build_route(r, sender);
+                self.route_bytes(sender, bytes, own).await
             }
             Op::Resend { sender } => {
                 let sender = self.idx(*sender);
-                match self.last_body[sender].clone() {
-                    Some(bytes) => self.route_bytes(sender, bytes).await,
+                match self.last_route[sender].clone() {
+                    Some((bytes, own)) => self.route_bytes(sender, bytes, own).await,
                     None => Vec::new(),
                 }
             }
@@ -489,45 +508,12 @@ impl Lane {
                     .iter()
                     .filter_map(|t| self.model.ack_id(a, t))
                     .collect();
-                if ids.is_empty() {
-                    return Vec::new();
-                }
-                let what = "POST /messages/pending/ack";
-                let req = Req::new(
-                    Method::POST,
-                    format!("{}/messages/pending/ack", self.cfg.base_url),
-                )
-                .json(&json!({ "ids": ids }))
-                .bearer(&self.agents[a].api_key);
-                match self.send(req, what).await {
-                    Err(e) => vec![e],
-                    Ok(resp) => {
-                        let mut out = check_http(resp.status, &resp.body, false, what);
-                        if resp.is_success() {
-                            let not_found: HashSet<String> = resp
-                                .json()
-                                .and_then(|j| j.get("not_found"))
-                                .and_then(Value::as_array)
-                                .map(|a| {
-                                    a.iter()
-                                        .filter_map(Value::as_str)
-                                        .map(str::to_string)
-                                        .collect()
-                                })
-                                .unwrap_or_default();
-                            let unique: HashSet<&String> = ids.iter().collect();
-                            for id in unique {
-                                out.extend(self.model.ack_result(
-                                    a,
-                                    id,
-                                    !not_found.contains(id),
-                                    resp.status,
-                                ));
-                            }
-                        }
-                        out
-                    }
-                }
+                self.ack_batch(a, ids).await
+            }
+            Op::AckSeen { agent } => {
+                let a = self.idx(*agent);
+                let ids = self.model.unacked_seen(a, ACK_BATCH_MAX);
+                self.ack_batch(a, ids).await
             }
             Op::Raw(r) => {
                 let what = format!(
@@ -574,8 +560,46 @@ impl Lane {
         }
     }
 
-    async fn route_bytes(&mut self, sender: usize, bytes: Vec<u8>) -> Vec<Violation> {
-        let exp = self.model.expect_route(sender, &bytes);
+    /// `POST /messages/pending/ack` with `ids` (nothing is sent for an empty list).
+    async fn ack_batch(&mut self, a: usize, ids: Vec<String>) -> Vec<Violation> {
+        if ids.is_empty() {
+            return Vec::new();
+        }
+        let what = "POST /messages/pending/ack";
+        let req = Req::new(
+            Method::POST,
+            format!("{}/messages/pending/ack", self.cfg.base_url),
+        )
+        .json(&json!({ "ids": ids }))
+        .bearer(&self.agents[a].api_key);
+        let resp = match self.send(req, what).await {
+            Err(e) => return vec![e],
+            Ok(resp) => resp,
+        };
+        let mut out = check_http(resp.status, &resp.body, false, what);
+        if resp.is_success() {
+            let not_found: HashSet<String> =
+                amp_core::json::str_items(resp.json().and_then(|j| j.get("not_found")))
+                    .map(str::to_string)
+                    .collect();
+            let unique: HashSet<&String> = ids.iter().collect();
+            for id in unique {
+                out.extend(
+                    self.model
+                        .ack_result(a, id, !not_found.contains(id), resp.status),
+                );
+            }
+        }
+        out
+    }
+
+    async fn route_bytes(
+        &mut self,
+        sender: usize,
+        bytes: Vec<u8>,
+        own: OwnSignature,
+    ) -> Vec<Violation> {
+        let exp = self.model.expect_route(sender, &bytes, Some(&own));
         let malformed = matches!(
             &exp,
             Expectation::Reject {
@@ -583,7 +607,7 @@ impl Lane {
                 ..
             }
         );
-        self.last_body[sender] = Some(bytes.clone());
+        self.last_route[sender] = Some((bytes.clone(), own));
         let req = Req::new(Method::POST, format!("{}/route", self.cfg.base_url))
             .body(bytes, "application/json")
             .bearer(&self.agents[sender].api_key);
@@ -665,9 +689,10 @@ impl Lane {
                 WsFrame::Route { route } => {
                     // A text frame must be UTF-8: the oracle judges exactly the text sent
                     // (invalid bytes from a text edit become U+FFFD here).
-                    let body = String::from_utf8_lossy(&self.build_route(route, a)).into_owned();
+                    let (bytes, own) = self.build_route(route, a);
+                    let body = String::from_utf8_lossy(&bytes).into_owned();
                     if valid_start {
-                        let exp = self.model.expect_route(a, body.as_bytes());
+                        let exp = self.model.expect_route(a, body.as_bytes(), Some(&own));
                         self.model.ws_route_sent(&exp);
                     }
                     format!(r#"{{"type":"route","data":{body}}}"#)
@@ -691,42 +716,33 @@ impl Lane {
                 break;
             }
             session.auth.sent(f);
-            if self
-                .drain(&mut conn, &mut session, WS_DRAIN, &mut out)
-                .await
-            {
+            let now_closed = self
+                .read_frames(
+                    &mut conn,
+                    &mut session,
+                    &mut out,
+                    Duration::ZERO,
+                    ReadEnd::Close,
+                )
+                .await;
+            if now_closed {
                 closed = true;
                 break;
             }
         }
         if !closed && !w.frames.is_empty() {
             let deadline = self.cfg.request_timeout;
-            if valid_start {
+            // What must end the session now, and what it means when nothing does in time.
+            let (end, silence) = if valid_start {
                 self.ws_frames += 1;
                 self.requests += 1;
                 let _ = conn.send_text(r#"{"type":"ping"}"#).await;
-                let start = Instant::now();
-                loop {
-                    let left = deadline.saturating_sub(start.elapsed());
-                    let ev = conn.recv(left).await;
-                    if matches!(ev, WsEvent::Timeout) {
-                        out.push(v(
-                            Invariant::Hang,
-                            Some("WS-009"),
-                            format!(
-                                "authenticated WebSocket did not answer ping within {deadline:?}"
-                            ),
-                        ));
-                        break;
-                    }
-                    if ev.frame_type() == Some("pong") {
-                        self.check_ws_event(&ev, &mut session, &mut out);
-                        break;
-                    }
-                    if self.check_ws_event(&ev, &mut session, &mut out) {
-                        break;
-                    }
-                }
+                let silence = v(
+                    Invariant::Hang,
+                    Some("WS-009"),
+                    format!("authenticated WebSocket did not answer ping within {deadline:?}"),
+                );
+                (ReadEnd::PongOrClose, silence)
             } else {
                 // The first frame was not a valid auth: the server must close (WS-005/006).
                 // Probe with a valid auth frame: a server that still answers `connected` has
@@ -742,42 +758,46 @@ impl Lane {
                     WsAuth::Unauthenticated { open_breaks, .. } => open_breaks,
                     _ => "WS-006",
                 };
-                let start = Instant::now();
-                loop {
-                    let left = deadline.saturating_sub(start.elapsed());
-                    let ev = conn.recv(left).await;
-                    if matches!(ev, WsEvent::Timeout) {
-                        out.push(v(
-                            Invariant::WsAuth,
-                            Some(clause),
-                            format!("WebSocket stayed open {deadline:?} after a first frame that was not a valid auth"),
-                        ));
-                        break;
-                    }
-                    if self.check_ws_event(&ev, &mut session, &mut out) {
-                        break;
-                    }
-                }
+                let silence = v(
+                    Invariant::WsAuth,
+                    Some(clause),
+                    format!(
+                        "WebSocket stayed open {deadline:?} after a first frame that was not a valid auth"
+                    ),
+                );
+                (ReadEnd::Close, silence)
+            };
+            if !self
+                .read_frames(&mut conn, &mut session, &mut out, deadline, end)
+                .await
+            {
+                out.push(silence);
             }
         }
         conn.close().await;
         out
     }
 
-    /// Read frames until none arrives within `wait`; true when the connection closed.
-    async fn drain(
+    /// Read and judge server frames, in arrival order, until `end` or for at most `wait`; true
+    /// when `end` came. With a zero `wait` this takes only the frames already arrived: after
+    /// each frame sent the lane does not wait (it used to wait 1 ms and mostly sat idle), since
+    /// the closing ping, or after a bad start the wait for the close, collects the rest.
+    async fn read_frames(
         &mut self,
         conn: &mut WsConn,
         session: &mut WsSession,
-        wait: Duration,
         out: &mut Vec<Violation>,
+        wait: Duration,
+        end: ReadEnd,
     ) -> bool {
+        let start = Instant::now();
         loop {
-            let ev = conn.recv(wait).await;
+            let ev = conn.recv(wait.saturating_sub(start.elapsed())).await;
             if matches!(ev, WsEvent::Timeout) {
                 return false;
             }
-            if self.check_ws_event(&ev, session, out) {
+            let pong = end == ReadEnd::PongOrClose && ev.frame_type() == Some("pong");
+            if self.check_ws_event(&ev, session, out) || pong {
                 return true;
             }
         }

@@ -69,11 +69,14 @@ pub(crate) fn op(u: &mut Unstructured, n: u8) -> Result<Op> {
         42..=45 => Op::Resend {
             sender: agent(u, n)?,
         },
-        46..=65 => Op::Pending {
+        46..=63 => Op::Pending {
             agent: agent(u, n)?,
             limit: pending_limit(u)?,
         },
-        66..=79 => Op::Ack {
+        64..=67 => Op::AckSeen {
+            agent: agent(u, n)?,
+        },
+        68..=79 => Op::Ack {
             agent: agent(u, n)?,
             target: ack_target(u)?,
         },

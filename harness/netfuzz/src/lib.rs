@@ -4,8 +4,8 @@
 //! `arbitrary` over a ChaCha byte stream: signed route bodies (valid, or mutated after signing,
 //! with broken signature text, spoofed `from`, wrong types, missing fields, boundary sizes,
 //! duplicate keys in the raw text, unicode edge cases), resends of the same body, pending/ack
-//! sequences (ack twice, ack unknown, ack another agent's id), malformed JSON to every JSON
-//! endpoint, and WebSocket frame sequences.
+//! sequences (ack twice, ack unknown, ack another agent's id, ack everything picked up),
+//! malformed JSON to every JSON endpoint, and WebSocket frame sequences.
 //!
 //! Every response goes through an oracle that knows what was sent (see [`oracle`]): no 5xx, no
 //! hang or reset, every 4xx in the API-007 error shape, nothing with a missing or invalid
@@ -15,7 +15,9 @@
 //!
 //! Lanes: `concurrency` independent lanes run in parallel, each with its own agents and its own
 //! operation stream derived from `(seed, lane)`, so a lane's history alone explains a violation
-//! and replays need no other lane.
+//! and replays need no other lane. Lanes share only the HTTP client's connection pool; none
+//! waits for another, and a lane itself waits only for answers (`benches/fuzz_vs_mock.rs`
+//! measures its request rate next to the mock's own `route_pickup` load).
 //!
 //! Safety: only agents the run registered are used (and deregistered at the end), `429` answers
 //! are retried after `Retry-After` (bounded), request bodies are capped at just over the 1 MiB

@@ -27,6 +27,11 @@ pub enum Op {
     Ack { agent: u8, target: AckTarget },
     /// `POST /messages/pending/ack {"ids": [...]}`.
     AckBatch { agent: u8, targets: Vec<AckTarget> },
+    /// `POST /messages/pending/ack` with every id this agent has seen and not yet acknowledged
+    /// (at most 100, oldest first): what a client does after a pickup. It also keeps mailboxes
+    /// short, so a pending page costs the target (and the oracle) about what it costs a real
+    /// client instead of growing with the run.
+    AckSeen { agent: u8 },
     /// A malformed body to a JSON endpoint.
     Raw(RawOp),
     /// One WebSocket connection carrying a frame sequence.
@@ -46,6 +51,7 @@ impl Op {
             Op::Pending { .. } => "pending",
             Op::Ack { .. } => "ack",
             Op::AckBatch { .. } => "ack_batch",
+            Op::AckSeen { .. } => "ack_seen",
             Op::Raw(_) => "raw",
             Op::Ws(_) => "ws",
         }

@@ -58,7 +58,8 @@ pub use markdown::to_markdown;
 pub use message::{MessageBuilder, fingerprint_of};
 pub use options::{
     ConfigError, ContradictionProfiles, ExpectedFailures, FromHandling, PeerConfig, Reading,
-    RunOptions, SigningPolicy, Target, Timing, UnknownRecipient, judge_reading,
+    RiskRange, RunOptions, SigningPolicy, Target, Timing, UnknownRecipient, judge_reading,
+    judge_reported_reading,
 };
 pub use output::{closing_counts, render_terminal, to_junit, write_traces};
 pub use prereq::Prereq;

@@ -1,9 +1,9 @@
 //! Run configuration.
 
 use crate::verdict::Level;
-pub use crate::verdict::{Reading, judge_reading};
+pub use crate::verdict::{Reading, judge_reading, judge_reported_reading};
 use amp_client::Secret;
-use amp_core::PayloadProfile;
+use amp_core::{FingerprintProfile, PayloadProfile};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
@@ -276,6 +276,38 @@ impl Reading for SigningPolicy {
     }
 }
 
+/// C-35: whether a risk score is capped at 100. The formula of 07 reaches 300 (every message
+/// blocked); 08 documents an integer 0–100 and the thresholds end at 100.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RiskRange {
+    /// The formula's value capped at 100 (what the API documents).
+    Clamp100,
+    /// The formula's value as is, up to 300.
+    Raw,
+}
+
+impl Reading for RiskRange {
+    const FLAG: &'static str = "--risk";
+    const CONTRADICTION: &'static str = "C-35";
+    const DEFAULT: Self = RiskRange::Clamp100;
+    fn name(self) -> &'static str {
+        match self {
+            RiskRange::Clamp100 => "clamp100",
+            RiskRange::Raw => "raw",
+        }
+    }
+}
+
+/// C-19: the bytes a `SHA256:` key fingerprint hashes and how it is printed.
+impl Reading for FingerprintProfile {
+    const FLAG: &'static str = "--fingerprint";
+    const CONTRADICTION: &'static str = "C-19";
+    const DEFAULT: Self = FingerprintProfile::Raw32B64Pad;
+    fn name(self) -> &'static str {
+        FingerprintProfile::name(self)
+    }
+}
+
 /// The contradiction profiles a run declares. `None`/`false` = not declared: cases apply the
 /// default reading and warn (citing the contradiction) when the target follows another one.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -286,6 +318,10 @@ pub struct ContradictionProfiles {
     pub unknown_recipient: Option<UnknownRecipient>,
     /// `--signing` (C-40).
     pub signing: Option<SigningPolicy>,
+    /// `--fingerprint` (C-19).
+    pub fingerprint: Option<FingerprintProfile>,
+    /// `--risk` (C-35).
+    pub risk: Option<RiskRange>,
     /// `--strict-ids` (C-12): message ids must be lowercase hex after `msg_<unix>_`.
     pub strict_ids: bool,
     /// `--strict-schema` (C-41, C-42): provider responses and delivered messages are validated
@@ -294,6 +330,12 @@ pub struct ContradictionProfiles {
 }
 
 impl ContradictionProfiles {
+    /// The fingerprint form cases check against: the declared one, else the default.
+    pub fn fingerprint_form(&self) -> FingerprintProfile {
+        self.fingerprint
+            .unwrap_or(<FingerprintProfile as Reading>::DEFAULT)
+    }
+
     /// The declared profiles as `(profile name, value)`, for the report. Undeclared ones are
     /// left out.
     pub fn declared(&self) -> Vec<(&'static str, &'static str)> {
@@ -306,6 +348,12 @@ impl ContradictionProfiles {
         }
         if let Some(s) = self.signing {
             v.push(("signing", s.name()));
+        }
+        if let Some(f) = self.fingerprint {
+            v.push(("fingerprint", f.name()));
+        }
+        if let Some(r) = self.risk {
+            v.push(("risk", r.name()));
         }
         if self.strict_ids {
             v.push(("strict-ids", "on"));
@@ -454,6 +502,44 @@ mod tests {
         t.observe_window = Duration::from_secs(1);
         t.webhook_first_retry = Timing::MAX + Duration::from_secs(1);
         assert!(t.validate().is_err());
+    }
+
+    #[test]
+    fn reported_readings_pass_or_warn() {
+        use RiskRange::*;
+        assert!(matches!(
+            judge_reported_reading(None, Clamp100, "x"),
+            Ok(Outcome::Pass)
+        ));
+        assert!(matches!(
+            judge_reported_reading(Some(Raw), Raw, "x"),
+            Ok(Outcome::Pass)
+        ));
+        for (declared, observed) in [(None, Raw), (Some(Raw), Clamp100)] {
+            match judge_reported_reading(declared, observed, "x") {
+                Ok(Outcome::Warn {
+                    contradiction,
+                    reason,
+                }) => {
+                    assert_eq!(contradiction, Some("C-35"));
+                    let named = format!("`{}` reading", observed.name());
+                    assert!(reason.contains(&named), "{reason}");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        let p = ContradictionProfiles {
+            fingerprint: Some(FingerprintProfile::SpkiDer),
+            risk: Some(Raw),
+            ..Default::default()
+        };
+        assert_eq!(p.fingerprint_form(), FingerprintProfile::SpkiDer);
+        assert_eq!(
+            p.declared(),
+            vec![("fingerprint", "spki-der"), ("risk", "raw")]
+        );
+        let d = ContradictionProfiles::default().fingerprint_form();
+        assert_eq!(d, FingerprintProfile::Raw32B64Pad);
     }
 
     #[test]

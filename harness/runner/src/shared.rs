@@ -197,13 +197,7 @@ impl RunShared {
 }
 
 pub(crate) fn info_capabilities(info: Option<&Value>) -> Vec<String> {
-    info.and_then(|v| v.get("capabilities"))
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
+    amp_core::json::str_items(info.and_then(|v| v.get("capabilities")))
+        .map(str::to_string)
+        .collect()
 }

@@ -327,6 +327,39 @@ pub fn judge_reading<R: Reading>(declared: Option<R>, observed: R, what: &str) -
     }
 }
 
+/// The verdict for a contradiction whose catalogue record says "another reading warns": the
+/// reading in force (declared, else the default) passes, any other reading the target was seen
+/// to follow is a warning that names it and cites the record. Observations that follow no
+/// reading at all are the case's to fail before asking.
+pub fn judge_reported_reading<R: Reading>(
+    declared: Option<R>,
+    observed: R,
+    what: &str,
+) -> CaseResult {
+    let expected = declared.unwrap_or(R::DEFAULT);
+    if observed == expected {
+        return Ok(Outcome::Pass);
+    }
+    let chosen = if declared.is_some() {
+        "the run declared"
+    } else {
+        "the default is"
+    };
+    warn(
+        format!(
+            "{what}: that is the `{}` reading of {} ({chosen} {} {}; declare {} {} if the \
+             target means to follow it)",
+            observed.name(),
+            R::CONTRADICTION,
+            R::FLAG,
+            expected.name(),
+            R::FLAG,
+            observed.name()
+        ),
+        R::CONTRADICTION,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -120,7 +120,8 @@ async fn judge(ctx: &mut Ctx, a: &Agent, r: &Resp) -> CaseResult {
     if key != Some(a.key.public_key()) {
         return fail("card public_key is not the agent's registered key (CARD-005)");
     }
-    let opts = CardVerifyOptions::at(Timestamp::from_unix(now()));
+    let mut opts = CardVerifyOptions::at(Timestamp::from_unix(now()));
+    opts.fingerprint = ctx.contradictions().fingerprint_form();
     match verify_card(&card, opts) {
         Ok(v) => {
             if let Some(w) = v.warnings.iter().find(|w| {
@@ -160,12 +161,9 @@ async fn judge(ctx: &mut Ctx, a: &Agent, r: &Resp) -> CaseResult {
             profile,
         }) if !other_profiles.is_empty() => Ok(Outcome::Warn {
             reason: format!(
-                "card fingerprint does not follow the {profile} reading but matches {} (C-19)",
-                other_profiles
-                    .iter()
-                    .map(|p| p.name())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                "card fingerprint is not the {profile} form the run expects but the {} form \
+                 (C-19; declare --fingerprint {} if the target means to use it)",
+                other_profiles[0], other_profiles[0]
             ),
             contradiction: Some("C-19"),
         }),

@@ -12,9 +12,11 @@ use crate::steps::refusal::refused;
 use crate::steps::registration::{identity_key_pem, me_ok, refused_400, reg_body};
 use crate::steps::routing::{route_ok, subject};
 use amp_case_attr::case;
-use amp_core::signing::FingerprintProfile;
 use amp_core::{PublicKey, parse_rfc3339};
-use amp_runner::{Case, CaseResult, Ctx, Failure, Method, Outcome, Resp, expect, fail, pass};
+use amp_runner::{
+    Case, CaseResult, Ctx, Failure, Method, Outcome, Resp, expect, fail, judge_reported_reading,
+    pass,
+};
 use serde_json::{Value, json};
 
 /// The cases of this module, in the order they are written.
@@ -555,32 +557,30 @@ async fn api_key_format(ctx: &mut Ctx) -> CaseResult {
     title = "Which fingerprint form the provider computes",
     clauses = ["REG-002"],
     level = Must,
-    expect = "The registration fingerprint is SHA256:<padded Base64 of SHA-256 of the \
-              raw key>; other forms are named in a C-19 warning.",
+    expect = "The registration fingerprint is the key's fingerprint in the form the run \
+              declares with --fingerprint (default raw32-b64pad: SHA256:<padded Base64 of \
+              SHA-256 of the raw key>); another form is a C-19 warning naming it, no form of \
+              the key fails.",
 )]
 async fn fingerprint(ctx: &mut Ctx) -> CaseResult {
     let a = ctx.agent().await?;
     let Some(fp) = a.fingerprint.clone() else {
         return fail("the registration response carries no `fingerprint` (REG-002)");
     };
-    let pk = a.key.public_key();
-    let profiles = pk.matching_fingerprint_profiles(&fp);
-    if profiles.contains(&FingerprintProfile::default()) {
-        return pass();
-    }
-    let reason = match profiles.first() {
-        Some(p) => format!(
-            "the registration fingerprint is the {p} form of the key, not the default {} \
-             (SHA-256 of the raw key, padded Base64)",
-            FingerprintProfile::default()
-        ),
-        None => format!(
-            "the registration fingerprint `{fp}` matches none of the known forms \
-             (raw32-b64pad, raw32-b64nopad, spki-der) of the registered key"
-        ),
+    let forms = a.key.public_key().matching_fingerprint_profiles(&fp);
+    let declared = ctx.contradictions().fingerprint;
+    let expected = ctx.contradictions().fingerprint_form();
+    // A key's forms can coincide only by a hash collision; prefer the one in force.
+    let observed = if forms.contains(&expected) {
+        expected
+    } else if let Some(&other) = forms.first() {
+        other
+    } else {
+        return fail(format!(
+            "the registration fingerprint `{fp}` is no form (raw32-b64pad, raw32-b64nopad, \
+             spki-der) of the registered key (REG-002)"
+        ));
     };
-    Ok(Outcome::Warn {
-        reason,
-        contradiction: Some("C-19"),
-    })
+    let what = format!("the registration answered fingerprint `{fp}`");
+    judge_reported_reading(declared, observed, &what)
 }

@@ -6,7 +6,7 @@
 use crate::steps::attachments::{
     TEXT, USABLE, attachment_payload, clean_attachment, confirm, digest_of, disposition_filename,
     download, header_of, is_reserved, metadata, parse_upload, put_bytes, request_upload,
-    route_with, route_with_ok, safe_filename, upload_ok, wait_scanned,
+    route_with, route_with_ok, safe_filename, text_upload_ok, upload_ok, wait_scanned,
 };
 use crate::steps::refusal::refused;
 use crate::steps::routing::{not_delivered, route_ok, subject};
@@ -93,15 +93,7 @@ async fn upload_too_large(ctx: &mut Ctx) -> CaseResult {
 )]
 async fn metadata_expiry(ctx: &mut Ctx) -> CaseResult {
     let a = ctx.agent().await?;
-    let up = upload_ok(
-        ctx,
-        &a,
-        "notes.txt",
-        "text/plain",
-        TEXT.len() as u64,
-        &digest_of(TEXT),
-    )
-    .await?;
+    let up = text_upload_ok(ctx, &a).await?;
     let put = put_bytes(ctx, &up, TEXT).await?;
     if !put.is_success() {
         return fail(format!("baseline: the upload answered HTTP {}", put.status));

@@ -3,7 +3,7 @@
 
 use crate::steps::attachments::{
     TEXT, clean_attachment, confirm, digest_of, metadata, payload_object, put_bytes, route_with,
-    route_with_ok, upload_ok, wait_scanned,
+    route_with_ok, text_upload_ok, upload_ok, wait_scanned,
 };
 use crate::steps::refusal::refused;
 use crate::steps::routing::{delivered, not_delivered};
@@ -61,15 +61,7 @@ async fn route_foreign(ctx: &mut Ctx) -> CaseResult {
 async fn route_pending(ctx: &mut Ctx) -> CaseResult {
     let a = ctx.agent().await?;
     let b = ctx.agent().await?;
-    let up = upload_ok(
-        ctx,
-        &a,
-        "notes.txt",
-        "text/plain",
-        TEXT.len() as u64,
-        &digest_of(TEXT),
-    )
-    .await?;
+    let up = text_upload_ok(ctx, &a).await?;
     let put = put_bytes(ctx, &up, TEXT).await?;
     if !put.is_success() {
         return fail(format!("baseline: the upload answered HTTP {}", put.status));

@@ -45,7 +45,12 @@ async fn well_known(ctx: &mut Ctx) -> CaseResult {
             problems.push(format!("`endpoint` `{ep}` is not an http(s) URL"));
         }
     }
-    let fp_note = key_and_fingerprint(obj, "the well-known file", &mut problems);
+    let fp_note = key_and_fingerprint(
+        obj,
+        "the well-known file",
+        ctx.contradictions().fingerprint_form(),
+        &mut problems,
+    );
     if !problems.is_empty() {
         return fail(format!(
             "the well-known file (DISC-002): {}",

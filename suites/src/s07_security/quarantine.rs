@@ -21,7 +21,9 @@ use crate::steps::admin::{
 use crate::steps::routing::{in_queue, route_ok};
 use amp_case_attr::case;
 use amp_client::Method;
-use amp_runner::{Case, CaseResult, Ctx, Outcome, expect, fail, pass};
+use amp_runner::{
+    Agent, Case, CaseResult, Ctx, Outcome, RiskRange, expect, fail, judge_reported_reading, pass,
+};
 use serde_json::{Value, json};
 
 /// The cases of this module, in the order they are written.
@@ -299,8 +301,10 @@ async fn quarantine_one_way(ctx: &mut Ctx) -> CaseResult {
     level = Should,
     expect = "After 3 plain, 1 flag-worthy and 1 quarantine-worthy message, the agent's \
               own /risk reports total_messages 5 and risk_score = (blocked×3 + \
-              quarantined×2 + flagged) / total × 100 of its breakdown (any rounding; \
-              clamped to 100, C-35).",
+              quarantined×2 + flagged) / total × 100 of its breakdown (any rounding). An \
+              agent whose only message is held scores over 100 by the formula: 100 is the \
+              clamp100 reading of C-35, the formula's value the raw one; the reading the run \
+              declares with --risk (default clamp100) passes, the other warns.",
 )]
 async fn risk_formula(ctx: &mut Ctx) -> CaseResult {
     let a = ctx.agent().await?;
@@ -363,10 +367,6 @@ async fn risk_formula(ctx: &mut Ctx) -> CaseResult {
              for breakdown {blocked}/{quarantined}/{flagged} of {total}: expected {want:?} (RISK-001)"
         ));
     }
-    expect::that(
-        score <= 100,
-        format!("risk_score {score} is outside 0–100 (ADM-007, C-35)"),
-    )?;
     let level = r
         .pointer("/risk_level")
         .and_then(Value::as_str)
@@ -380,5 +380,46 @@ async fn risk_formula(ctx: &mut Ctx) -> CaseResult {
             contradiction: None,
         });
     }
-    pass()
+    risk_range(ctx, &b).await
+}
+
+/// C-35: the score of a fresh agent whose only message is held is 200 (quarantined) or 300
+/// (blocked) by the formula; which of that or 100 the target answers is its reading.
+async fn risk_range(ctx: &mut Ctx, to: &Agent) -> CaseResult {
+    let c = ctx.agent().await?;
+    let (m, _) = message(ctx, &c, to, "trigger", TRIGGER)?;
+    let _ = ctx.route(&c, &m).await?;
+    let r = ctx
+        .get(&format!("/agents/{}/risk", agent_id(&c)?), Some(&c))
+        .await?;
+    expect::status(&r, 200)?;
+    let n = |k: &str| {
+        r.pointer(&format!("/breakdown/{k}"))
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+    };
+    let (total, blocked, quarantined) = (n("total_messages"), n("blocked"), n("quarantined"));
+    if total != 1 || blocked + quarantined != 1 {
+        return fail(format!(
+            "after one quarantine-worthy message from a fresh agent the breakdown is total \
+             {total}, blocked {blocked}, quarantined {quarantined} (RISK-002)"
+        ));
+    }
+    let raw = (blocked * 3 + quarantined * 2) * 100;
+    let score = r.pointer("/risk_score").and_then(Value::as_u64);
+    let observed = match score {
+        Some(100) => RiskRange::Clamp100,
+        Some(s) if s == raw => RiskRange::Raw,
+        other => {
+            return fail(format!(
+                "an agent whose only message was held has risk_score {other:?}: the formula \
+                 gives {raw}, capped 100; no reading of C-35 gives anything else (RISK-001)"
+            ));
+        }
+    };
+    let what = format!(
+        "an agent whose only message was held scores {} (the formula gives {raw})",
+        score.unwrap_or_default()
+    );
+    judge_reported_reading(ctx.contradictions().risk, observed, &what)
 }

@@ -4,8 +4,8 @@
 
 use crate::steps::attachments::{
     TEXT, USABLE, Upload, clean_attachment, confirm, digest_of, disposition_filename, download,
-    header_of, metadata, parse_upload, put_bytes, request_upload, upload_and_scan, upload_ok,
-    wait_scanned,
+    header_of, metadata, parse_upload, put_bytes, request_text_upload, request_upload,
+    text_upload_ok, upload_and_scan, upload_ok, wait_scanned,
 };
 use crate::steps::refusal::refused;
 use amp_case_attr::case;
@@ -93,15 +93,7 @@ async fn info_limits(ctx: &mut Ctx) -> CaseResult {
 )]
 async fn upload_shape(ctx: &mut Ctx) -> CaseResult {
     let a = ctx.agent().await?;
-    let resp = request_upload(
-        ctx,
-        &a,
-        "notes.txt",
-        "text/plain",
-        TEXT.len() as u64,
-        &digest_of(TEXT),
-    )
-    .await?;
+    let resp = request_text_upload(ctx, &a).await?;
     expect::status(&resp, 201)?;
     let up = parse_upload(&resp)?;
     let mut problems = Vec::new();
@@ -160,15 +152,7 @@ async fn upload_shape(ctx: &mut Ctx) -> CaseResult {
 )]
 async fn upload_url_expiry(ctx: &mut Ctx) -> CaseResult {
     let a = ctx.agent().await?;
-    let up = request_upload(
-        ctx,
-        &a,
-        "notes.txt",
-        "text/plain",
-        TEXT.len() as u64,
-        &digest_of(TEXT),
-    )
-    .await?;
+    let up = request_text_upload(ctx, &a).await?;
     expect::status(&up, 201)?;
     match up.pointer("/expires_in").and_then(Value::as_u64) {
         Some(s) if (1..=3600).contains(&s) => pass(),
@@ -217,15 +201,7 @@ async fn digest_algorithm(ctx: &mut Ctx) -> CaseResult {
 )]
 async fn upload_single_use(ctx: &mut Ctx) -> CaseResult {
     let a = ctx.agent().await?;
-    let up = upload_ok(
-        ctx,
-        &a,
-        "notes.txt",
-        "text/plain",
-        TEXT.len() as u64,
-        &digest_of(TEXT),
-    )
-    .await?;
+    let up = text_upload_ok(ctx, &a).await?;
     let first = put_bytes(ctx, &up, TEXT).await?;
     if !first.is_success() {
         return fail(format!(
@@ -256,15 +232,7 @@ async fn upload_single_use(ctx: &mut Ctx) -> CaseResult {
 )]
 async fn upload_size_condition(ctx: &mut Ctx) -> CaseResult {
     let a = ctx.agent().await?;
-    let exact = upload_ok(
-        ctx,
-        &a,
-        "notes.txt",
-        "text/plain",
-        TEXT.len() as u64,
-        &digest_of(TEXT),
-    )
-    .await?;
+    let exact = text_upload_ok(ctx, &a).await?;
     let ok = put_bytes(ctx, &exact, TEXT).await?;
     if !ok.is_success() {
         return fail(format!(
@@ -272,15 +240,7 @@ async fn upload_size_condition(ctx: &mut Ctx) -> CaseResult {
             ok.status
         ));
     }
-    let up = upload_ok(
-        ctx,
-        &a,
-        "notes.txt",
-        "text/plain",
-        TEXT.len() as u64,
-        &digest_of(TEXT),
-    )
-    .await?;
+    let up = text_upload_ok(ctx, &a).await?;
     let big = TEXT.repeat(8);
     let r = put_oversized(ctx, &up, &big, "UPL-006").await?;
     if r.is_success() {
@@ -311,15 +271,7 @@ async fn upload_size_condition(ctx: &mut Ctx) -> CaseResult {
 )]
 async fn confirm_and_status(ctx: &mut Ctx) -> CaseResult {
     let a = ctx.agent().await?;
-    let up = upload_ok(
-        ctx,
-        &a,
-        "notes.txt",
-        "text/plain",
-        TEXT.len() as u64,
-        &digest_of(TEXT),
-    )
-    .await?;
+    let up = text_upload_ok(ctx, &a).await?;
     let put = put_bytes(ctx, &up, TEXT).await?;
     if !put.is_success() {
         return fail(format!("baseline: the upload answered HTTP {}", put.status));

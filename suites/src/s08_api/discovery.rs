@@ -127,7 +127,12 @@ async fn info_shape(ctx: &mut Ctx) -> CaseResult {
             }
         }
     }
-    let note = key_and_fingerprint(obj, "/info", &mut problems);
+    let note = key_and_fingerprint(
+        obj,
+        "/info",
+        ctx.contradictions().fingerprint_form(),
+        &mut problems,
+    );
     if !problems.is_empty() {
         return fail(format!("GET /info (API-004): {}", problems.join("; ")));
     }

@@ -100,6 +100,34 @@ pub(crate) fn parse_upload(resp: &Resp) -> Result<Upload, Failure> {
     })
 }
 
+/// [`request_upload`] for the small text file most cases use: [`TEXT`] as `notes.txt`.
+pub(crate) async fn request_text_upload(ctx: &mut Ctx, agent: &Agent) -> Result<Resp, Failure> {
+    let digest = digest_of(TEXT);
+    request_upload(
+        ctx,
+        agent,
+        "notes.txt",
+        "text/plain",
+        TEXT.len() as u64,
+        &digest,
+    )
+    .await
+}
+
+/// [`upload_ok`] for [`TEXT`] as `notes.txt`.
+pub(crate) async fn text_upload_ok(ctx: &mut Ctx, agent: &Agent) -> Result<Upload, Failure> {
+    let digest = digest_of(TEXT);
+    upload_ok(
+        ctx,
+        agent,
+        "notes.txt",
+        "text/plain",
+        TEXT.len() as u64,
+        &digest,
+    )
+    .await
+}
+
 /// Baseline upload request: must answer 201 with the UPL-001 fields.
 pub(crate) async fn upload_ok(
     ctx: &mut Ctx,

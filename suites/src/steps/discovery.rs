@@ -65,11 +65,12 @@ pub(crate) fn object<'r>(
 }
 
 /// A provider public key and fingerprint published by discovery: the key must be an Ed25519
-/// SPKI PEM and the fingerprint one of the C-19 forms of it. Returns a note when the form is
-/// not the default profile.
+/// SPKI PEM and the fingerprint a C-19 form of it (none: a problem). Returns a note when the
+/// form is not `expected`, the one the run declared with `--fingerprint` (or the default).
 pub(crate) fn key_and_fingerprint(
     obj: &Map<String, Value>,
     what: &str,
+    expected: FingerprintProfile,
     problems: &mut Vec<String>,
 ) -> Option<String> {
     let pem = obj.get("public_key").and_then(Value::as_str)?;
@@ -91,17 +92,19 @@ pub(crate) fn key_and_fingerprint(
             return None;
         }
     };
-    let profiles = pk.matching_fingerprint_profiles(fp);
-    if profiles.contains(&FingerprintProfile::default()) {
+    let forms = pk.matching_fingerprint_profiles(fp);
+    if forms.contains(&expected) {
         None
-    } else if let Some(p) = profiles.first() {
+    } else if let Some(p) = forms.first() {
         Some(format!(
-            "{what} `fingerprint` is the {p} form of its public key, not the default {} (C-19)",
-            FingerprintProfile::default()
+            "{what} `fingerprint` is the {p} form of its public key, not the {expected} form \
+             the run expects (C-19; declare --fingerprint {p} if the target means to use it)"
         ))
     } else {
-        Some(format!(
-            "{what} `fingerprint` matches none of the known forms of its public key (C-19)"
-        ))
+        problems.push(format!(
+            "{what} `fingerprint` is no form (raw32-b64pad, raw32-b64nopad, spki-der) of its \
+             public key"
+        ));
+        None
     }
 }

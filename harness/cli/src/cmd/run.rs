@@ -115,6 +115,8 @@ pub fn options(
         from_handling: args.from_handling.map(Into::into),
         unknown_recipient: args.unknown_recipient.map(Into::into),
         signing: args.signing.map(Into::into),
+        fingerprint: args.fingerprint.map(Into::into),
+        risk: args.risk.map(Into::into),
         strict_ids: args.strict_ids,
         strict_schema: args.strict_schema,
     };

@@ -168,7 +168,16 @@ impl AppState {
                 "endpoint": base,
                 "route_url": format!("{base}/route"),
             },
-            "fingerprint": agent.fingerprint,
+            // `fingerprint-spki-der` answers the spki-der reading of C-19, `fingerprint-hex` a
+            // form of no reading (nothing else moves).
+            "fingerprint": if self.has(Defect::FingerprintSpkiDer) {
+                agent.public_key.fingerprint(amp_core::FingerprintProfile::SpkiDer)
+            } else if self.has(Defect::FingerprintHex) {
+                use sha2::{Digest, Sha256};
+                format!("SHA256:{}", hex::encode(Sha256::digest(agent.public_key.as_bytes())))
+            } else {
+                agent.fingerprint.clone()
+            },
             "registered_at": amp_core::format_rfc3339(now),
         });
         if let (Some(s), Some(m)) = (generated_secret, resp.as_object_mut()) {

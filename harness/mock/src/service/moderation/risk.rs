@@ -1,6 +1,7 @@
 //! The risk score (spec 07 › Risk Scoring, 08 › Get Agent Risk Score; RISK-001..003, ADM-007,
 //! C-35) over the screening verdicts of the last 24 hours.
 
+use crate::defects::Defect;
 use crate::error::ApiError;
 use crate::policy::RiskWeights;
 use crate::service::AppState;
@@ -28,7 +29,11 @@ impl AppState {
                 }
             }
         }
-        let score = risk_score(b, self.policy().risk_weights);
+        let score = if self.has(Defect::RiskRaw) {
+            raw_risk_score(b, self.policy().risk_weights)
+        } else {
+            risk_score(b, self.policy().risk_weights)
+        };
         // SUS-006: the suspension record, when there is one (expiry checked now, SUS-005).
         let record = self
             .lock()
@@ -74,12 +79,17 @@ pub struct Breakdown {
 /// to the nearest integer (half up) and clamped to 0–100 (C-35: the formula reaches 300, the
 /// API documents an integer 0–100; this mock takes the clamp reading).
 pub fn risk_score(b: Breakdown, w: RiskWeights) -> u64 {
+    raw_risk_score(b, w).min(100)
+}
+
+/// [`risk_score`] without the clamp (up to 300 with the spec's weights): the raw reading of C-35
+/// that the `risk-raw` defect answers.
+pub fn raw_risk_score(b: Breakdown, w: RiskWeights) -> u64 {
     if b.total_messages == 0 {
         return 0;
     }
     let weighted = b.blocked * w.blocked + b.quarantined * w.quarantined + b.flagged * w.flagged;
-    let raw = (weighted * 100 + b.total_messages / 2) / b.total_messages;
-    raw.min(100)
+    (weighted * 100 + b.total_messages / 2) / b.total_messages
 }
 
 /// RISK-003 levels.
@@ -109,6 +119,7 @@ mod tests {
         assert_eq!(risk_score(b(5, 0, 1, 1), RiskWeights::FLAT), 40);
         assert_eq!(risk_score(b(10, 1, 0, 0), RiskWeights::SPEC), 30);
         assert_eq!(risk_score(b(1, 1, 0, 0), RiskWeights::SPEC), 100);
+        assert_eq!(raw_risk_score(b(1, 1, 0, 0), RiskWeights::SPEC), 300);
         assert_eq!(risk_score(b(3, 0, 0, 1), RiskWeights::SPEC), 33);
         assert_eq!(risk_level(10), "low");
         assert_eq!(risk_level(11), "medium");
