@@ -627,3 +627,27 @@ fn every_defect_has_a_probe() {
         assert!(named, "no probe for {} in {}", d.name(), dir.display());
     }
 }
+
+// --- registration fingerprint (C-19) -----------------------------------------------------------
+
+/// The registration answer's `fingerprint` is the key's fingerprint in the spec's default form
+/// (raw 32 bytes, padded standard Base64); both the other reading (SPKI DER) and a form no
+/// reading gives (hex) change it.
+async fn default_fingerprint_form(m: &Mock) -> bool {
+    let a = m.register("acme", "fp").await;
+    let want = a
+        .key
+        .public_key()
+        .fingerprint(amp_core::FingerprintProfile::default());
+    a.reg["fingerprint"].as_str() == Some(want.as_str())
+}
+defect_test!(
+    fingerprint_spki_der,
+    Defect::FingerprintSpkiDer,
+    default_fingerprint_form
+);
+defect_test!(
+    fingerprint_hex,
+    Defect::FingerprintHex,
+    default_fingerprint_form
+);
