@@ -2,7 +2,8 @@
 //! the mock is caught by at least one case citing the defect's clause.
 
 use amp_conformance::cmd::selftest::{
-    CaseVerdict, DEFAULT_JOBS, missed_cases, render, selftest, unknown_kill_cases,
+    CaseVerdict, DEFAULT_JOBS, DefectRow, describe_missed, missed_cases, render, selftest,
+    unknown_kill_cases,
 };
 use amp_mock::Defect;
 use amp_runner::Verdict;
@@ -102,6 +103,33 @@ fn a_listed_case_that_lets_its_defect_through_is_reported() {
         vec![
             "route.signature.invalid".to_string(),
             "relay.fifo".to_string()
+        ]
+    );
+}
+
+#[test]
+fn a_missed_case_is_reported_with_the_verdict_it_gave() {
+    let timed_out = CaseVerdict {
+        case: "ws.route".to_string(),
+        verdict: Verdict::Error,
+        reason: Some("case did not finish within 31s".to_string()),
+        finding: None,
+    };
+    let row = DefectRow {
+        defect: "accept-bad-signature".to_string(),
+        clause: "SIG-015".to_string(),
+        description: String::new(),
+        cases: vec![timed_out],
+        killed: true,
+        missed: vec!["ws.route".to_string(), "relay.fifo".to_string()],
+        error: None,
+        duration_ms: 0,
+    };
+    assert_eq!(
+        describe_missed(&row),
+        vec![
+            "ws.route (error: case did not finish within 31s)".to_string(),
+            "relay.fifo (did not run)".to_string()
         ]
     );
 }

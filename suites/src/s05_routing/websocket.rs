@@ -133,6 +133,32 @@ async fn error_frame_soon(conn: &mut WsConn, window: Duration) -> Option<Value> 
         .flatten()
 }
 
+/// Wait up to `within` for the `error` frame refusing a tampered `route` frame, checking after
+/// every [`quiet_window`] without one that `subject` has not reached `recipient`. A provider that
+/// delivers the frame fails as soon as the delivery is visible, however slowly it processes the
+/// frame, instead of after one fixed check that a loaded provider can still be ahead of.
+/// Returns the event that ended the wait (`Timeout` when no frame came).
+async fn refusal_or_delivery(
+    ctx: &mut Ctx,
+    conn: &mut WsConn,
+    recipient: &Agent,
+    subject: &str,
+    within: Duration,
+) -> Result<WsEvent, Failure> {
+    let deadline = Instant::now() + within;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let ev = conn.recv_type("error", quiet_window(ctx).min(left)).await;
+        if !matches!(ev, WsEvent::Timeout) {
+            return Ok(ev);
+        }
+        crate::steps::routing::not_delivered(ctx, recipient, subject, "WS-011, SIG-016").await?;
+        if Instant::now() >= deadline {
+            return Ok(ev);
+        }
+    }
+}
+
 /// Poll `agent`'s pending queue until message `id` is gone (`true`) or `within` passes.
 async fn gone_from_pending(
     ctx: &mut Ctx,
@@ -638,12 +664,11 @@ async fn ws_route(ctx: &mut Ctx) -> CaseResult {
     tampered["subject"] = json!(bad_subject.clone());
     conn.send_json(&json!({"type": "route", "data": tampered}))
         .await?;
-    let mut err = conn.recv_type("error", quiet_window(ctx)).await;
-    if err.frame_type() != Some("error") {
-        // No refusal yet: a delivery already made fails now; otherwise keep waiting for one.
-        crate::steps::routing::not_delivered(ctx, &b, &bad_subject, "WS-011, SIG-016").await?;
-        err = conn.recv_type("error", ctx.request_timeout()).await;
-    }
+    let within = quiet_window(ctx).saturating_add(ctx.request_timeout());
+    // The refusal wait plus the last delivery check may outlast the case timeout on a slow
+    // target; a timeout would turn a delivery into an `error` instead of a failure.
+    ctx.need_time(within.saturating_add(ctx.request_timeout()));
+    let err = refusal_or_delivery(ctx, &mut conn, &b, &bad_subject, within).await?;
     conn.close().await;
     crate::steps::routing::not_delivered(ctx, &b, &bad_subject, "WS-011, SIG-016").await?;
     let code = err

@@ -265,6 +265,22 @@ pub fn missed_cases(listed: &[&str], verdicts: &[CaseVerdict]) -> Vec<String> {
         .collect()
 }
 
+/// Each missed case of `row` with the verdict and reason it gave instead (`ws.route (error:
+/// case did not finish ...)`), or `did not run`: a miss under load can only be told from a
+/// case that lets its defect through by what the case said.
+pub fn describe_missed(row: &DefectRow) -> Vec<String> {
+    row.missed
+        .iter()
+        .map(|id| match row.cases.iter().find(|c| &c.case == id) {
+            Some(c) => match &c.reason {
+                Some(why) => format!("{id} ({}: {why})", c.label()),
+                None => format!("{id} ({})", c.label()),
+            },
+            None => format!("{id} (did not run)"),
+        })
+        .collect()
+}
+
 /// Start an embedded mock with `defects`, run `cases` against it (seed 7, no progress bar),
 /// stop the mock. With no defects and the whole suite this is one embedded run.
 pub async fn run_against(defects: DefectSet, cases: &[Case]) -> Result<RunReport, String> {
@@ -338,7 +354,7 @@ pub fn render(report: &SelftestReport) -> String {
                 out,
                 "{:<52} MISSED (listed in killed_by): {}",
                 "",
-                row.missed.join(", ")
+                describe_missed(row).join(", ")
             );
         }
     }
