@@ -320,7 +320,7 @@ async fn federation_unknown_recipient(ctx: &mut Ctx) -> CaseResult {
 }
 
 // ------------------------------------------------------------------------------------------
-// Coverage additions: FED-017, TRUST-003
+// Providers outside the trust list (FED-017, FED-003)
 // ------------------------------------------------------------------------------------------
 
 #[case(
