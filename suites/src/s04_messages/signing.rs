@@ -7,10 +7,10 @@
 use crate::steps::authority::elsewhere_twin;
 use crate::steps::refusal::code;
 use crate::steps::routing::{
-    DELIVERY_WAIT, delivered, entry_id, not_delivered, route_id, route_ok, sign_text, subject,
+    DELIVERY_WAIT, delivered, entry_id, not_delivered, route_id, route_ok, sign_claiming,
+    sign_text, subject,
 };
 use amp_case_attr::case;
-use amp_core::signing::{Priority, SigningFields, sign_fields};
 use amp_core::{PayloadProfile, payload_hash};
 use amp_runner::{Agent, Case, CaseResult, Ctx, Failure, Outcome, fail, pass};
 use serde_json::{Value, json};
@@ -283,17 +283,7 @@ async fn route_from_spoofed(ctx: &mut Ctx) -> CaseResult {
     // (2) as the sender, impersonation delivers a message as the victim.
     let payload = json!({"type": "notification", "message": "hello from amp-conformance"});
     let s1 = subject(ctx, "spoofed from, signed as victim");
-    let hash = payload_hash(&payload, ctx.profile())
-        .map_err(|e| Failure::Error(format!("cannot hash the payload: {e}")))?;
-    let fields = SigningFields {
-        from: &victim.address,
-        to: &b.address,
-        subject: &s1,
-        priority: Priority::Normal,
-        in_reply_to: None,
-        payload_hash: &hash,
-    };
-    let sig = sign_fields(&a.key, &fields).to_base64();
+    let sig = sign_claiming(ctx, &a, &victim.address, &b.address, &s1, &payload)?;
     let as_victim = ctx
         .message(&a, &b.address)
         .subject(s1)

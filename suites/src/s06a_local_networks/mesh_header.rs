@@ -4,11 +4,9 @@
 
 use crate::steps::refusal::code;
 use crate::steps::routing::{
-    delivered, not_delivered, route_id, route_ok, route_via_mesh_header, subject,
+    delivered, not_delivered, route_id, route_ok, route_via_mesh_header, sign_claiming, subject,
 };
 use amp_case_attr::case;
-use amp_core::payload_hash;
-use amp_core::signing::{Priority, SigningFields, sign_fields};
 use amp_runner::{Case, CaseResult, Ctx, Failure, fail, pass};
 use serde_json::{Value, json};
 
@@ -127,17 +125,7 @@ async fn from_mesh_header(ctx: &mut Ctx) -> CaseResult {
     // stop it; the header claims a mesh host forwarded it.
     let s = subject(ctx, "mesh forged from");
     let payload = json!({"type": "notification", "message": "forwarded, allegedly"});
-    let hash = payload_hash(&payload, ctx.profile())
-        .map_err(|e| Failure::Error(format!("cannot hash the payload: {e}")))?;
-    let fields = SigningFields {
-        from: &victim.address,
-        to: &b.address,
-        subject: &s,
-        priority: Priority::Normal,
-        in_reply_to: None,
-        payload_hash: &hash,
-    };
-    let sig = sign_fields(&a.key, &fields).to_base64();
+    let sig = sign_claiming(ctx, &a, &victim.address, &b.address, &s, &payload)?;
     let body = ctx
         .message(&a, &b.address)
         .subject(s.clone())

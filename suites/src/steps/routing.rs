@@ -173,6 +173,30 @@ pub(crate) fn sign_text(key: &amp_core::SecretKey, canonical: &str) -> String {
     key.sign(canonical.as_bytes()).to_base64()
 }
 
+/// A signature by `signer`'s own key over a normal-priority, non-reply message whose `from` is
+/// `claimed` (another agent's address): only the provider's "from is the authenticated agent"
+/// check (SIG-013) can stop such a message, since the signature verifies over what it claims.
+pub(crate) fn sign_claiming(
+    ctx: &Ctx,
+    signer: &Agent,
+    claimed: &str,
+    to: &str,
+    subject: &str,
+    payload: &Value,
+) -> Result<String, Failure> {
+    let hash = amp_core::payload_hash(payload, ctx.profile())
+        .map_err(|e| Failure::Error(format!("cannot hash the payload: {e}")))?;
+    let fields = amp_core::signing::SigningFields {
+        from: claimed,
+        to,
+        subject,
+        priority: amp_core::signing::Priority::Normal,
+        in_reply_to: None,
+        payload_hash: &hash,
+    };
+    Ok(amp_core::signing::sign_fields(&signer.key, &fields).to_base64())
+}
+
 /// Security metadata of a delivered message, wherever the provider put it (C-32).
 pub(crate) fn security_meta(m: &Value) -> Option<&Value> {
     [
