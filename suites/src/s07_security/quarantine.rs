@@ -15,8 +15,8 @@
 //! the target still answers), so agents are left usable for cleanup.
 
 use crate::steps::admin::{
-    TRIGGER, admin, agent_id, expected_scores, find_entry, level_for, message, quarantine_id,
-    quarantined, rfc3339,
+    TRIGGER, admin, agent_id, decide, expected_scores, find_entry, level_for, message,
+    quarantine_id, quarantined, rfc3339,
 };
 use crate::steps::routing::{in_queue, route_ok};
 use amp_case_attr::case;
@@ -259,25 +259,13 @@ async fn quarantine_one_way(ctx: &mut Ctx) -> CaseResult {
     };
     let entry = find_entry(ctx, &held.id).await?;
     let qid = quarantine_id(&entry)?;
-    let rj = admin(
-        ctx,
-        Method::POST,
-        &format!("/quarantine/{qid}/reject"),
-        Some(&json!({})),
-    )
-    .await?;
+    let rj = decide(ctx, &qid, "reject").await?;
     expect::status(&rj, 200)?;
     expect::that(
         rj.pointer("/status").and_then(Value::as_str) == Some("rejected"),
         "the reject response lacks `status: \"rejected\"` (ADM-005)",
     )?;
-    let ap = admin(
-        ctx,
-        Method::POST,
-        &format!("/quarantine/{qid}/approve"),
-        Some(&json!({})),
-    )
-    .await?;
+    let ap = decide(ctx, &qid, "approve").await?;
     if ap.is_success() {
         return fail(format!(
             "a rejected quarantine entry was approved afterwards (HTTP {}): states are one-way \

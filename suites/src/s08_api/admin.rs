@@ -1,7 +1,9 @@
 //! The admin API (spec 08 › Quarantine Management, Agent Suspension, Get Agent Risk Score): agent
 //! keys are refused, approval releases a held message, and an agent sees only its own risk.
 
-use crate::steps::admin::{admin, agent_id, find_entry, quarantine_id, quarantined, unsuspend};
+use crate::steps::admin::{
+    admin, agent_id, decide, find_entry, quarantine_id, quarantined, unsuspend,
+};
 use crate::steps::refusal::refused;
 use crate::steps::routing::entry_id;
 use amp_case_attr::case;
@@ -93,13 +95,7 @@ async fn quarantine_approve(ctx: &mut Ctx) -> CaseResult {
     };
     let entry = find_entry(ctx, &held.id).await?;
     let qid = quarantine_id(&entry)?;
-    let r = admin(
-        ctx,
-        Method::POST,
-        &format!("/quarantine/{qid}/approve"),
-        Some(&json!({})),
-    )
-    .await?;
+    let r = decide(ctx, &qid, "approve").await?;
     expect::status(&r, 200)?;
     expect::that(
         r.pointer("/status").and_then(Value::as_str) == Some("approved"),

@@ -43,6 +43,13 @@ pub(crate) async fn admin(
     ctx.send(r).await
 }
 
+/// The admin's decision on quarantine entry `qid`: `POST /quarantine/{qid}/approve` or
+/// `/reject` with an empty body (ADM-004, ADM-005).
+pub(crate) async fn decide(ctx: &mut Ctx, qid: &str, decision: &str) -> Result<Resp, Failure> {
+    let path = format!("/quarantine/{qid}/{decision}");
+    admin(ctx, Method::POST, &path, Some(&json!({}))).await
+}
+
 /// The agent id the target returned at registration.
 pub(crate) fn agent_id(a: &Agent) -> Result<String, Failure> {
     match &a.agent_id {
