@@ -5,7 +5,7 @@
 use crate::steps::refusal::{code, refused};
 use crate::steps::routing::{delivered, entry_subject, pending_list, route_id, route_ok, subject};
 use amp_case_attr::case;
-use amp_runner::{Case, CaseResult, Ctx, expect, fail, pass};
+use amp_runner::{Agent, Case, CaseResult, Ctx, Failure, expect, fail, pass};
 use serde_json::json;
 use std::time::Duration;
 
@@ -69,15 +69,7 @@ async fn idempotency_later(ctx: &mut Ctx) -> CaseResult {
              idempotency key was forgotten after a few seconds and other sends (IDEM-003)"
         ),
     )?;
-    let copies = pending_list(ctx, &b, "")
-        .await?
-        .iter()
-        .filter(|m| entry_subject(m) == Some(s.as_str()))
-        .count();
-    expect::that(
-        copies == 1,
-        format!("the recipient holds {copies} copies of the idempotent message (IDEM-003)"),
-    )?;
+    one_copy(ctx, &b, &s, "IDEM-003").await?;
     pass()
 }
 
@@ -117,15 +109,7 @@ async fn route_idempotency_repeat(ctx: &mut Ctx) -> CaseResult {
         ));
     }
     delivered(ctx, &b, &first).await?;
-    let copies = pending_list(ctx, &b, "")
-        .await?
-        .iter()
-        .filter(|m| entry_subject(m) == Some(s.as_str()))
-        .count();
-    expect::that(
-        copies == 1,
-        format!("the recipient holds {copies} copies of the idempotent message (IDEM-004)"),
-    )?;
+    one_copy(ctx, &b, &s, "IDEM-004").await?;
     pass()
 }
 
@@ -158,4 +142,18 @@ async fn route_idempotency_conflict(ctx: &mut Ctx) -> CaseResult {
     let resp = ctx.route(&a, &body).await?;
     refused(ctx, &resp, 409, "duplicate_idempotency_key", "IDEM-005")?;
     pass()
+}
+
+/// The recipient holds exactly one copy of the message with subject `subject` (`clause` is the
+/// idempotency clause the repeat was sent under).
+async fn one_copy(ctx: &mut Ctx, b: &Agent, subject: &str, clause: &str) -> Result<(), Failure> {
+    let copies = pending_list(ctx, b, "")
+        .await?
+        .iter()
+        .filter(|m| entry_subject(m) == Some(subject))
+        .count();
+    expect::that(
+        copies == 1,
+        format!("the recipient holds {copies} copies of the idempotent message ({clause})"),
+    )
 }
